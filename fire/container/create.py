@@ -1,0 +1,348 @@
+"""``create``: the synchronous driver of the create stage graph.
+
+Runtime-side stages run here, in order (``fire.lifecycle.stages.CREATE``); the
+init's stages arrive as messages on the channel.  Each stage that leaves something
+behind pushes its undo on a stack first; any error unwinds the stack, so a failed
+create leaves no process, cgroup, mount or state directory.  Everything a later
+``delete --force`` needs to clean up after a crash (the init's pid, the cgroup
+directories about to be made) is written to state.json *before* it exists.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from fire.cgroup.manager import Manager, resolve_path
+from fire.container import plan as planner
+from fire.container.spawn import InitProcess, spawn
+from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError
+from fire.hooks import runner
+from fire.init import plan as msg
+from fire.init.channel import ChannelClosed
+from fire.log import log
+from fire.procfs import start_time
+from fire.spec.config import Spec
+from fire.spec.load import read_config
+from fire.spec.state import CREATED, CREATING, State
+from fire.spec.validate import validate
+from fire.store import ContainerDir, Store
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fire.init.plan import Plan
+
+
+class Options:
+    """What the command line adds to config.json."""
+
+    def __init__(self, bundle: str = ".", pid_file: str | None = None,
+                 console_socket: str | None = None, no_pivot: bool = False,
+                 no_new_keyring: bool = False, preserve_fds: int = 0,
+                 foreground: bool = False) -> None:
+        self.bundle = bundle
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+        self.foreground = foreground  # `run`: the terminal is proxied, not sent
+
+
+def crash_point(stage: str) -> None:
+    """Test-only: ``FIRE_TEST_CRASH_AT=<stage>`` kills the runtime at that stage."""
+    if os.environ.get("FIRE_TEST_CRASH_AT") == stage:
+        os.kill(os.getpid(), 9)
+
+
+def now_rfc3339() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Digits only, no newline (containerd rejects one); written atomically."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def listen_fds() -> int:
+    """Socket-activation fds handed to us (systemd's LISTEN_FDS), passed on as runc does."""
+    try:
+        if int(os.environ.get("LISTEN_PID", "0")) != os.getpid():
+            return 0
+        return max(0, int(os.environ.get("LISTEN_FDS", "0")))
+    except ValueError:
+        return 0
+
+
+class Created:
+    """The result of a successful create."""
+
+    def __init__(self, cdir: ContainerDir, state: State, spec: Spec, master: int) -> None:
+        self.cdir = cdir
+        self.state = state
+        self.spec = spec
+        self.master = master  # the terminal's master fd, in the foreground (`run`) only
+
+
+class Creation:
+    def __init__(self, store: Store, cid: str, opts: Options) -> None:
+        self.store = store
+        self.id = cid
+        self.opts = opts
+        self.undo: list[tuple[str, Callable[[], None]]] = []
+        self.cdir: ContainerDir | None = None
+        self.state: State | None = None
+        self.init: InitProcess | None = None
+        self.cgroup: Manager | None = None
+        self.master = -1
+        self.on_stage: Callable[[str, str], None] | None = None
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> Created:
+        try:
+            return self._run()
+        except BaseException:
+            self.unwind()
+            raise
+
+    def unwind(self) -> None:
+        while self.undo:
+            what, func = self.undo.pop()
+            try:
+                func()
+            except (FireError, OSError) as exc:
+                log.warning("cleanup after a failed create: {what}: {error}", what=what,
+                            error=str(exc))
+
+    def stage(self, name: str, phase: str = "start") -> None:
+        if phase == "start":
+            crash_point(name)
+        log.debug("stage {name}: {phase}", name=name, phase=phase)
+        if self.on_stage is not None:
+            self.on_stage(name, phase)
+
+    def _run(self) -> Created:
+        opts = self.opts
+        self.stage("validate")
+        bundle = os.path.abspath(opts.bundle)
+        try:
+            os.chdir(bundle)
+        except OSError as exc:
+            raise ConfigError("", f"bundle {bundle}: {exc.strerror}", "bundle") from None
+        spec = read_config(os.path.join(bundle, "config.json"))
+        for warning in validate(spec):
+            log.warning("{warning}", warning=warning)
+        assert spec.linux is not None
+        proc = spec.process
+        if proc is not None and proc.terminal and not opts.console_socket and not opts.foreground:
+            raise ConfigError("$.process.terminal", "a terminal needs --console-socket when "
+                              "the container is not run in the foreground")
+        rootfs = planner.rootfs_path(spec, bundle)
+        cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
+        self.stage("validate", "done")
+
+        self.stage("claim")
+        cdir = self.store.claim(self.id)
+        self.cdir = cdir
+        self.undo.append(("state directory", cdir.remove))
+        state = State(oci_version=spec.oci_version, id=self.id, status=CREATING,
+                      bundle=bundle, rootfs=rootfs, created=now_rfc3339(), owner="",
+                      annotations=dict(spec.annotations) if spec.annotations else None,
+                      hooks=_runtime_hooks(spec),
+                      namespaces={ns.type: ns.path for ns in spec.linux.namespaces or []},
+                      terminal=bool(proc and proc.terminal))
+        self.state = state
+        cdir.write_state(state)
+        self.stage("claim", "done")
+
+        self.stage("cgroup")
+        cgroup.created = cgroup.planned()
+        state.cgroup = cgroup.to_state()
+        cdir.write_state(state)
+        self.undo.append(("cgroup", cgroup.destroy))
+        cgroup.create()
+        self.cgroup = cgroup
+        self.stage("cgroup", "done")
+
+        self.stage("seccomp")
+        self.stage("seccomp", "done")
+
+        extra = listen_fds() + opts.preserve_fds
+        plan, warnings = planner.build(
+            spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
+            cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
+            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
+        for warning in warnings:
+            log.warning("{warning}", warning=warning)
+
+        self.stage("spawn")
+        init = spawn(extra)
+        self.init = init
+        self.undo.append(("init process", self._kill_init))
+        state.initPid = init.pid
+        state.initStart = start_time(init.pid) or 0
+        cdir.write_state(state)
+        cgroup.add(init.pid)
+        init.chan.send(msg.PLAN, plan)
+        self.stage("spawn", "done")
+
+        self.converse(spec, plan)
+        self.stage("created")
+        state.status = CREATED
+        cdir.write_state(state)
+        if opts.pid_file:
+            write_pid_file(opts.pid_file, state.pid)
+        self.stage("created", "done")
+        init.chan.close()
+        init.reap()
+        self.undo.clear()
+        return Created(cdir, state, spec, self.master)
+
+    def _kill_init(self) -> None:
+        state = self.state
+        if self.init is not None:
+            self.init.kill()
+            self.init.reap()
+        if state is not None and state.pid and state.pidStart and start_time(state.pid) == state.pidStart:
+            try:
+                os.kill(state.pid, 9)
+            except ProcessLookupError:
+                pass
+
+    # ------------------------------------------------------------------ protocol
+    def converse(self, spec: Spec, plan: Plan) -> None:
+        """Serve the init's requests until it is ready."""
+        assert self.init is not None and self.state is not None and self.cdir is not None
+        chan = self.init.chan
+        state = self.state
+        while True:
+            try:
+                message, fds = chan.recv()
+            except ChannelClosed:
+                code = self.init.reap()
+                raise InitError(None, stage="init",
+                                detail=f"the container's init exited unexpectedly (status {code})"
+                                ) from None
+            tag = message[0]
+            if tag == msg.STAGE:
+                self.stage(str(message[1]), str(message[2]))
+            elif tag == msg.IDMAP:
+                self.write_idmaps(spec, int(message[1]))  # type: ignore[call-overload]
+                chan.send(msg.OK)
+            elif tag == msg.CHILD:
+                self.set_pid(int(message[1]))  # type: ignore[call-overload]
+            elif tag == msg.HOOKS:
+                if not state.pid:
+                    self.set_pid(self.init.pid)
+                try:
+                    self.run_runtime_hooks(spec)
+                except HookError:
+                    chan.send(msg.ERROR, "hooks", 0, "", "")
+                    raise
+                chan.send(msg.OK)
+            elif tag == msg.PTY:
+                self.take_pty(fds)
+                chan.send(msg.OK)
+            elif tag == msg.WARN:
+                log.info("{text}", text=str(message[1]))
+            elif tag == msg.READY:
+                if not state.pid:
+                    self.set_pid(self.init.pid)
+                return
+            elif tag == msg.ERROR:
+                _, stage, err, path, text = message
+                raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
+            for fd in fds:
+                if fd != self.master:
+                    os.close(fd)
+
+    def set_pid(self, pid: int) -> None:
+        assert self.state is not None and self.cdir is not None
+        self.state.pid = pid
+        self.state.pidStart = start_time(pid) or 0
+        self.cdir.write_state(self.state)
+
+    def write_idmaps(self, spec: Spec, pid: int) -> None:
+        linux = spec.linux
+        assert linux is not None
+        try:
+            with open(f"/proc/{pid}/uid_map", "w") as f:
+                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n"
+                                for m in linux.uid_mappings or []))
+            with open(f"/proc/{pid}/gid_map", "w") as f:
+                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n"
+                                for m in linux.gid_mappings or []))
+        except OSError as exc:
+            raise SyscallError("writing the user namespace's id maps", exc) from None
+
+    def run_runtime_hooks(self, spec: Spec) -> None:
+        """prestart, then createRuntime: in the runtime's namespaces."""
+        assert self.state is not None
+        state_json = _hook_state(self.state, "creating")
+        for phase in ("prestart", "createRuntime"):
+            for i, hook in enumerate(planner.hook_plans(spec, phase)):
+                runner.run(hook, state_json, phase, i, lambda text: log.info("{t}", t=text))
+
+    def take_pty(self, fds: list[int]) -> None:
+        if not fds:
+            raise InitError(None, stage="terminal", detail="the init sent no terminal")
+        master = fds[0]
+        if self.opts.console_socket:
+            try:
+                send_console(self.opts.console_socket, master)
+            finally:
+                os.close(master)
+        else:
+            self.master = master
+
+
+def send_console(path: str, master: int) -> None:
+    """Send the pty master over ``--console-socket`` exactly as runc does."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        rights = master.to_bytes(4, "little", signed=True)
+        sock.sendmsg([b"/dev/ptmx"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+    except OSError as exc:
+        raise SyscallError("sending the terminal to the console socket", exc, path) from None
+    finally:
+        sock.close()
+
+
+def _runtime_hooks(spec: Spec) -> dict[str, list[dict[str, object]]] | None:
+    """The hooks later commands run (poststart by start, poststop by delete)."""
+    out: dict[str, list[dict[str, object]]] = {}
+    for phase in ("poststart", "poststop"):
+        hooks = planner.hook_plans(spec, phase)
+        if hooks:
+            out[phase] = [dict(h) for h in hooks]
+    return out or None
+
+
+def _hook_state(state: State, status: str) -> bytes:
+    import json
+
+    data = state.public(status)
+    data["pid"] = state.pid
+    public = {k: data[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
+    if state.annotations:
+        public["annotations"] = state.annotations
+    return json.dumps(public, separators=(",", ":")).encode()
+
+
+def create(store: Store, cid: str, opts: Options) -> Created:
+    return Creation(store, cid, opts).run()
+
+

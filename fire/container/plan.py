@@ -1,0 +1,250 @@
+"""Compiling a validated ``Spec`` into the init's ``Plan``.
+
+Every decision that can be made without the kernel is made here, in the runtime:
+mount options become flags, capability names become bit masks, rlimit names become
+numbers, relative paths become absolute.  The init then only applies numbers, which
+keeps it small (it must fit in 12 MiB while it waits) and easy to audit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+
+from fire.errors import ConfigError
+from fire.hooks.policy import attribute
+from fire.spec import mountopts
+from fire.spec.config import Hook, Spec
+from fire.spec.names import CAPABILITIES, RLIMITS
+from fire.syscalls.ns import FLAGS as NS_FLAGS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from fire.init.plan import (
+        CapsPlan,
+        CgroupMount,
+        DevicePlan,
+        HookPlan,
+        MountPlan,
+        Plan,
+        ProcessPlan,
+    )
+
+PER_LINUX = 0x0000
+PER_LINUX32 = 0x0008
+
+
+def host_bounding_set() -> int:
+    """The runtime's own capability bounding set (what it can possibly grant)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    return (1 << 41) - 1
+
+
+def rootfs_path(spec: Spec, bundle: str) -> str:
+    assert spec.root is not None  # validated
+    path = spec.root.path
+    full = path if posixpath.isabs(path) else posixpath.join(bundle, path)
+    full = posixpath.normpath(full)
+    if not os.path.isdir(full):
+        raise ConfigError("$.root.path", f"rootfs {full} does not exist or is not a directory")
+    return full
+
+
+def hook_plans(spec: Spec, phase: str) -> list[HookPlan]:
+    hooks = spec.hooks
+    items: list[Hook] = (getattr(hooks, attribute(phase)) or []) if hooks else []
+    return [{"path": h.path, "args": list(h.args or []), "env": list(h.env or []),
+             "timeout": float(h.timeout) if h.timeout else None} for h in items]
+
+
+def caps_plan(spec: Spec, warnings: list[str]) -> CapsPlan | None:
+    proc = spec.process
+    if proc is None or proc.capabilities is None:
+        return None
+    caps = proc.capabilities
+    bounding_host = host_bounding_set()
+
+    def mask(set_name: str) -> int:
+        out = 0
+        for name in getattr(caps, set_name) or []:
+            bit = CAPABILITIES.get(name)
+            if bit is None:
+                continue  # warned by validation
+            if not bounding_host & (1 << bit):
+                warnings.append(f"$.process.capabilities.{set_name}: {name} is not in "
+                                "the runtime's own bounding set; skipped")
+                continue
+            out |= 1 << bit
+        return out
+
+    plan: CapsPlan = {
+        "bounding": mask("bounding"),
+        "effective": mask("effective"),
+        "permitted": mask("permitted"),
+        "inheritable": mask("inheritable"),
+        "ambient": 0,
+    }
+    ambient = mask("ambient")
+    allowed = plan["inheritable"] & plan["permitted"]
+    for bit in range(64):
+        if ambient & (1 << bit) and not allowed & (1 << bit):
+            name = next((n for n, b in CAPABILITIES.items() if b == bit), str(bit))
+            warnings.append(f"$.process.capabilities.ambient: {name} is not in both the "
+                            "inheritable and permitted sets; the kernel refuses it, skipped")
+            ambient &= ~(1 << bit)
+    plan["ambient"] = ambient
+    return plan
+
+
+def process_plan(spec: Spec, warnings: list[str], extra_fds: int, listen_fds: int
+                 ) -> ProcessPlan | None:
+    proc = spec.process
+    if proc is None:
+        return None
+    env = list(proc.env or [])
+    if listen_fds:
+        env += [f"LISTEN_FDS={listen_fds}", "LISTEN_PID=1"]
+    personality = None
+    linux = spec.linux
+    if linux is not None and linux.personality is not None:
+        personality = PER_LINUX32 if linux.personality.domain == "LINUX32" else PER_LINUX
+    return {
+        "args": list(proc.args or []),
+        "env": env,
+        "cwd": proc.cwd,
+        "uid": proc.user.uid,
+        "gid": proc.user.gid,
+        "additional_gids": list(proc.user.additional_gids or []),
+        "umask": proc.user.umask,
+        "terminal": proc.terminal,
+        "console_size": (proc.console_size.height, proc.console_size.width)
+        if proc.console_size else None,
+        "rlimits": [(RLIMITS[r.type], r.soft, r.hard) for r in proc.rlimits or []],
+        "no_new_privileges": proc.no_new_privileges,
+        "caps": caps_plan(spec, warnings),
+        "seccomp": None,
+        "apparmor": proc.apparmor_profile or "",
+        "selinux": proc.selinux_label or "",
+        "personality": personality,
+        "scheduler": None,
+        "io_priority": None,
+        "cpu_affinity": (None, None),
+        "memory_policy": None,
+        "preserve_fds": extra_fds,
+    }
+
+
+def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: bool
+                ) -> list[MountPlan]:
+    out: list[MountPlan] = []
+    for i, mnt in enumerate(spec.mounts or []):
+        opts = mountopts.parse(mnt.options, mnt.type)
+        if opts.is_bind:
+            kind = "bind"
+            source = mnt.source or ""
+            if not posixpath.isabs(source):
+                source = posixpath.normpath(posixpath.join(bundle, source))
+            flags = opts.flags & ~(mountopts.MS_REMOUNT)
+        else:
+            kind = "cgroup" if mnt.type == "cgroup" else "fs"
+            source = mnt.source or mnt.type or ""
+            flags = opts.flags & ~(mountopts.MS_BIND | mountopts.MS_REC | mountopts.MS_REMOUNT)
+        if opts.idmap or mnt.uid_mappings or mnt.gid_mappings:
+            raise ConfigError(f"$.mounts[{i}]", "idmapped mounts are not supported yet")
+        plan: MountPlan = {
+            "dest": posixpath.normpath(mnt.destination),
+            "kind": kind,
+            "fstype": mnt.type or "",
+            "source": "cgroupns" if kind == "cgroup" and cgroupns else source,
+            "flags": flags,
+            "data": ",".join(opts.data),
+            "propagation": opts.propagation,
+            "attr_set": opts.attr_set,
+            "attr_clear": opts.attr_clear,
+            "tmpcopyup": opts.tmpcopyup,
+            "idmap": None,
+            "cgroups": cgroups if kind == "cgroup" else [],
+        }
+        out.append(plan)
+    return out
+
+
+def device_plans(spec: Spec) -> list[DevicePlan]:
+    linux = spec.linux
+    out: list[DevicePlan] = []
+    for d in (linux.devices or []) if linux else []:
+        out.append({
+            "path": d.path,
+            "type": d.type,
+            "major": d.major or 0,
+            "minor": d.minor or 0,
+            "mode": d.file_mode if d.file_mode is not None else 0o666,
+            "uid": d.uid or 0,
+            "gid": d.gid or 0,
+        })
+    return out
+
+
+def state_json(spec: Spec, cid: str, bundle: str) -> bytes:
+    """The spec state for the init's hooks, with placeholders the init fills in."""
+    state: dict[str, object] = {"ociVersion": spec.oci_version, "id": cid, "status": "@",
+                                "pid": -1, "bundle": bundle}
+    if spec.annotations:
+        state["annotations"] = spec.annotations
+    return json.dumps(state, separators=(",", ":")).encode()
+
+
+def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
+          cgroups: list[CgroupMount], no_pivot: bool = False, new_keyring: bool = True,
+          extra_fds: int = 0, listen_fds: int = 0) -> tuple[Plan, list[str]]:
+    """The init's plan, and warnings to log."""
+    warnings: list[str] = []
+    linux = spec.linux
+    assert linux is not None and spec.root is not None  # validated
+    namespaces: list[tuple[str, int, str | None]] = []
+    new_flags = 0
+    for ns in linux.namespaces or []:
+        flag = NS_FLAGS[ns.type]
+        namespaces.append((ns.type, flag, ns.path))
+        if ns.path is None:
+            new_flags |= flag
+    kinds = {ns.type for ns in linux.namespaces or []}
+    cgroupns = any(ns.type == "cgroup" and ns.path is None for ns in linux.namespaces or [])
+    propagation = mountopts.MS_SLAVE | mountopts.MS_REC
+    if linux.rootfs_propagation:
+        propagation = mountopts.PROPAGATION[linux.rootfs_propagation]
+    mounts = mount_plans(spec, bundle, cgroups, cgroupns)
+    dev_bound = any(m["dest"] == "/dev" and m["kind"] == "bind" for m in mounts)
+    plan: Plan = {
+        "id": cid,
+        "bundle": bundle,
+        "rootfs": rootfs,
+        "root_readonly": spec.root.readonly,
+        "state_dir": state_dir,
+        "namespaces": namespaces,
+        "new_flags": new_flags,
+        "time_offsets": [(clock, off.secs, off.nanosecs)
+                         for clock, off in (linux.time_offsets or {}).items()],
+        "needs_fork": bool(new_flags & (NS_FLAGS["pid"] | NS_FLAGS["time"])),
+        "propagation": propagation,
+        "mounts": mounts,
+        "devices": device_plans(spec),
+        "default_devices": not dev_bound,
+        "bind_devices": "user" in kinds,
+        "masked_paths": list(linux.masked_paths or []),
+        "readonly_paths": list(linux.readonly_paths or []),
+        "sysctl": list((linux.sysctl or {}).items()),
+        "hostname": spec.hostname,
+        "domainname": spec.domainname,
+        "no_pivot": no_pivot,
+        "new_keyring": new_keyring,
+        "process": process_plan(spec, warnings, extra_fds, listen_fds),
+        "hooks_create_container": hook_plans(spec, "createContainer"),
+        "hooks_start_container": hook_plans(spec, "startContainer"),
+        "state_json": state_json(spec, cid, bundle),
+    }
+    return plan, warnings

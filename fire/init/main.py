@@ -1,0 +1,289 @@
+"""The init's sequence, from the plan to ``execve``.
+
+    namespaces ─ (fork, for a new pid/time namespace) ─ rootfs ─ mounts ─ devices
+    ─ [runtime: prestart, createRuntime hooks] ─ createContainer hooks ─ pivot_root
+    ─ masked/readonly paths, sysctls ─ terminal ─ find the program ─ READY
+    ─ … wait for start on exec.sock … ─ startContainer hooks ─ process ─ execve
+
+Each step is reported to the runtime as a stage (start/done), which the CLI logs
+at debug level and the supervisor turns into events.  Any error is sent back as
+(stage, errno, path, message) and the init exits; the runtime then tears down what
+was made (the mount namespace dies with the init, so mounts need no undo).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+import _signal
+import _socket
+
+from fire.errors import FireError, HookError, InitError
+from fire.hooks import runner
+from fire.init import devices, mounts, process, terminal
+from fire.init import plan as msg
+from fire.init.channel import Channel, ChannelClosed
+from fire.init.paths import mkdir_all
+from fire.syscalls import KernelError
+from fire.syscalls import ns as nsc
+from fire.syscalls import proc as p
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fire.init.plan import HookPlan, Plan
+
+EXEC_SOCKET = "exec.sock"
+
+# Signals whose default action is to ignore them: left alone in the waiting init.
+_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH}
+
+
+class Stage:
+    """Report a stage's start and end to the runtime."""
+
+    def __init__(self, init: Init, name: str) -> None:
+        self.init = init
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.init.stage = self.name
+        self.init.chan.send(msg.STAGE, self.name, "start")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.init.chan.send(msg.STAGE, self.name, "done")
+
+
+class Init:
+    def __init__(self, chan: Channel, plan: Plan) -> None:
+        self.chan = chan
+        self.plan = plan
+        self.stage = "start"
+
+    def expect_ok(self) -> None:
+        reply, _ = self.chan.recv()
+        if reply[0] != msg.OK:
+            # The runtime failed something on our behalf (a hook): it reports it.
+            os._exit(1)
+
+    # ---------------------------------------------------------------- namespaces
+    def namespaces(self) -> None:
+        plan = self.plan
+        joined = [(kind, flag, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path)
+                  for kind, flag, path in plan["namespaces"] if path]
+        for kind, flag, fd, path in joined:  # the user namespace first
+            if kind == "user":
+                nsc.setns(fd, flag, path)
+        if plan["new_flags"] & nsc.CLONE_NEWUSER:
+            nsc.unshare(nsc.CLONE_NEWUSER)
+            self.chan.send(msg.IDMAP, os.getpid())
+            self.expect_ok()
+        if plan["new_flags"] & nsc.CLONE_NEWUSER or any(k == "user" for k, *_ in joined):
+            try:
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+            except OSError:
+                pass  # root is not mapped: keep the namespace's full capabilities
+        for kind, flag, fd, path in joined:
+            if kind != "user":
+                nsc.setns(fd, flag, path)
+            os.close(fd)
+        rest = plan["new_flags"] & ~nsc.CLONE_NEWUSER
+        if rest:
+            nsc.unshare(rest)
+        if plan["time_offsets"]:
+            with open("/proc/self/timens_offsets", "w") as f:
+                for clock, secs, nanosecs in plan["time_offsets"]:
+                    f.write(f"{clock} {secs} {nanosecs}\n")
+
+    # ---------------------------------------------------------------- the sequence
+    def run(self) -> None:
+        plan = self.plan
+        p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
+        os.umask(0)
+        with Stage(self, "namespaces"):
+            self.namespaces()
+        if plan["needs_fork"]:
+            child = os.fork()
+            if child:
+                self.chan.send(msg.CHILD, child)
+                os._exit(0)
+        os.setsid()
+        _install_signal_handlers()
+        if plan["new_keyring"]:
+            try:
+                p.join_session_keyring("_ses." + plan["id"])
+            except KernelError as exc:
+                if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):
+                    raise
+        with Stage(self, "rootfs"):
+            rootfd = mounts.prepare_root(plan)
+        with Stage(self, "mounts"):
+            mounts.mount_all(rootfd, plan)
+        with Stage(self, "devices"):
+            devices.setup_dev(rootfd, plan["devices"], plan["default_devices"],
+                              plan["bind_devices"])
+            if plan["process"] is not None:
+                os.close(mkdir_all(rootfd, plan["process"]["cwd"]))
+        if plan["hostname"] is not None:
+            p.sethostname(plan["hostname"])
+        if plan["domainname"] is not None:
+            p.setdomainname(plan["domainname"])
+        with Stage(self, "hooks:runtime"):
+            self.chan.send(msg.HOOKS)
+            self.expect_ok()
+        if plan["hooks_create_container"]:
+            with Stage(self, "hooks:createContainer"):
+                self.hooks("createContainer", plan["hooks_create_container"], b"creating")
+        listener = self.listen()
+        lockdown_imports()
+        with Stage(self, "pivot_root"):
+            mounts.pivot(rootfd, plan["no_pivot"])
+            os.close(rootfd)
+            rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        with Stage(self, "paths"):
+            mounts.mask_paths(rootfd, plan["masked_paths"])
+            mounts.readonly_paths(rootfd, plan["readonly_paths"])
+            mounts.write_sysctls(rootfd, plan["sysctl"])
+        slave = -1
+        program = ""
+        proc = plan["process"]
+        if proc is not None:
+            with Stage(self, "process"):
+                if proc["terminal"]:
+                    master, slave = terminal.open_pty(rootfd, proc["console_size"])
+                    self.chan.send(msg.PTY, fds=[master])
+                    os.close(master)
+                    self.expect_ok()
+                program = process.find_program(rootfd, proc)
+        if plan["root_readonly"]:
+            mounts.readonly_root()
+        self.chan.send(msg.READY, os.getpid())
+        self.chan.close()
+        self.stage = "start"
+        conn = self.wait_for_start(listener)
+        listener.close()
+        try:
+            if plan["hooks_start_container"]:
+                self.hooks("startContainer", plan["hooks_start_container"], b"created",
+                           lambda text: _send_line(conn, "L", text))
+            if proc is None:
+                raise InitError(None, stage="start", detail="config.json has no process to run")
+            process.become(rootfd, proc, program, slave)
+        except BaseException as exc:
+            _send_line(conn, "E", _describe(self.stage, exc))
+            os._exit(1)
+
+    def hooks(self, phase: str, hooks: list[HookPlan], status: bytes,
+              output: Callable[[str], None] | None = None) -> None:
+        state = self.plan["state_json"].replace(b'"status":"@"', b'"status":"' + status + b'"')
+        state = state.replace(b'"pid":-1', b'"pid":%d' % os.getpid())
+        if output is None:
+            def output(text: str) -> None:
+                self.chan.send(msg.WARN, text)
+        for i, hook in enumerate(hooks):
+            runner.run(hook, state, phase, i, output)
+
+    # ---------------------------------------------------------------- start
+    def listen(self) -> _socket.socket:
+        """The socket ``fire start`` connects to (bound before pivot_root)."""
+        dirfd = os.open(self.plan["state_dir"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+            sock.bind(f"/proc/self/fd/{dirfd}/{EXEC_SOCKET}")
+            sock.listen(4)
+        finally:
+            os.close(dirfd)
+        return sock
+
+    def wait_for_start(self, listener: _socket.socket) -> _socket.socket:
+        while True:
+            conn, _ = listener._accept()  # type: ignore[attr-defined]
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, conn)
+            try:
+                request = sock.recv(64)
+            except OSError:
+                request = b""
+            if request.startswith(b"start"):
+                os.set_inheritable(sock.fileno(), False)
+                return sock
+            sock.close()
+
+
+def _send_line(conn: _socket.socket, kind: str, text: str) -> None:
+    try:
+        conn.sendall(f"{kind} {text}".replace("\n", " ").encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _describe(stage: str, exc: BaseException) -> str:
+    if isinstance(exc, InitError):
+        return str(exc)
+    if isinstance(exc, (FireError, KernelError)):
+        return f"{stage}: {exc}"
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{stage}:{where} {exc.strerror or exc}"
+    return f"{stage}: {type(exc).__name__}: {exc}"
+
+
+def _on_signal(sig: int, frame: object) -> None:
+    if os.getpid() == 1:
+        # pid 1 of a namespace cannot die from its own default action; exit the way
+        # a shell reports a signal death.
+        os._exit(128 + sig)
+    _signal.signal(sig, _signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+
+
+def _install_signal_handlers() -> None:
+    for sig in range(1, _signal.NSIG):
+        if sig in (_signal.SIGKILL, _signal.SIGSTOP) or sig in _IGNORED_BY_DEFAULT:
+            continue
+        try:
+            _signal.signal(sig, _on_signal)
+        except (OSError, ValueError, RuntimeError):
+            pass  # signals the kernel reserves (32, 33 for the C library's threads)
+
+
+def lockdown_imports() -> None:
+    """After pivot_root the filesystem is the container's: no import may reach it.
+
+    Only builtin and frozen modules (inside the interpreter binary) stay importable.
+    """
+    sys.path.clear()
+    sys.path_hooks.clear()
+    sys.path_importer_cache.clear()
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if getattr(f, "__name__", "") in ("BuiltinImporter", "FrozenImporter")]
+
+
+def main(fd: int) -> None:
+    """Entry point: ``python -I -S -c 'from fire.init.main import main; main(FD)'``."""
+    chan = Channel(fd)
+    init: Init | None = None
+    try:
+        first, _ = chan.recv()
+        if first[0] != msg.PLAN:
+            os._exit(2)
+        init = Init(chan, first[1])  # type: ignore[arg-type]
+        init.run()
+    except ChannelClosed:
+        os._exit(1)
+    except BaseException as exc:
+        stage = init.stage if init else "plan"
+        err = exc.errno if isinstance(exc, OSError) and exc.errno else 0
+        path = exc.filename if isinstance(exc, OSError) and exc.filename else ""
+        if isinstance(exc, HookError):
+            stage = "hook"
+        try:
+            chan.send(msg.ERROR, stage, err, str(path), _describe(stage, exc))
+        except OSError:
+            pass
+        os._exit(1)
+    os._exit(0)

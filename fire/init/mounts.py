@@ -1,0 +1,408 @@
+"""Mounts inside the container's mount namespace: the rootfs, config mounts, cgroup
+mounts, pivot_root, masked and read-only paths.
+
+Before ``pivot_root`` mounts target ``/proc/self/fd/N`` of an ``O_PATH`` fd resolved
+inside the rootfs (``fire.init.paths``); the host's /proc is still visible then.
+After it, binds use the new mount API (``open_tree`` + ``move_mount``), which needs
+no /proc at all.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import stat
+
+from fire.errors import InitError
+from fire.init.paths import ensure_mountpoint, fd_path, mkdir_all, open_in_root
+from fire.syscalls import KernelError
+from fire.syscalls import mount as m
+from fire.syscalls.fs import (
+    PROC_SUPER_MAGIC,
+    RESOLVE_BENEATH,
+    RESOLVE_NO_SYMLINKS,
+    RESOLVE_NO_XDEV,
+    fstatfs_type,
+    openat2,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from fire.init.plan import CgroupMount, MountPlan, Plan
+
+# Files under /proc that may be bind-mounted over (lxcfs and friends), as runc allows.
+PROC_BIND_ALLOWED = {
+    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+    "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+}
+
+_ATTR_OF_FLAG = (
+    (m.MS_RDONLY, m.MOUNT_ATTR_RDONLY),
+    (m.MS_NOSUID, m.MOUNT_ATTR_NOSUID),
+    (m.MS_NODEV, m.MOUNT_ATTR_NODEV),
+    (m.MS_NOEXEC, m.MOUNT_ATTR_NOEXEC),
+)
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+
+
+def _attrs(flags: int) -> int:
+    attrs = 0
+    for flag, attr in _ATTR_OF_FLAG:
+        if flags & flag:
+            attrs |= attr
+    if flags & m.MS_NOATIME:
+        attrs |= MOUNT_ATTR_NOATIME
+    elif flags & m.MS_STRICTATIME:
+        attrs |= MOUNT_ATTR_STRICTATIME
+    if flags & m.MS_NODIRATIME:
+        attrs |= MOUNT_ATTR_NODIRATIME
+    if flags & m.MS_NOSYMFOLLOW:
+        attrs |= MOUNT_ATTR_NOSYMFOLLOW
+    return attrs
+
+
+# ----------------------------------------------------------------------------- rootfs
+
+
+def prepare_root(plan: Plan) -> int:
+    """Make "/" non-shared, bind the rootfs onto itself; return an fd of it."""
+    m.mount(None, "/", None, m.MS_REC | plan["propagation"])
+    rootfs = plan["rootfs"]
+    m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+    if plan["propagation"] & m.MS_SHARED:
+        # pivot_root refuses a new root whose parent mount is shared.
+        parent = _mountpoint_of(posixpath.dirname(rootfs))
+        m.mount(None, parent, None, m.MS_PRIVATE)
+    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _mountpoint_of(path: str) -> str:
+    """The mount point of the mount that holds ``path`` (longest prefix match)."""
+    best = "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                best = point
+    return best
+
+
+# ----------------------------------------------------------------------------- mounts
+
+
+def mount_all(rootfd: int, plan: Plan) -> None:
+    for mp in plan["mounts"]:
+        try:
+            if mp["kind"] == "bind":
+                _bind(rootfd, mp)
+            elif mp["kind"] == "cgroup":
+                _cgroup(rootfd, mp)
+            else:
+                _fs(rootfd, mp)
+        except KernelError as exc:
+            raise InitError(None, stage="mount " + mp["dest"], detail=str(exc)) from None
+
+
+def _check_proc_dest(mp: MountPlan) -> None:
+    dest = posixpath.normpath(mp["dest"])
+    if dest == "/proc" and mp["fstype"] != "proc":
+        raise InitError(None, stage="mount " + dest,
+                        detail=f"{dest} cannot be mounted: not of type proc")
+    if dest.startswith("/proc/") and mp["kind"] == "bind" and dest not in PROC_BIND_ALLOWED:
+        raise InitError(None, stage="mount " + dest,
+                        detail=f"{dest} cannot be mounted: it is inside /proc")
+
+
+def _ordinary_dir(rootfd: int, dest: str) -> int:
+    """proc and sysfs must land on a real directory: no symlink on the way."""
+    try:
+        return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
+    except KernelError as exc:
+        if exc.errno == errno.ENOENT:
+            os.close(mkdir_all(rootfd, dest))
+            return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
+            raise InitError(None, stage="mount " + dest,
+                            detail=f"{dest} must be mounted on an ordinary directory") from None
+        raise
+
+
+def _fs(rootfd: int, mp: MountPlan) -> None:
+    _check_proc_dest(mp)
+    dest = mp["dest"]
+    if mp["fstype"] in ("proc", "sysfs"):
+        fd = _ordinary_dir(rootfd, dest)
+    else:
+        fd = mkdir_all(rootfd, dest)
+    try:
+        old = -1
+        if mp["tmpcopyup"]:
+            old = os.open(fd_path(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        m.mount(mp["source"] or mp["fstype"], fd_path(fd), mp["fstype"], mp["flags"],
+                mp["data"] or None, shown=dest)
+        if old >= 0:
+            try:
+                new = open_in_root(rootfd, dest, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    _copy_tree(old, new)
+                finally:
+                    os.close(new)
+            finally:
+                os.close(old)
+        _after(rootfd, mp)
+    finally:
+        os.close(fd)
+
+
+def _bind(rootfd: int, mp: MountPlan) -> None:
+    _check_proc_dest(mp)
+    source = mp["source"]
+    try:
+        is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+    except OSError as exc:
+        raise KernelError(exc.errno or errno.ENOENT, "bind source", source) from None
+    recursive = bool(mp["flags"] & m.MS_REC)
+    tree = m.open_tree(-100, source, m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
+                       | (m.AT_RECURSIVE if recursive else 0))
+    try:
+        attrs = _attrs(mp["flags"])
+        if attrs:
+            m.mount_setattr(tree, "", m.AT_EMPTY_PATH, attrs, shown=mp["dest"])
+        fd = ensure_mountpoint(rootfd, mp["dest"], is_dir)
+        try:
+            m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                         shown=mp["dest"])
+        finally:
+            os.close(fd)
+    finally:
+        os.close(tree)
+    _after(rootfd, mp)
+
+
+def _after(rootfd: int, mp: MountPlan) -> None:
+    """Propagation and recursive attributes apply to the new mount (re-resolved)."""
+    if not mp["propagation"] and not (mp["attr_set"] or mp["attr_clear"]):
+        return
+    fd = open_in_root(rootfd, mp["dest"])
+    try:
+        for prop in mp["propagation"]:
+            m.mount(None, fd_path(fd), None, prop, shown=mp["dest"])
+        if mp["attr_set"] or mp["attr_clear"]:
+            m.mount_setattr(fd, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, mp["attr_set"],
+                            mp["attr_clear"], shown=mp["dest"])
+    finally:
+        os.close(fd)
+
+
+def _cgroup(rootfd: int, mp: MountPlan) -> None:
+    """``type: cgroup``: on v1/hybrid a tmpfs with one mount per hierarchy (as runc
+    does); on v2 a single cgroup2 mount.  With a cgroup namespace each hierarchy is
+    mounted fresh (it shows the namespace's root, i.e. the container's cgroup);
+    without one, the container's own cgroup directory is bind-mounted."""
+    dest = mp["dest"]
+    cgroups = mp["cgroups"]
+    flags = mp["flags"] & ~m.MS_BIND
+    own_ns = mp["source"] == "cgroupns"
+    if len(cgroups) == 1 and cgroups[0]["name"] == "":
+        _cgroup_one(rootfd, dest, cgroups[0], flags, own_ns)
+        return
+    fd = mkdir_all(rootfd, dest)
+    try:
+        m.mount("tmpfs", fd_path(fd), "tmpfs", (flags & ~m.MS_RDONLY), "mode=755", shown=dest)
+    finally:
+        os.close(fd)
+    for cg in cgroups:
+        sub = posixpath.join(dest, cg["name"])
+        _cgroup_one(rootfd, sub, cg, flags, own_ns)
+        for link in cg["links"]:
+            dfd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY)
+            try:
+                os.symlink(cg["name"], link, dir_fd=dfd)
+            except FileExistsError:
+                pass
+            finally:
+                os.close(dfd)
+    if flags & m.MS_RDONLY:
+        fd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY)
+        try:
+            m.mount_setattr(fd, "", m.AT_EMPTY_PATH, m.MOUNT_ATTR_RDONLY, shown=dest)
+        finally:
+            os.close(fd)
+
+
+def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, flags: int, own_ns: bool) -> None:
+    fd = mkdir_all(rootfd, dest)
+    try:
+        if own_ns:
+            m.mount("cgroup", fd_path(fd), cg["fstype"], flags, cg["options"] or None, shown=dest)
+        else:
+            tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
+            try:
+                attrs = _attrs(flags)
+                if attrs:
+                    m.mount_setattr(tree, "", m.AT_EMPTY_PATH, attrs, shown=dest)
+                m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                             shown=dest)
+            finally:
+                os.close(tree)
+    finally:
+        os.close(fd)
+
+
+def _copy_tree(src: int, dst: int) -> None:
+    """Copy a directory's content (tmpcopyup), keeping modes and owners."""
+    for entry in os.scandir(src):
+        st = entry.stat(follow_symlinks=False)
+        name = entry.name
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(name, st.st_mode & 0o7777, dir_fd=dst)
+            s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst)
+            try:
+                _copy_tree(s, d)
+            finally:
+                os.close(s)
+                os.close(d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+        elif stat.S_ISREG(st.st_mode):
+            s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, st.st_mode & 0o7777,
+                        dir_fd=dst)
+            try:
+                while os.sendfile(d, s, None, 1 << 20):
+                    pass
+            finally:
+                os.close(s)
+                os.close(d)
+        else:
+            continue
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+
+
+# ----------------------------------------------------------------------------- pivot
+
+
+def pivot(rootfd: int, no_pivot: bool) -> None:
+    """Make the rootfs "/" and forget the host's tree."""
+    os.fchdir(rootfd)
+    if no_pivot:
+        m.mount(".", "/", None, m.MS_MOVE, shown="/")
+        os.chroot(".")
+        os.chdir("/")
+        return
+    oldroot = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        m.pivot_root(".", ".")
+        # The old root is now stacked on top of the new one; we stand in it.
+        os.fchdir(oldroot)
+        # rslave first, so that detaching it cannot propagate unmounts to the host.
+        m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC, shown="old root")
+        m.umount2(".", m.MNT_DETACH)
+    finally:
+        os.close(oldroot)
+    os.chdir("/")
+
+
+# ----------------------------------------------------------------------------- after pivot
+
+
+def verified_null(rootfd: int) -> int:
+    """An fd of the container's /dev/null, checked to be the real null device."""
+    fd = open_in_root(rootfd, "/dev/null", no_symlinks=True)
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise InitError(None, stage="maskedPaths", detail="/dev/null is not the null device")
+    return fd
+
+
+def mask_paths(rootfd: int, paths: list[str]) -> None:
+    null = -1
+    try:
+        for path in paths:
+            try:
+                fd = open_in_root(rootfd, path)
+            except KernelError as exc:
+                if exc.errno == errno.ENOENT:
+                    continue
+                raise
+            try:
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    fsfd = m.fsopen("tmpfs")
+                    try:
+                        m.fsconfig_create(fsfd)
+                        mnt = m.fsmount(fsfd, m.MOUNT_ATTR_RDONLY)
+                    finally:
+                        os.close(fsfd)
+                else:
+                    if null < 0:
+                        null = verified_null(rootfd)
+                    mnt = m.open_tree(null, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
+                                      | m.AT_EMPTY_PATH)
+                try:
+                    m.move_mount(mnt, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH
+                                 | m.MOVE_MOUNT_T_EMPTY_PATH, shown=path)
+                finally:
+                    os.close(mnt)
+            finally:
+                os.close(fd)
+    finally:
+        if null >= 0:
+            os.close(null)
+
+
+def readonly_paths(rootfd: int, paths: list[str]) -> None:
+    for path in paths:
+        try:
+            fd = open_in_root(rootfd, path)
+        except KernelError as exc:
+            if exc.errno == errno.ENOENT:
+                continue
+            raise
+        try:
+            tree = m.open_tree(fd, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_EMPTY_PATH
+                               | m.AT_RECURSIVE)
+            try:
+                m.mount_setattr(tree, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, m.MOUNT_ATTR_RDONLY,
+                                shown=path)
+                m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                             shown=path)
+            finally:
+                os.close(tree)
+        finally:
+            os.close(fd)
+
+
+def readonly_root() -> None:
+    m.mount_setattr(-100, "/", 0, m.MOUNT_ATTR_RDONLY, shown="/")
+
+
+def write_sysctls(rootfd: int, sysctls: list[tuple[str, str]]) -> None:
+    """Namespaced sysctls through the container's own procfs, never via a symlink."""
+    if not sysctls:
+        return
+    try:
+        procsys = open_in_root(rootfd, "/proc/sys", os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
+    except KernelError as exc:
+        raise InitError(None, stage="sysctl", detail=f"/proc/sys: {exc.strerror}") from None
+    try:
+        if fstatfs_type(procsys) != PROC_SUPER_MAGIC:
+            raise InitError(None, stage="sysctl", detail="/proc/sys is not on a procfs")
+        for key, value in sysctls:
+            rel = key.replace(".", "/")
+            fd = openat2(procsys, rel, os.O_WRONLY,
+                         RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+                         shown="/proc/sys/" + rel)
+            try:
+                os.write(fd, value.encode())
+            finally:
+                os.close(fd)
+    finally:
+        os.close(procsys)
+

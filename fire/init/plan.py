@@ -1,0 +1,134 @@
+"""The plan the runtime sends to the init, and the messages they exchange.
+
+The shapes are ``TypedDict``\\ s, visible to mypy only: at run time they are plain
+dicts, encoded with ``marshal`` (builtin: nothing to import, nothing to allocate in
+the waiting init).  Messages are tuples whose first item is the tag below.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class MountPlan(TypedDict):
+        dest: str  # absolute, inside the container
+        kind: str  # "fs" | "bind" | "cgroup"
+        fstype: str
+        source: str  # host path for binds (absolute), fs source otherwise
+        flags: int  # mount(2) flags (MS_BIND/MS_REC for binds)
+        data: str  # filesystem data ("mode=755,size=64k")
+        propagation: list[int]  # MS_SHARED|MS_REC… applied after the mount
+        attr_set: int  # mount_setattr(AT_RECURSIVE) attributes
+        attr_clear: int
+        tmpcopyup: bool
+        idmap: IdmapPlan | None
+        cgroups: list[CgroupMount]  # kind == "cgroup" only
+
+    class IdmapPlan(TypedDict):
+        uid: list[tuple[int, int, int]]  # (container, host, size)
+        gid: list[tuple[int, int, int]]
+        recursive: bool
+
+    class CgroupMount(TypedDict):
+        name: str  # directory under the cgroup mount ("memory", "cpu,cpuacct", "")
+        fstype: str  # "cgroup" | "cgroup2"
+        options: str  # controllers for v1 ("cpu,cpuacct"; "none,name=systemd")
+        host_path: str  # the container's cgroup directory on the host (for binds)
+        links: list[str]  # symlinks to make beside it ("cpu", "cpuacct")
+
+    class DevicePlan(TypedDict):
+        path: str
+        type: str  # "c" | "b" | "p"
+        major: int
+        minor: int
+        mode: int  # permission bits
+        uid: int
+        gid: int
+
+    class HookPlan(TypedDict):
+        path: str
+        args: list[str]
+        env: list[str]
+        timeout: float | None
+
+    class ProcessPlan(TypedDict):
+        args: list[str]
+        env: list[str]
+        cwd: str
+        uid: int
+        gid: int
+        additional_gids: list[int]
+        umask: int | None
+        terminal: bool
+        console_size: tuple[int, int] | None  # (rows, cols)
+        rlimits: list[tuple[int, int, int]]  # (resource, soft, hard)
+        no_new_privileges: bool
+        caps: CapsPlan | None
+        seccomp: SeccompPlan | None
+        apparmor: str
+        selinux: str
+        personality: int | None
+        scheduler: tuple[int, int, int, int] | None  # policy, priority, nice, flags
+        io_priority: int | None
+        cpu_affinity: tuple[list[int] | None, list[int] | None]  # (initial, final)
+        memory_policy: tuple[int, list[int], int] | None  # mode(+flags), nodes, maxnode
+        preserve_fds: int
+
+    class CapsPlan(TypedDict):
+        bounding: int  # bit masks
+        effective: int
+        permitted: int
+        inheritable: int
+        ambient: int
+
+    class SeccompPlan(TypedDict):
+        bpf: bytes
+        flags: int  # SECCOMP_FILTER_FLAG_*
+        listener_path: str  # "" = no notify listener
+        listener_metadata: str
+
+    class Plan(TypedDict):
+        id: str
+        bundle: str
+        rootfs: str  # absolute host path
+        root_readonly: bool
+        state_dir: str
+        namespaces: list[tuple[str, int, str | None]]  # (type, CLONE_ flag, path)
+        new_flags: int  # CLONE_NEW* for the namespaces to create
+        time_offsets: list[tuple[str, int, int]]  # (clock, secs, nanosecs)
+        needs_fork: bool  # a new pid or time namespace only applies to children
+        propagation: int  # for "/" before the mounts
+        mounts: list[MountPlan]
+        devices: list[DevicePlan]
+        default_devices: bool
+        bind_devices: bool  # in a user namespace: bind host nodes instead of mknod
+        masked_paths: list[str]
+        readonly_paths: list[str]
+        sysctl: list[tuple[str, str]]
+        hostname: str | None
+        domainname: str | None
+        no_pivot: bool
+        new_keyring: bool
+        process: ProcessPlan | None
+        hooks_create_container: list[HookPlan]
+        hooks_start_container: list[HookPlan]
+        # The spec state JSON for the init's own hooks, with "status":"@" and
+        # "pid":-1 for the init to fill in (it has no json module to spare).
+        state_json: bytes
+
+# Messages, init -> runtime
+STAGE = "stage"  # (STAGE, name, "start"|"done"|"failed")
+IDMAP = "idmap"  # (IDMAP, pid): write my uid/gid maps, then reply OK
+CHILD = "child"  # (CHILD, pid): the container process (after the pid-ns fork)
+HOOKS = "hooks"  # (HOOKS,): run prestart + createRuntime now, reply OK or ERROR
+PTY = "pty"  # (PTY,) + SCM_RIGHTS: the terminal's master
+NOTIFY = "notify"  # (NOTIFY,) + SCM_RIGHTS: a seccomp listener fd
+READY = "ready"  # (READY, pid): created; waiting for start
+WARN = "warn"  # (WARN, message)
+ERROR = "error"  # (ERROR, stage, errno, path, message)
+
+# Messages, runtime -> init
+PLAN = "plan"  # (PLAN, plan)
+OK = "ok"  # (OK,)
+# ERROR as above, also runtime -> init ("your hooks failed": the init exits)

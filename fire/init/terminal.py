@@ -1,0 +1,34 @@
+"""The container's terminal: a pty from the container's own devpts.
+
+The master goes to the runtime (which passes it on over ``--console-socket`` or
+proxies it); the slave becomes /dev/console and, at exec, the process's stdio and
+controlling terminal.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fire.init.paths import ensure_file, open_in_root
+from fire.syscalls import mount as m
+from fire.syscalls.tty import set_winsize, unlock_pt
+
+
+def open_pty(rootfd: int, size: tuple[int, int] | None) -> tuple[int, int]:
+    """(master, slave) fds; /dev/console is bound to the slave."""
+    master = open_in_root(rootfd, "/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+    n = unlock_pt(master)
+    slave = open_in_root(rootfd, f"/dev/pts/{n}", os.O_RDWR | os.O_NOCTTY, no_symlinks=True)
+    if size:
+        set_winsize(master, size[0], size[1])
+    console = ensure_file(rootfd, "/dev/console", 0o600)
+    try:
+        tree = m.open_tree(slave, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_EMPTY_PATH)
+        try:
+            m.move_mount(tree, "", console, "", m.MOVE_MOUNT_F_EMPTY_PATH
+                         | m.MOVE_MOUNT_T_EMPTY_PATH, shown="/dev/console")
+        finally:
+            os.close(tree)
+    finally:
+        os.close(console)
+    return master, slave

@@ -1,0 +1,116 @@
+"""The container lifecycle as a pure state machine (h11's shape: no I/O).
+
+What lives here: which operation is allowed in which state, the error it gives
+otherwise (runc's wording, which engines match), and the ordered *actions* an
+allowed operation requires.  The caller carries the actions out and reports the
+outcome with another event.  What must not live here: anything that touches files,
+processes or the kernel.
+
+The OCI rules encoded (runtime-spec 1.3 `runtime.md`):
+
+* ``start`` only from ``created``; anything else is an error with no effect.
+* ``kill`` from ``created``, ``running`` or ``paused``; on ``stopped``: "container
+  not running".
+* ``delete`` from ``stopped``; from ``created`` too (runc and crun allow it and
+  engines rely on it); from ``running``/``paused`` only with ``force`` (a paused
+  container is thawed before it is killed).
+* a failing startContainer/poststart hook ⇒ the container is stopped and destroyed
+  (poststop hooks run); a failing poststop hook is a warning only.
+"""
+
+from __future__ import annotations
+
+from fire.errors import LifecycleError
+from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
+
+# Events
+START = "start"
+STARTED = "started"
+START_FAILED = "start-failed"
+POSTSTART_FAILED = "poststart-failed"
+KILL = "kill"
+DELETE = "delete"
+FORCE_DELETE = "force-delete"
+PAUSE = "pause"
+RESUME = "resume"
+EXITED = "exited"
+
+# Actions
+RELEASE = "release-init"  # let the waiting init run the program
+RUN_POSTSTART = "hooks:poststart"
+RUN_POSTSTOP = "hooks:poststop"  # failures are warnings
+SIGNAL = "signal"  # the signal the caller asked for
+THAW = "thaw"
+FREEZE = "freeze"
+KILL_ALL = "kill-all"  # SIGKILL everything in the container, wait for it
+REMOVE_CGROUP = "remove-cgroup"
+REMOVE_STATE = "remove-state"
+SET_RUNNING = "set-running"
+SET_PAUSED = "set-paused"
+
+DESTROY = (KILL_ALL, RUN_POSTSTOP, REMOVE_CGROUP, REMOVE_STATE)
+
+# (status, event) -> actions.  Anything absent is illegal.
+_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
+    (CREATED, START): (RELEASE,),
+    (CREATED, STARTED): (SET_RUNNING, RUN_POSTSTART),
+    (CREATED, START_FAILED): DESTROY,
+    (RUNNING, POSTSTART_FAILED): DESTROY,
+    (STOPPED, POSTSTART_FAILED): DESTROY,
+    (CREATED, KILL): (SIGNAL,),
+    (RUNNING, KILL): (SIGNAL,),
+    (PAUSED, KILL): (SIGNAL,),
+    (STOPPED, DELETE): DESTROY,
+    (CREATED, DELETE): DESTROY,
+    (CREATING, FORCE_DELETE): DESTROY,
+    (CREATED, FORCE_DELETE): DESTROY,
+    (STOPPED, FORCE_DELETE): DESTROY,
+    (RUNNING, FORCE_DELETE): DESTROY,
+    (PAUSED, FORCE_DELETE): (THAW, *DESTROY),
+    (RUNNING, PAUSE): (FREEZE, SET_PAUSED),
+    (CREATED, PAUSE): (FREEZE, SET_PAUSED),
+    (PAUSED, RESUME): (THAW, SET_RUNNING),
+}
+
+_ERRORS: dict[tuple[str, str], str] = {
+    (RUNNING, START): "cannot start an already running container",
+    (PAUSED, START): "cannot start a container in the paused state",
+    (STOPPED, START): "cannot start a container that has stopped",
+    (CREATING, START): "cannot start a container that is still being created",
+    (STOPPED, KILL): "container not running",
+    (CREATING, KILL): "container not running",
+    (RUNNING, DELETE): "cannot delete container {id} that is not stopped: running",
+    (PAUSED, DELETE): "cannot delete container {id} that is not stopped: paused",
+    (CREATING, DELETE): "cannot delete container {id} that is not stopped: creating",
+    (STOPPED, PAUSE): "container not running",
+    (CREATING, PAUSE): "container not running",
+    (PAUSED, PAUSE): "container already paused",
+    (RUNNING, RESUME): "container not paused",
+    (CREATED, RESUME): "container not paused",
+    (STOPPED, RESUME): "container not running",
+}
+
+# The status that follows an action sequence, for the caller's bookkeeping.
+_NEXT = {SET_RUNNING: RUNNING, SET_PAUSED: PAUSED, REMOVE_STATE: STOPPED}
+
+
+class Machine:
+    def __init__(self, cid: str, status: str) -> None:
+        self.id = cid
+        self.status = status
+
+    def allowed(self, event: str) -> bool:
+        return (self.status, event) in _TABLE
+
+    def send(self, event: str) -> tuple[str, ...]:
+        """The actions ``event`` requires; raises ``LifecycleError`` (no change) if
+        the event is not allowed in the current state."""
+        actions = _TABLE.get((self.status, event))
+        if actions is None:
+            template = _ERRORS.get((self.status, event),
+                                   "cannot {event} a container that is {status}")
+            raise LifecycleError(template, id=self.id, event=event, status=self.status)
+        for action in actions:
+            if action in _NEXT:
+                self.status = _NEXT[action]
+        return actions

@@ -1,0 +1,48 @@
+"""Reading /proc: process identity (pid + start time) and liveness."""
+
+from __future__ import annotations
+
+import os
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (index 0 = state), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain ") ".
+    return data[data.rindex(b")") + 2:].decode().split()
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), None when it is gone.
+
+    A zombie counts as gone: it has exited, only its parent has not reaped it yet.
+    """
+    fields = stat_fields(pid)
+    if fields is None or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def alive(pid: int, started: int) -> bool:
+    """True when ``pid`` is still the process that started at ``started``."""
+    return pid > 0 and start_time(pid) == started
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (all its threads)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+        except OSError:
+            continue
+    return out

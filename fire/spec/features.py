@@ -1,0 +1,43 @@
+"""The features document of runtime-spec `features.md`: only what Fire supports.
+
+Each list here is derived from the code that implements it (mount options from the
+parser's tables, namespaces from the syscall layer…), so it cannot claim more than
+is there.  Parts owned by later features (seccomp, cgroup, LSM) report through the
+``extend`` hooks of their packages.
+"""
+
+from __future__ import annotations
+
+from fire import SPEC_VERSION, __version__
+from fire.hooks.policy import ORDER
+from fire.spec import mountopts
+from fire.spec.names import CAPABILITIES
+from fire.syscalls.ns import FLAGS
+
+
+def document() -> dict[str, object]:
+    linux: dict[str, object] = {
+        "namespaces": sorted(FLAGS),
+        "capabilities": sorted(CAPABILITIES, key=CAPABILITIES.__getitem__),
+        "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
+                   "rdma": True},
+        "apparmor": {"enabled": True},
+        "selinux": {"enabled": True},
+        "intelRdt": {"enabled": False},
+        "mountExtensions": {"idmap": {"enabled": False}},
+    }
+    try:
+        from fire.seccomp.features import seccomp_features
+
+        linux["seccomp"] = seccomp_features()
+    except ImportError:
+        linux["seccomp"] = {"enabled": False}
+    return {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": SPEC_VERSION,
+        "hooks": list(ORDER),
+        "mountOptions": mountopts.all_options(),
+        "linux": linux,
+        "annotations": {"org.opencontainers.runc.version": "fire " + __version__,
+                        "run.fire.version": __version__},
+    }

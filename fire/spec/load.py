@@ -1,0 +1,113 @@
+"""Reading config.json: size limit, decoding, and errors that name the JSON path."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import msgspec
+
+from fire.errors import ConfigError
+from fire.spec.config import Spec
+
+# A real config.json is a few KiB (a large seccomp profile ~100 KiB).  Anything far
+# bigger is refused before it is read, so memory stays bounded.
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+
+_decoder = msgspec.json.Decoder(Spec)
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+
+
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_FIELD_FIRST = re.compile(r"^(?P<field>[a-z_0-9]+): (?P<rest>.*)$", re.S)
+
+
+def _value_at(data: bytes, path: str) -> object:
+    """The raw JSON value at ``$.a.b[0]`` (for "got …" in range errors), or a miss."""
+    try:
+        value: object = msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return _MISS
+    for key, index in _STEP.findall(path[1:]):
+        if key and isinstance(value, dict) and key in value:
+            value = value[key]
+        elif index and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        else:
+            return _MISS
+    return value
+
+
+_MISS = object()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def decode_error(exc: msgspec.DecodeError, document: str = "config.json",
+                 data: bytes | None = None) -> ConfigError:
+    """Turn msgspec's message into ``$.a.b: expected …, got …``."""
+    m = _AT.match(str(exc))
+    msg, path = (m.group("msg"), m.group("path")) if m else (str(exc), None)
+    missing = _MISSING.match(msg)
+    if missing:
+        return ConfigError(f"{path or '$'}.{missing.group('field')}", "required field is missing",
+                           document)
+    if isinstance(exc, msgspec.ValidationError):
+        detail = msg.replace("`", "")
+        first = _FIELD_FIRST.match(detail)
+        if first:  # raised by a __post_init__ check that names its field
+            path = f"{path or '$'}.{_camel(first.group('field'))}"
+            detail = first.group("rest")
+        detail = detail[:1].lower() + detail[1:]
+        if data is not None and path and ", got" not in detail:
+            value = _value_at(data, path)
+            if value is not _MISS and isinstance(value, (int, float, str)):
+                detail += f", got {value!r}" if isinstance(value, str) else f", got {value}"
+        return ConfigError(path or "$", detail, document)
+    # Malformed JSON: no path, but msgspec tells the byte offset.
+    detail = msg.replace("`", "")
+    if detail.startswith("JSON is malformed: "):
+        detail = "malformed JSON: " + detail[len("JSON is malformed: "):]
+    elif detail == "Input data was truncated":
+        detail = "malformed JSON: input ends early"
+    return ConfigError("", detail, document)
+
+
+def decode_spec(data: bytes) -> Spec:
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        raise decode_error(exc, data=data) from None
+    except RecursionError:
+        raise ConfigError("", "malformed JSON: nested too deeply") from None
+
+
+def read_config(path: str) -> Spec:
+    """Read and decode ``path`` (a bundle's config.json)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError("", f"cannot open {path}: {exc.strerror}") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                "", f"{path} is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes")
+        chunks = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_CONFIG_BYTES:  # grew while we read it
+                raise ConfigError("", f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return decode_spec(b"".join(chunks))

@@ -1,0 +1,180 @@
+"""Parsing a mount's ``options`` list into kernel flags (pure).
+
+The vocabulary is runc's (and what `fire features` reports): flags for mount(2),
+propagation changes applied after the mount, recursive attributes for
+``mount_setattr(AT_RECURSIVE)`` (``rro``, ``rnosuid``…), and everything else passed
+through as filesystem data (``mode=755,size=64k``).
+"""
+
+from __future__ import annotations
+
+# Constants repeated from fire.syscalls.mount so that this pure module (used by the
+# runtime before the syscall layer is imported) has no import cost.
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_REMOUNT = 0x20
+MS_MANDLOCK = 0x40
+MS_DIRSYNC = 0x80
+MS_NOSYMFOLLOW = 0x100
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SILENT = 0x8000
+MS_UNBINDABLE = 0x20000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_SHARED = 0x100000
+MS_RELATIME = 0x200000
+MS_I_VERSION = 0x800000
+MS_STRICTATIME = 0x1000000
+MS_LAZYTIME = 0x2000000
+
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+
+# option: (clear?, flag).  clear=True means the option turns the flag off.
+FLAGS: dict[str, tuple[bool, int]] = {
+    "async": (True, MS_SYNCHRONOUS),
+    "atime": (True, MS_NOATIME),
+    "bind": (False, MS_BIND),
+    "defaults": (False, 0),
+    "dev": (True, MS_NODEV),
+    "diratime": (True, MS_NODIRATIME),
+    "dirsync": (False, MS_DIRSYNC),
+    "exec": (True, MS_NOEXEC),
+    "iversion": (False, MS_I_VERSION),
+    "lazytime": (False, MS_LAZYTIME),
+    "loud": (True, MS_SILENT),
+    "mand": (False, MS_MANDLOCK),
+    "noatime": (False, MS_NOATIME),
+    "nodev": (False, MS_NODEV),
+    "nodiratime": (False, MS_NODIRATIME),
+    "noexec": (False, MS_NOEXEC),
+    "noiversion": (True, MS_I_VERSION),
+    "nolazytime": (True, MS_LAZYTIME),
+    "nomand": (True, MS_MANDLOCK),
+    "norelatime": (True, MS_RELATIME),
+    "nostrictatime": (True, MS_STRICTATIME),
+    "nosuid": (False, MS_NOSUID),
+    "nosymfollow": (False, MS_NOSYMFOLLOW),
+    "rbind": (False, MS_BIND | MS_REC),
+    "relatime": (False, MS_RELATIME),
+    "remount": (False, MS_REMOUNT),
+    "ro": (False, MS_RDONLY),
+    "rw": (True, MS_RDONLY),
+    "silent": (False, MS_SILENT),
+    "strictatime": (False, MS_STRICTATIME),
+    "suid": (True, MS_NOSUID),
+    "symfollow": (True, MS_NOSYMFOLLOW),
+    "sync": (False, MS_SYNCHRONOUS),
+}
+
+PROPAGATION: dict[str, int] = {
+    "private": MS_PRIVATE,
+    "shared": MS_SHARED,
+    "slave": MS_SLAVE,
+    "unbindable": MS_UNBINDABLE,
+    "rprivate": MS_PRIVATE | MS_REC,
+    "rshared": MS_SHARED | MS_REC,
+    "rslave": MS_SLAVE | MS_REC,
+    "runbindable": MS_UNBINDABLE | MS_REC,
+}
+
+# Recursive mount attributes (mount_setattr with AT_RECURSIVE): (clear?, attr).
+RECURSIVE: dict[str, tuple[bool, int]] = {
+    "rro": (False, MOUNT_ATTR_RDONLY),
+    "rrw": (True, MOUNT_ATTR_RDONLY),
+    "rnosuid": (False, MOUNT_ATTR_NOSUID),
+    "rsuid": (True, MOUNT_ATTR_NOSUID),
+    "rnodev": (False, MOUNT_ATTR_NODEV),
+    "rdev": (True, MOUNT_ATTR_NODEV),
+    "rnoexec": (False, MOUNT_ATTR_NOEXEC),
+    "rexec": (True, MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (False, MOUNT_ATTR_NODIRATIME),
+    "rdiratime": (True, MOUNT_ATTR_NODIRATIME),
+    "rrelatime": (False, MOUNT_ATTR_RELATIME),
+    "rnorelatime": (True, MOUNT_ATTR_RELATIME),
+    "rnoatime": (False, MOUNT_ATTR_NOATIME),
+    "ratime": (True, MOUNT_ATTR_NOATIME),
+    "rstrictatime": (False, MOUNT_ATTR_STRICTATIME),
+    "rnostrictatime": (True, MOUNT_ATTR_STRICTATIME),
+    "rnosymfollow": (False, MOUNT_ATTR_NOSYMFOLLOW),
+    "rsymfollow": (True, MOUNT_ATTR_NOSYMFOLLOW),
+}
+
+# Options Fire understands that are not kernel flags.
+EXTENSIONS = ("tmpcopyup", "idmap", "ridmap")
+
+
+class MountOptions:
+    """The meaning of one mount's options."""
+
+    __slots__ = ("attr_clear", "attr_set", "data", "flags", "idmap", "propagation",
+                 "recursive_idmap", "tmpcopyup")
+
+    def __init__(self) -> None:
+        self.flags = 0
+        self.propagation: list[int] = []
+        self.attr_set = 0
+        self.attr_clear = 0
+        self.data: list[str] = []
+        self.tmpcopyup = False
+        self.idmap = False
+        self.recursive_idmap = False
+
+    @property
+    def is_bind(self) -> bool:
+        return bool(self.flags & MS_BIND)
+
+    @property
+    def recursive_bind(self) -> bool:
+        return bool(self.flags & MS_REC)
+
+
+def parse(options: list[str] | None, fstype: str | None = None) -> MountOptions:
+    out = MountOptions()
+    for opt in options or []:
+        if opt in FLAGS:
+            clear, flag = FLAGS[opt]
+            if clear:
+                out.flags &= ~flag
+            else:
+                out.flags |= flag
+        elif opt in PROPAGATION:
+            out.propagation.append(PROPAGATION[opt])
+        elif opt in RECURSIVE:
+            clear, attr = RECURSIVE[opt]
+            if attr == MOUNT_ATTR_RELATIME or attr & MOUNT_ATTR__ATIME:
+                # atime attributes are one field: setting one clears the others.
+                out.attr_clear |= MOUNT_ATTR__ATIME
+            if clear:
+                out.attr_clear |= attr
+            else:
+                out.attr_set |= attr
+        elif opt == "tmpcopyup":
+            out.tmpcopyup = True
+        elif opt in ("idmap", "ridmap"):
+            out.idmap = True
+            out.recursive_idmap = opt == "ridmap"
+        else:
+            out.data.append(opt)
+    if fstype == "bind":
+        out.flags |= MS_BIND
+    return out
+
+
+def all_options() -> list[str]:
+    """Every option name Fire accepts (for `fire features`)."""
+    return sorted({*FLAGS, *PROPAGATION, *RECURSIVE, *EXTENSIONS})
