@@ -17,11 +17,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
@@ -192,7 +194,7 @@ def _mounts_mentioning(text: str) -> list[str]:
 
 
 def _cgroup_dirs(name_part: str) -> list[str]:
-    found = []
+    found: list[str] = []
     base = "/sys/fs/cgroup"
     try:
         entries = os.listdir(base)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
-from fire.cli.args import Opt, UsageError, parse
-from fire.errors import FireError, describe
+from fire.cli.args import Opt, parse
+from fire.errors import FireError, UsageError, describe
 from fire.log import log
 
 TYPE_CHECKING = False
@@ -61,7 +61,7 @@ class Context:
     """Global options, shared by every command."""
 
     def __init__(self, parsed: Parsed) -> None:
-        self.root = parsed.str("root") or os.environ.get("FIRE_ROOT") or "/run/fire"
+        self.root = parsed.text("root") or os.environ.get("FIRE_ROOT") or "/run/fire"
         self.debug = parsed.flag("debug")
         self.systemd_cgroup = parsed.flag("systemd_cgroup")
 
@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in head
     try:
         parsed = parse(head, GLOBAL_OPTIONS)
-        fmt = parsed.str("log_format") or "text"
+        fmt = parsed.text("log_format") or "text"
         if fmt not in ("text", "json"):
             raise UsageError("--log-format must be text or json, not {fmt!r}", fmt=fmt)
-        log.configure(parsed.str("log"), fmt, parsed.flag("debug"))
+        log.configure(parsed.text("log"), fmt, parsed.flag("debug"))
         if parsed.flag("version"):
             from fire import SPEC_VERSION, __version__
 

@@ -45,18 +45,18 @@ class Parsed:
         except KeyError:
             raise AttributeError(name) from None
 
-    def str(self, name: str) -> str | None:
+    def text(self, name: str) -> str | None:
         v = self.values.get(name)
         return None if v is None else str(v)
 
     def flag(self, name: str) -> bool:
         return bool(self.values.get(name))
 
-    def int(self, name: str, default: int = 0) -> int:
+    def number(self, name: str, default: int = 0) -> int:
         v = self.values.get(name)
         return default if v is None else int(v)  # type: ignore[call-overload]
 
-    def list(self, name: str) -> list[str]:
+    def items(self, name: str) -> list[str]:
         v = self.values.get(name)
         return [str(x) for x in v] if isinstance(v, list) else []
 

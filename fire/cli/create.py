@@ -28,13 +28,13 @@ SYNOPSIS = "[options] ID [BUNDLE]"
 def options_from(parsed: Parsed, foreground: bool = False) -> Options:
     from fire.container.create import Options
 
-    bundle = parsed.str("bundle") or "."
+    bundle = parsed.text("bundle") or "."
     if len(parsed.args) > 1:  # the seed's form: fire create ID BUNDLE
         bundle = parsed.args[1]
-    return Options(bundle=bundle, pid_file=parsed.str("pid_file"),
-                   console_socket=parsed.str("console_socket"),
+    return Options(bundle=bundle, pid_file=parsed.text("pid_file"),
+                   console_socket=parsed.text("console_socket"),
                    no_pivot=parsed.flag("no_pivot"), no_new_keyring=parsed.flag("no_new_keyring"),
-                   preserve_fds=parsed.int("preserve_fds"), foreground=foreground)
+                   preserve_fds=parsed.number("preserve_fds"), foreground=foreground)
 
 
 def run(ctx: Context, command: str, argv: list[str]) -> int:

@@ -24,7 +24,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     from fire.container.create import Options
     from fire.container.run import run as run_container
 
-    bundle = os.path.abspath(parsed.str("bundle") or "/var/lib/fire/demo")
+    bundle = os.path.abspath(parsed.text("bundle") or "/var/lib/fire/demo")
     if not os.path.exists(os.path.join(bundle, "config.json")):
         make_bundle(bundle)
     cid = parsed.args[0] if parsed.args else f"demo-{os.getpid()}"

@@ -21,7 +21,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     if parsed is None:
         return 0
     cid = need_id(parsed, command)
-    text = parsed.args[1] if len(parsed.args) > 1 else (parsed.str("signal") or "TERM")
+    text = parsed.args[1] if len(parsed.args) > 1 else (parsed.text("signal") or "TERM")
     sig = parse_signal(text)
     from fire.container.kill import kill
 

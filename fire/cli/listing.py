@@ -75,5 +75,5 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     parsed = parse_command(command, argv, OPTIONS, "[--format table|json] [-q]")
     if parsed is None:
         return 0
-    print_rows(rows(ctx), parsed.str("format") or "table", parsed.flag("quiet"))
+    print_rows(rows(ctx), parsed.text("format") or "table", parsed.flag("quiet"))
     return 0

@@ -33,7 +33,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     parsed = parse_command(command, argv, OPTIONS, "[ID] [--format table|json]")
     if parsed is None:
         return 0
-    fmt = parsed.str("format") or "table"
+    fmt = parsed.text("format") or "table"
     if not parsed.args:
         from fire.cli.listing import print_rows, rows
 

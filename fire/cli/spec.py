@@ -23,7 +23,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     parsed = parse_command(command, argv, OPTIONS, "[--bundle DIR] [--rootless]")
     if parsed is None:
         return 0
-    path = os.path.join(parsed.str("bundle") or ".", "config.json")
+    path = os.path.join(parsed.text("bundle") or ".", "config.json")
     data = json.dumps(default_spec(rootless=parsed.flag("rootless")), indent=2) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)

@@ -22,17 +22,17 @@ from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
 from fire.log import log
 from fire.procfs import start_time
-from fire.spec.config import Spec
 from fire.spec.load import read_config
 from fire.spec.state import CREATED, CREATING, State
 from fire.spec.validate import validate
-from fire.store import ContainerDir, Store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from fire.init.plan import Plan
+    from fire.spec.config import Spec
+    from fire.store import ContainerDir, Store
 
 
 class Options:
@@ -222,7 +222,9 @@ class Creation:
     # ------------------------------------------------------------------ protocol
     def converse(self, spec: Spec, plan: Plan) -> None:
         """Serve the init's requests until it is ready."""
-        assert self.init is not None and self.state is not None and self.cdir is not None
+        assert self.init is not None
+        assert self.state is not None
+        assert self.cdir is not None
         chan = self.init.chan
         state = self.state
         while True:
@@ -267,7 +269,8 @@ class Creation:
                     os.close(fd)
 
     def set_pid(self, pid: int) -> None:
-        assert self.state is not None and self.cdir is not None
+        assert self.state is not None
+        assert self.cdir is not None
         self.state.pid = pid
         self.state.pidStart = start_time(pid) or 0
         self.cdir.write_state(self.state)

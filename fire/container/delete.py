@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fire.cgroup.freezer import thaw
 from fire.container.destroy import destroy
 from fire.container.status import current
 from fire.errors import NotFound, StateCorrupt
 from fire.lifecycle import machine as lm
 from fire.log import log
-from fire.store import Store
+
+if TYPE_CHECKING:
+    from fire.store import Store
 
 
 def delete(store: Store, cid: str, force: bool = False) -> None:

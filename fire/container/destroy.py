@@ -18,12 +18,12 @@ from fire.errors import FireError, HookError
 from fire.hooks import runner
 from fire.log import log
 from fire.procfs import alive
-from fire.spec.state import State
-from fire.store import ContainerDir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.init.plan import HookPlan
+    from fire.spec.state import State
+    from fire.store import ContainerDir
 
 
 def wait_gone(pid: int, started: int, timeout: float = 10.0) -> bool:

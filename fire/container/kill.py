@@ -4,17 +4,19 @@ cgroup with ``--all``."""
 
 from __future__ import annotations
 
+import _signal
 import errno
 import os
-
-import _signal
+from typing import TYPE_CHECKING
 
 from fire.cgroup.manager import Manager
 from fire.container.status import load
 from fire.errors import ContainerError, NotRunning
 from fire.lifecycle import machine as lm
 from fire.procfs import start_time
-from fire.store import Store
+
+if TYPE_CHECKING:
+    from fire.store import Store
 
 
 def signal_process(pid: int, started: int, sig: int) -> None:

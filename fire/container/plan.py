@@ -15,7 +15,6 @@ import posixpath
 from fire.errors import ConfigError
 from fire.hooks.policy import attribute
 from fire.spec import mountopts
-from fire.spec.config import Hook, Spec
 from fire.spec.names import CAPABILITIES, RLIMITS
 from fire.syscalls.ns import FLAGS as NS_FLAGS
 
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
         Plan,
         ProcessPlan,
     )
+    from fire.spec.config import Hook, Spec
 
 PER_LINUX = 0x0000
 PER_LINUX32 = 0x0008
@@ -204,7 +204,8 @@ def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
     """The init's plan, and warnings to log."""
     warnings: list[str] = []
     linux = spec.linux
-    assert linux is not None and spec.root is not None  # validated
+    assert linux is not None
+    assert spec.root is not None
     namespaces: list[tuple[str, int, str | None]] = []
     new_flags = 0
     for ns in linux.namespaces or []:

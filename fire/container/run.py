@@ -11,18 +11,20 @@ or 128+N after a signal N.
 
 from __future__ import annotations
 
+import _signal
 import os
 import select
-
-import _signal
+from typing import TYPE_CHECKING
 
 from fire.container.create import Options, create
 from fire.container.delete import delete
 from fire.container.start import start
 from fire.errors import FireError
 from fire.log import log
-from fire.store import Store
 from fire.syscalls import proc as p
+
+if TYPE_CHECKING:
+    from fire.store import Store
 
 _NOT_FORWARDED = {_signal.SIGKILL, _signal.SIGSTOP, _signal.SIGCHLD, _signal.SIGWINCH}
 
@@ -185,10 +187,8 @@ def _wait(pid: int, pidfd: int, channel: SignalChannel, terminal: Terminal | Non
                 if not _copy(terminal.master, 1):
                     poller.unregister(terminal.master)
             elif fd == 0 and stdin_open and terminal is not None:
-                if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
-                    poller.unregister(0)
-                    stdin_open = False
-                elif not _copy(0, terminal.master):
+                hung_up = ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN
+                if hung_up or not _copy(0, terminal.master):
                     poller.unregister(0)
                     stdin_open = False
         _reap_others(pid)

@@ -118,8 +118,8 @@ def spawn(extra_fds: int = 0) -> InitProcess:
             # Only stdio and the preserved fds may reach the init; then the channel.
             p.cloexec_from(3 + extra_fds)
             fd = fcntl.fcntl(child_end, fcntl.F_DUPFD, 3 + extra_fds)
-            boot = ("import sys;sys.path[:0]=[%r];from fire.init.main import main;main(%d)"
-                    % (PACKAGE_PARENT, fd))
+            boot = (f"import sys;sys.path[:0]=[{PACKAGE_PARENT!r}];"
+                    f"from fire.init.main import main;main({fd})")
             os.execve(sealed, [exe, "-I", "-S", "-c", boot], {})
         finally:
             os._exit(127)

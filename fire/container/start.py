@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import _socket
+import os
+from typing import TYPE_CHECKING
 
 from fire.container.destroy import destroy, run_hooks
 from fire.container.status import load
@@ -12,7 +12,9 @@ from fire.errors import FireError, HookError, InitError, NotRunning
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.spec.state import RUNNING
-from fire.store import Store
+
+if TYPE_CHECKING:
+    from fire.store import Store
 
 EXEC_SOCKET = "exec.sock"
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fire.procfs import alive
 from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, State
-from fire.store import ContainerDir, Store
+
+if TYPE_CHECKING:
+    from fire.store import ContainerDir, Store
 
 
 def current(state: State) -> str:

@@ -9,12 +9,11 @@ process tree is killed: its process group, plus every descendant found through
 
 from __future__ import annotations
 
+import _signal
 import errno
 import os
 import select
 import time
-
-import _signal
 
 from fire.errors import HookError
 from fire.procfs import children

@@ -7,11 +7,10 @@ so the init imports nothing heavy.
 
 from __future__ import annotations
 
+import _socket
 import marshal
 import os
 import sys
-
-import _socket
 
 MAX_PACKET = 4 * 1024 * 1024
 MAX_FDS = 4
@@ -41,7 +40,7 @@ class Channel:
         return self.sock.fileno()
 
     def send(self, *msg: object, fds: list[int] | None = None) -> None:
-        data = marshal.dumps(msg)
+        data = marshal.dumps(msg)  # type: ignore[arg-type]  # marshal checks at run time
         if fds:
             rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
             self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])

@@ -13,12 +13,11 @@ was made (the mount namespace dies with the init, so mounts need no undo).
 
 from __future__ import annotations
 
+import _signal
+import _socket
 import errno
 import os
 import sys
-
-import _signal
-import _socket
 
 from fire.errors import FireError, HookError, InitError
 from fire.hooks import runner

@@ -135,10 +135,8 @@ def _ordinary_dir(rootfd: int, dest: str) -> int:
 def _fs(rootfd: int, mp: MountPlan) -> None:
     _check_proc_dest(mp)
     dest = mp["dest"]
-    if mp["fstype"] in ("proc", "sysfs"):
-        fd = _ordinary_dir(rootfd, dest)
-    else:
-        fd = mkdir_all(rootfd, dest)
+    ordinary = mp["fstype"] in ("proc", "sysfs")
+    fd = _ordinary_dir(rootfd, dest) if ordinary else mkdir_all(rootfd, dest)
     try:
         old = -1
         if mp["tmpcopyup"]:

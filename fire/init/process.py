@@ -21,13 +21,12 @@ Order, and why:
 
 from __future__ import annotations
 
+import _signal
 import errno
 import os
 import posixpath
-import stat
-
-import _signal
 import resource
+import stat
 
 from fire.errors import InitError
 from fire.init.paths import open_in_root

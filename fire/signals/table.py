@@ -14,11 +14,11 @@ NUMBERS: dict[str, int] = {
     "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27,
     "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
 }
-RTMIN = _signal.SIGRTMIN
-RTMAX = _signal.SIGRTMAX
-MAX = _signal.NSIG - 1
+RTMIN: int = _signal.SIGRTMIN
+RTMAX: int = _signal.SIGRTMAX
+MAX: int = _signal.NSIG - 1
 
-_PRIMARY = {}
+_PRIMARY: dict[int, str] = {}
 for _name, _num in NUMBERS.items():
     _PRIMARY.setdefault(_num, _name)
 

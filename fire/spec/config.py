@@ -56,12 +56,12 @@ class Base(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True, kw_o
 # --------------------------------------------------------------------------- process
 
 
-class ConsoleSize(Base, kw_only=True):
+class ConsoleSize(Base, kw_only=True, frozen=True):
     height: U32
     width: U32
 
 
-class User(Base, kw_only=True):
+class User(Base, kw_only=True, frozen=True):
     uid: U32 = 0
     gid: U32 = 0
     umask: U32 | None = None
@@ -69,7 +69,7 @@ class User(Base, kw_only=True):
     username: str | None = None
 
 
-class Capabilities(Base, kw_only=True):
+class Capabilities(Base, kw_only=True, frozen=True):
     bounding: list[str] | None = None
     effective: list[str] | None = None
     inheritable: list[str] | None = None
@@ -77,7 +77,7 @@ class Capabilities(Base, kw_only=True):
     ambient: list[str] | None = None
 
 
-class Rlimit(Base, kw_only=True):
+class Rlimit(Base, kw_only=True, frozen=True):
     type: str
     soft: U64
     hard: U64
@@ -86,7 +86,7 @@ class Rlimit(Base, kw_only=True):
         self._check_u64('soft', 'hard')
 
 
-class Scheduler(Base, kw_only=True):
+class Scheduler(Base, kw_only=True, frozen=True):
     policy: Literal[
         "SCHED_OTHER",
         "SCHED_FIFO",
@@ -107,19 +107,19 @@ class Scheduler(Base, kw_only=True):
         self._check_u64('runtime', 'deadline', 'period')
 
 
-class IOPriority(Base, kw_only=True):
+class IOPriority(Base, kw_only=True, frozen=True):
     class_: Literal["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"] = field(
         name="class"
     )
     priority: Annotated[int, Meta(ge=0, le=7)] = 0
 
 
-class ExecCPUAffinity(Base, kw_only=True):
+class ExecCPUAffinity(Base, kw_only=True, frozen=True):
     initial: str | None = None
     final: str | None = None
 
 
-class Process(Base, kw_only=True):
+class Process(Base, kw_only=True, frozen=True):
     args: list[str] | None = None
     cwd: str = "/"
     terminal: bool = False
@@ -141,18 +141,18 @@ class Process(Base, kw_only=True):
 # --------------------------------------------------------------------------- root, mounts
 
 
-class Root(Base, kw_only=True):
+class Root(Base, kw_only=True, frozen=True):
     path: str
     readonly: bool = False
 
 
-class IDMapping(Base, kw_only=True):
+class IDMapping(Base, kw_only=True, frozen=True):
     container_id: U32 = field(name="containerID")
     host_id: U32 = field(name="hostID")
     size: Annotated[int, Meta(ge=1, le=0xFFFF_FFFF)]
 
 
-class Mount(Base, kw_only=True):
+class Mount(Base, kw_only=True, frozen=True):
     destination: str
     type: str | None = None
     source: str | None = None
@@ -164,14 +164,14 @@ class Mount(Base, kw_only=True):
 # --------------------------------------------------------------------------- hooks
 
 
-class Hook(Base, kw_only=True):
+class Hook(Base, kw_only=True, frozen=True):
     path: str
     args: list[str] | None = None
     env: list[str] | None = None
     timeout: int | None = None
 
 
-class Hooks(Base, kw_only=True):
+class Hooks(Base, kw_only=True, frozen=True):
     prestart: list[Hook] | None = None
     create_runtime: list[Hook] | None = None
     create_container: list[Hook] | None = None
@@ -183,12 +183,12 @@ class Hooks(Base, kw_only=True):
 # --------------------------------------------------------------------------- linux
 
 
-class Namespace(Base, kw_only=True):
+class Namespace(Base, kw_only=True, frozen=True):
     type: NamespaceType
     path: str | None = None
 
 
-class Device(Base, kw_only=True):
+class Device(Base, kw_only=True, frozen=True):
     type: Literal["c", "b", "u", "p"]
     path: str
     major: I64 | None = None
@@ -198,7 +198,7 @@ class Device(Base, kw_only=True):
     gid: U32 | None = None
 
 
-class DeviceRule(Base, kw_only=True):
+class DeviceRule(Base, kw_only=True, frozen=True):
     allow: bool
     type: Literal["a", "c", "b"] | None = None
     major: I64 | None = None
@@ -206,7 +206,7 @@ class DeviceRule(Base, kw_only=True):
     access: str | None = None
 
 
-class Memory(Base, kw_only=True):
+class Memory(Base, kw_only=True, frozen=True):
     limit: Limit | None = None
     reservation: Limit | None = None
     swap: Limit | None = None
@@ -218,7 +218,7 @@ class Memory(Base, kw_only=True):
     check_before_update: bool | None = None
 
 
-class CPU(Base, kw_only=True):
+class CPU(Base, kw_only=True, frozen=True):
     shares: U64 | None = None
     # -1 (or any negative) quota means "no limit", as cgroup v1's cpu.cfs_quota_us.
     quota: I64 | None = None
@@ -234,19 +234,19 @@ class CPU(Base, kw_only=True):
         self._check_u64('shares', 'burst', 'period', 'realtime_period')
 
 
-class Pids(Base, kw_only=True):
+class Pids(Base, kw_only=True, frozen=True):
     # runtime-spec 1.3: -1 (or unset) is unlimited, 0 is a real limit.
     limit: Limit | None = None
 
 
-class WeightDevice(Base, kw_only=True):
+class WeightDevice(Base, kw_only=True, frozen=True):
     major: I64
     minor: I64
     weight: U16 | None = None
     leaf_weight: U16 | None = None
 
 
-class ThrottleDevice(Base, kw_only=True):
+class ThrottleDevice(Base, kw_only=True, frozen=True):
     major: I64
     minor: I64
     rate: U64
@@ -255,7 +255,7 @@ class ThrottleDevice(Base, kw_only=True):
         self._check_u64('rate')
 
 
-class BlockIO(Base, kw_only=True):
+class BlockIO(Base, kw_only=True, frozen=True):
     weight: U16 | None = None
     leaf_weight: U16 | None = None
     weight_device: list[WeightDevice] | None = None
@@ -269,7 +269,7 @@ class BlockIO(Base, kw_only=True):
     )
 
 
-class HugepageLimit(Base, kw_only=True):
+class HugepageLimit(Base, kw_only=True, frozen=True):
     page_size: str
     limit: U64
 
@@ -277,22 +277,22 @@ class HugepageLimit(Base, kw_only=True):
         self._check_u64('limit')
 
 
-class InterfacePriority(Base, kw_only=True):
+class InterfacePriority(Base, kw_only=True, frozen=True):
     name: str
     priority: U32
 
 
-class Network(Base, kw_only=True):
+class Network(Base, kw_only=True, frozen=True):
     class_id: U32 | None = field(default=None, name="classID")
     priorities: list[InterfacePriority] | None = None
 
 
-class Rdma(Base, kw_only=True):
+class Rdma(Base, kw_only=True, frozen=True):
     hca_handles: U32 | None = None
     hca_objects: U32 | None = None
 
 
-class Resources(Base, kw_only=True):
+class Resources(Base, kw_only=True, frozen=True):
     devices: list[DeviceRule] | None = None
     memory: Memory | None = None
     cpu: CPU | None = None
@@ -304,7 +304,7 @@ class Resources(Base, kw_only=True):
     unified: dict[str, str] | None = None
 
 
-class SeccompArg(Base, kw_only=True):
+class SeccompArg(Base, kw_only=True, frozen=True):
     index: Annotated[int, Meta(ge=0, le=5)]
     value: U64
     value_two: U64 = 0
@@ -335,14 +335,14 @@ SeccompAction = Literal[
 ]
 
 
-class SeccompSyscall(Base, kw_only=True):
+class SeccompSyscall(Base, kw_only=True, frozen=True):
     names: list[str]
     action: SeccompAction
     errno_ret: U32 | None = None
     args: list[SeccompArg] | None = None
 
 
-class Seccomp(Base, kw_only=True):
+class Seccomp(Base, kw_only=True, frozen=True):
     default_action: SeccompAction
     default_errno_ret: U32 | None = None
     architectures: list[str] | None = None
@@ -352,12 +352,12 @@ class Seccomp(Base, kw_only=True):
     syscalls: list[SeccompSyscall] | None = None
 
 
-class Personality(Base, kw_only=True):
+class Personality(Base, kw_only=True, frozen=True):
     domain: Literal["LINUX", "LINUX32"]
     flags: list[str] | None = None
 
 
-class IntelRdt(Base, kw_only=True):
+class IntelRdt(Base, kw_only=True, frozen=True):
     clos_id: str | None = field(default=None, name="closID")
     l3_cache_schema: str | None = None
     mem_bw_schema: str | None = None
@@ -367,12 +367,12 @@ class IntelRdt(Base, kw_only=True):
     enable_mbm: bool | None = field(default=None, name="enableMBM")
 
 
-class TimeOffset(Base, kw_only=True):
+class TimeOffset(Base, kw_only=True, frozen=True):
     secs: I64 = 0
     nanosecs: U32 = 0
 
 
-class MemoryPolicy(Base, kw_only=True):
+class MemoryPolicy(Base, kw_only=True, frozen=True):
     mode: Literal[
         "MPOL_DEFAULT",
         "MPOL_BIND",
@@ -386,11 +386,11 @@ class MemoryPolicy(Base, kw_only=True):
     flags: list[str] | None = None
 
 
-class NetDevice(Base, kw_only=True):
+class NetDevice(Base, kw_only=True, frozen=True):
     name: str | None = None
 
 
-class Linux(Base, kw_only=True):
+class Linux(Base, kw_only=True, frozen=True):
     namespaces: list[Namespace] | None = None
     uid_mappings: list[IDMapping] | None = None
     gid_mappings: list[IDMapping] | None = None
@@ -413,7 +413,7 @@ class Linux(Base, kw_only=True):
 # --------------------------------------------------------------------------- the document
 
 
-class Spec(Base, kw_only=True):
+class Spec(Base, kw_only=True, frozen=True):
     oci_version: str
     root: Root | None = None
     process: Process | None = None

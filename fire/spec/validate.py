@@ -8,10 +8,13 @@ unknown capability name) for the caller to log.
 from __future__ import annotations
 
 import posixpath
+from typing import TYPE_CHECKING
 
 from fire.errors import ConfigError
-from fire.spec.config import Spec
 from fire.spec.names import CAPABILITIES, RLIMITS
+
+if TYPE_CHECKING:
+    from fire.spec.config import Spec
 
 SUPPORTED_MINOR = (0, 1, 2, 3)
 

@@ -37,27 +37,32 @@ def test_create_start_state_kill_delete(fire: Fire, bundle: Bundle, tmp_path: os
     st = fire.state(cid)
     assert st["status"] == "created"
     assert st["pid"] == int(pid_text)
-    assert st["id"] == cid and st["bundle"] == str(bundle.path)
+    assert st["id"] == cid
+    assert st["bundle"] == str(bundle.path)
     assert {"ociVersion", "rootfs", "created", "owner"} <= st.keys()
     assert cgroup_dirs_of(cid), "the container has a cgroup"
 
     assert fire("start", cid).code == 0
     assert fire.state(cid)["status"] == "running"
     again = fire("start", cid)
-    assert again.code == 1 and "already running" in again.err
+    assert again.code == 1
+    assert "already running" in again.err
 
     busy = fire("delete", cid)
-    assert busy.code == 1 and "not stopped" in busy.err
+    assert busy.code == 1
+    assert "not stopped" in busy.err
 
     assert fire("kill", cid, "KILL").code == 0
     assert fire.wait_status(cid, "stopped")["status"] == "stopped"
     no = fire("kill", cid, "TERM")
-    assert no.code == 1 and "container not running" in no.err
+    assert no.code == 1
+    assert "container not running" in no.err
 
     assert fire("delete", cid).code == 0
     assert cgroup_dirs_of(cid) == []
     gone = fire("state", cid)
-    assert gone.code == 1 and "container does not exist" in gone.err
+    assert gone.code == 1
+    assert "container does not exist" in gone.err
 
 
 def test_kill_of_a_created_container_stops_it(fire: Fire, bundle: Bundle) -> None:
