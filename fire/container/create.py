@@ -21,10 +21,12 @@ from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
 from fire.log import log
+from fire.net import stage as net_stage
 from fire.procfs import start_time
 from fire.spec.load import read_config
 from fire.spec.state import CREATED, CREATING, State
 from fire.spec.validate import validate
+from fire.storage import stage as storage_stage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ class Options:
     def __init__(self, bundle: str = ".", pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  no_new_keyring: bool = False, preserve_fds: int = 0,
-                 foreground: bool = False) -> None:
+                 foreground: bool = False, annotations: dict[str, str] | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -49,6 +51,8 @@ class Options:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
+        # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
+        self.annotations = annotations or {}
 
 
 def crash_point(stage: str) -> None:
@@ -140,6 +144,8 @@ class Creation:
         except OSError as exc:
             raise ConfigError("", f"bundle {bundle}: {exc.strerror}", "bundle") from None
         spec = read_config(os.path.join(bundle, "config.json"))
+        spec, net = net_stage.parse(spec, opts.annotations)  # before validate: host drops netns
+        storage = storage_stage.parse(spec)
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
@@ -177,6 +183,16 @@ class Creation:
         self.stage("seccomp")
         self.stage("seccomp", "done")
 
+        prepared = None
+        if storage is not None:
+            self.stage("storage")
+            spec, prepared = storage_stage.prepare(self, spec, storage)
+            self.stage("storage", "done")
+        if net is not None and net.mode == "bridge":
+            self.stage("network")
+            spec = net_stage.prepare(self, spec, net)
+            self.stage("network", "done")
+
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
@@ -184,6 +200,8 @@ class Creation:
             new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
         for warning in warnings:
             log.warning("{warning}", warning=warning)
+        storage_stage.complete_plan(plan, prepared)
+        net_stage.complete_plan(plan, net)
 
         self.stage("spawn")
         init = spawn(extra)
@@ -246,6 +264,7 @@ class Creation:
             elif tag == msg.HOOKS:
                 if not state.pid:
                     self.set_pid(self.init.pid)
+                net_stage.attach(self, spec, plan)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:

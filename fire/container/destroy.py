@@ -1,7 +1,9 @@
 """Tearing a container down: what ``delete`` and a failed ``start`` share.
 
 Order: kill what still runs (the init, every process of its cgroup) and wait for
-it; remove the cgroup; run the poststop hooks (a failure is a warning,
+it; remove the cgroup; remove Fire's own network and storage (fire.net.stage,
+fire.storage.stage: the veth, the address lease, a kept upper layer moved out);
+run the poststop hooks (a failure is a warning,
 runtime-spec 1.3); remove the state directory last, so that an interrupted delete
 can be repeated.
 """
@@ -86,6 +88,12 @@ def destroy(cdir: ContainerDir, state: State) -> None:
     cg = Manager.from_state(state.cgroup)
     if cg is not None:
         cg.destroy()
+    if state.extra:  # Fire's own network and storage (state.json says what was made)
+        from fire.net.stage import teardown as net_teardown
+        from fire.storage.stage import teardown as storage_teardown
+
+        net_teardown(cdir.root, state)
+        storage_teardown(cdir.root, cdir.path, state)
     try:
         run_hooks(state, "poststop", "stopped")
     except (HookError, FireError, OSError) as exc:
