@@ -28,6 +28,7 @@ from fire.spec.validate import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Callable
 
     from fire.init.plan import Plan
@@ -193,7 +194,11 @@ class Creation:
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
         cgroup.add(init.pid)
-        init.chan.send(msg.PLAN, plan)
+        listener = bind_exec_socket(cdir.fd)
+        try:
+            init.chan.send(msg.PLAN, plan, fds=[listener.fileno()])
+        finally:
+            listener.close()
         self.stage("spawn", "done")
 
         self.converse(spec, plan)
@@ -307,6 +312,21 @@ class Creation:
                 os.close(master)
         else:
             self.master = master
+
+
+def bind_exec_socket(dirfd: int) -> _socket.socket:
+    """``exec.sock``, where ``fire start`` finds the waiting init; bound here, by the
+    runtime, because the init may lack the right to create files in ``--root``."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        sock.listen(8)
+    except OSError as exc:
+        sock.close()
+        raise SyscallError("binding exec.sock", exc) from None
+    return sock
 
 
 def send_console(path: str, master: int) -> None:

@@ -24,6 +24,7 @@ from fire.hooks import runner
 from fire.init import devices, mounts, process, terminal
 from fire.init import plan as msg
 from fire.init.channel import Channel, ChannelClosed
+from fire.init.loopback import loopback_up
 from fire.init.paths import mkdir_all
 from fire.syscalls import KernelError
 from fire.syscalls import ns as nsc
@@ -58,10 +59,11 @@ class Stage:
 
 
 class Init:
-    def __init__(self, chan: Channel, plan: Plan) -> None:
+    def __init__(self, chan: Channel, plan: Plan, listener: int = -1) -> None:
         self.chan = chan
         self.plan = plan
         self.stage = "start"
+        self.listener = listener  # exec.sock, bound by the runtime (see listen)
 
     def expect_ok(self) -> None:
         reply, _ = self.chan.recv()
@@ -94,10 +96,10 @@ class Init:
         rest = plan["new_flags"] & ~nsc.CLONE_NEWUSER
         if rest:
             nsc.unshare(rest)
+        if rest & nsc.CLONE_NEWNET:
+            loopback_up()
         if plan["time_offsets"]:
-            with open("/proc/self/timens_offsets", "w") as f:
-                for clock, secs, nanosecs in plan["time_offsets"]:
-                    f.write(f"{clock} {secs} {nanosecs}\n")
+            write_time_offsets(plan["time_offsets"])
 
     # ---------------------------------------------------------------- the sequence
     def run(self) -> None:
@@ -145,9 +147,11 @@ class Init:
             os.close(rootfd)
             rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         with Stage(self, "paths"):
-            mounts.mask_paths(rootfd, plan["masked_paths"])
-            mounts.readonly_paths(rootfd, plan["readonly_paths"])
+            # runc's order: sysctls while /proc/sys is still writable, then the
+            # read-only paths, then the masks.
             mounts.write_sysctls(rootfd, plan["sysctl"])
+            mounts.readonly_paths(rootfd, plan["readonly_paths"])
+            mounts.mask_paths(rootfd, plan["masked_paths"])
         slave = -1
         program = ""
         proc = plan["process"]
@@ -189,7 +193,14 @@ class Init:
 
     # ---------------------------------------------------------------- start
     def listen(self) -> _socket.socket:
-        """The socket ``fire start`` connects to (bound before pivot_root)."""
+        """The socket ``fire start`` connects to.
+
+        The runtime binds it in the state directory and sends it with the plan: in
+        a new user namespace the init may not even search ``--root`` (0700).  The
+        fallback binds it here, before pivot_root.
+        """
+        if self.listener >= 0:
+            return _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, self.listener)
         dirfd = os.open(self.plan["state_dir"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
@@ -211,6 +222,26 @@ class Init:
                 os.set_inheritable(sock.fileno(), False)
                 return sock
             sock.close()
+
+
+def write_time_offsets(offsets: list[tuple[str, int, int]]) -> None:
+    """Offsets of the new time namespace (for the children we fork next).
+
+    A non-dumpable process's /proc files belong to the root of the user namespace
+    it was exec'd in (the host's), so inside a new user namespace the init could
+    not open its own ``timens_offsets``: it is dumpable for this one write, before
+    any other process exists in the container.
+    """
+    text = "".join(f"{clock} {secs} {nanosecs}\n" for clock, secs, nanosecs in offsets)
+    p.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
+    try:
+        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+    finally:
+        p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
 
 
 def _send_line(conn: _socket.socket, kind: str, text: str) -> None:
@@ -267,10 +298,10 @@ def main(fd: int) -> None:
     chan = Channel(fd)
     init: Init | None = None
     try:
-        first, _ = chan.recv()
+        first, fds = chan.recv()
         if first[0] != msg.PLAN:
             os._exit(2)
-        init = Init(chan, first[1])  # type: ignore[arg-type]
+        init = Init(chan, first[1], fds[0] if fds else -1)  # type: ignore[arg-type]
         init.run()
     except ChannelClosed:
         os._exit(1)

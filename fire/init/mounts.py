@@ -334,6 +334,9 @@ def mask_paths(rootfd: int, paths: list[str]) -> None:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     fsfd = m.fsopen("tmpfs")
                     try:
+                        # A read-only superblock, named "tmpfs", as runc mounts it.
+                        m.fsconfig_string(fsfd, "source", "tmpfs")
+                        m.fsconfig_flag(fsfd, "ro")
                         m.fsconfig_create(fsfd)
                         mnt = m.fsmount(fsfd, m.MOUNT_ATTR_RDONLY)
                     finally:
