@@ -143,7 +143,7 @@ class Init:
         listener = self.listen()
         lockdown_imports()
         with Stage(self, "pivot_root"):
-            mounts.pivot(rootfd, plan["no_pivot"])
+            mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"])
             os.close(rootfd)
             rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         with Stage(self, "paths"):

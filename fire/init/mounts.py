@@ -70,14 +70,20 @@ def _attrs(flags: int) -> int:
 
 
 def prepare_root(plan: Plan) -> int:
-    """Make "/" non-shared, bind the rootfs onto itself; return an fd of it."""
-    m.mount(None, "/", None, m.MS_REC | plan["propagation"])
+    """Give "/" the rootfs propagation, bind the rootfs onto itself; return an fd of it.
+
+    pivot_root refuses a shared new root, or one whose parent mount is shared: with
+    ``rootfsPropagation: shared`` both are made private here, and ``pivot`` gives
+    the new "/" its propagation afterwards (what runc does).
+    """
+    propagation = plan["propagation"]
+    m.mount(None, "/", None, m.MS_REC | propagation)
     rootfs = plan["rootfs"]
     m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
-    if plan["propagation"] & m.MS_SHARED:
-        # pivot_root refuses a new root whose parent mount is shared.
+    if propagation & m.MS_SHARED:
         parent = _mountpoint_of(posixpath.dirname(rootfs))
         m.mount(None, parent, None, m.MS_PRIVATE)
+        m.mount(None, rootfs, None, m.MS_PRIVATE)
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
@@ -286,14 +292,21 @@ def _copy_tree(src: int, dst: int) -> None:
 # ----------------------------------------------------------------------------- pivot
 
 
-def pivot(rootfd: int, no_pivot: bool) -> None:
-    """Make the rootfs "/" and forget the host's tree."""
+def pivot(rootfd: int, no_pivot: bool, propagation: int = 0) -> None:
+    """Make the rootfs "/" and forget the host's tree; then "/" takes the rootfs
+    propagation when it is shared (see ``prepare_root``)."""
     os.fchdir(rootfd)
     if no_pivot:
         m.mount(".", "/", None, m.MS_MOVE, shown="/")
         os.chroot(".")
         os.chdir("/")
-        return
+    else:
+        _pivot_root()
+    if propagation & m.MS_SHARED:
+        m.mount(None, "/", None, propagation, shown="/")
+
+
+def _pivot_root() -> None:
     oldroot = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         m.pivot_root(".", ".")
