@@ -41,6 +41,7 @@ def _value_at(data: bytes, path: str) -> object:
 
 
 _MISS = object()
+_ENUM = re.compile(r"^invalid enum value (?P<value>.*)$", re.S)
 
 
 def _camel(name: str) -> str:
@@ -64,7 +65,12 @@ def decode_error(exc: msgspec.DecodeError, document: str = "config.json",
             path = f"{path or '$'}.{_camel(first.group('field'))}"
             detail = first.group("rest")
         detail = detail[:1].lower() + detail[1:]
-        if data is not None and path and ", got" not in detail:
+        # Optional fields are `T | null` to msgspec; "null" is no help to a user.
+        detail = detail.replace(" | null,", ",")
+        enum = _ENUM.match(detail)
+        if enum:
+            detail = f"unknown value {enum.group('value')}"
+        elif data is not None and path and ", got" not in detail:
             value = _value_at(data, path)
             if value is not _MISS and isinstance(value, (int, float, str)):
                 detail += f", got {value!r}" if isinstance(value, str) else f", got {value}"
