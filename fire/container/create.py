@@ -16,7 +16,7 @@ import time
 from fire.cgroup.manager import Manager, resolve_path
 from fire.container import plan as planner
 from fire.container.spawn import InitProcess, spawn
-from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError
+from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError, UsageError
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
@@ -50,6 +50,16 @@ class Options:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
+
+
+def check_terminal(terminal: bool, opts: Options) -> None:
+    """runc's two rules about ``process.terminal`` and ``--console-socket``."""
+    detached = not opts.foreground
+    if detached and terminal and not opts.console_socket:
+        raise UsageError("cannot allocate tty if fire will detach without setting console "
+                         "socket ($.process.terminal is true; give --console-socket)")
+    if (not detached or not terminal) and opts.console_socket:
+        raise UsageError("cannot use console socket if fire will not detach or allocate tty")
 
 
 def crash_point(stage: str) -> None:
@@ -145,9 +155,7 @@ class Creation:
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
         proc = spec.process
-        if proc is not None and proc.terminal and not opts.console_socket and not opts.foreground:
-            raise ConfigError("$.process.terminal", "a terminal needs --console-socket when "
-                              "the container is not run in the foreground")
+        check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
         self.stage("validate", "done")
@@ -306,10 +314,7 @@ class Creation:
             raise InitError(None, stage="terminal", detail="the init sent no terminal")
         master = fds[0]
         if self.opts.console_socket:
-            try:
-                send_console(self.opts.console_socket, master)
-            finally:
-                os.close(master)
+            send_console(self.opts.console_socket, master)  # converse closes our copy
         else:
             self.master = master
 
