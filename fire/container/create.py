@@ -203,10 +203,17 @@ class Creation:
         cdir.write_state(state)
         cgroup.add(init.pid)
         listener = bind_exec_socket(cdir.fd)
+        trees: list[int] = []
         try:
-            init.chan.send(msg.PLAN, plan, fds=[listener.fileno()])
+            if any(mp["idmap"] for mp in plan["mounts"]):
+                from fire.container import idmap
+
+                trees = idmap.prepare(plan["mounts"], 1)
+            init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
         finally:
             listener.close()
+            for fd in trees:
+                os.close(fd)
         self.stage("spawn", "done")
 
         self.converse(spec, plan)

@@ -59,11 +59,15 @@ class Stage:
 
 
 class Init:
-    def __init__(self, chan: Channel, plan: Plan, listener: int = -1) -> None:
+    def __init__(self, chan: Channel, plan: Plan, fds: list[int] | None = None) -> None:
         self.chan = chan
         self.plan = plan
         self.stage = "start"
-        self.listener = listener  # exec.sock, bound by the runtime (see listen)
+        fds = fds or [-1]
+        self.listener = fds[0]  # exec.sock, bound by the runtime (see listen)
+        for mp in plan["mounts"]:  # idmapped trees, made by the runtime
+            if mp["idmap"] is not None:
+                mp["idmap"]["fd"] = fds[mp["idmap"]["index"]]
 
     def expect_ok(self) -> None:
         reply, _ = self.chan.recv()
@@ -301,7 +305,7 @@ def main(fd: int) -> None:
         first, fds = chan.recv()
         if first[0] != msg.PLAN:
             os._exit(2)
-        init = Init(chan, first[1], fds[0] if fds else -1)  # type: ignore[arg-type]
+        init = Init(chan, first[1], fds)  # type: ignore[arg-type]
         init.run()
     except ChannelClosed:
         os._exit(1)

@@ -38,34 +38,6 @@ PROC_BIND_ALLOWED = {
     "/proc/sys/kernel/ns_last_pid",
 }
 
-_ATTR_OF_FLAG = (
-    (m.MS_RDONLY, m.MOUNT_ATTR_RDONLY),
-    (m.MS_NOSUID, m.MOUNT_ATTR_NOSUID),
-    (m.MS_NODEV, m.MOUNT_ATTR_NODEV),
-    (m.MS_NOEXEC, m.MOUNT_ATTR_NOEXEC),
-)
-MOUNT_ATTR_NOATIME = 0x10
-MOUNT_ATTR_STRICTATIME = 0x20
-MOUNT_ATTR_NODIRATIME = 0x80
-MOUNT_ATTR_NOSYMFOLLOW = 0x200000
-
-
-def _attrs(flags: int) -> int:
-    attrs = 0
-    for flag, attr in _ATTR_OF_FLAG:
-        if flags & flag:
-            attrs |= attr
-    if flags & m.MS_NOATIME:
-        attrs |= MOUNT_ATTR_NOATIME
-    elif flags & m.MS_STRICTATIME:
-        attrs |= MOUNT_ATTR_STRICTATIME
-    if flags & m.MS_NODIRATIME:
-        attrs |= MOUNT_ATTR_NODIRATIME
-    if flags & m.MS_NOSYMFOLLOW:
-        attrs |= MOUNT_ATTR_NOSYMFOLLOW
-    return attrs
-
-
 # ----------------------------------------------------------------------------- rootfs
 
 
@@ -164,19 +136,27 @@ def _fs(rootfd: int, mp: MountPlan) -> None:
 
 
 def _bind(rootfd: int, mp: MountPlan) -> None:
+    """Clone the source (``open_tree``), set the options' flags on the clone, move it
+    into place.  An idmapped mount's clone was made by the runtime (its fd came with
+    the plan): see fire.container.idmap."""
     _check_proc_dest(mp)
     source = mp["source"]
+    idmap = mp["idmap"]
+    if idmap is not None:
+        tree = idmap["fd"]
+        is_dir = stat.S_ISDIR(os.fstat(tree).st_mode)
+    else:
+        try:
+            is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+        except OSError as exc:
+            raise KernelError(exc.errno or errno.ENOENT, "bind source", source) from None
+        recursive = bool(mp["flags"] & m.MS_REC)
+        tree = m.open_tree(-100, source, m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
+                           | (m.AT_RECURSIVE if recursive else 0))
     try:
-        is_dir = stat.S_ISDIR(os.stat(source).st_mode)
-    except OSError as exc:
-        raise KernelError(exc.errno or errno.ENOENT, "bind source", source) from None
-    recursive = bool(mp["flags"] & m.MS_REC)
-    tree = m.open_tree(-100, source, m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
-                       | (m.AT_RECURSIVE if recursive else 0))
-    try:
-        attrs = _attrs(mp["flags"])
-        if attrs:
-            m.mount_setattr(tree, "", m.AT_EMPTY_PATH, attrs, shown=mp["dest"])
+        if mp["top_set"] or mp["top_clear"]:
+            m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+                            shown=mp["dest"])
         fd = ensure_mountpoint(rootfd, mp["dest"], is_dir)
         try:
             m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
@@ -213,7 +193,7 @@ def _cgroup(rootfd: int, mp: MountPlan) -> None:
     flags = mp["flags"] & ~m.MS_BIND
     own_ns = mp["source"] == "cgroupns"
     if len(cgroups) == 1 and cgroups[0]["name"] == "":
-        _cgroup_one(rootfd, dest, cgroups[0], flags, own_ns)
+        _cgroup_one(rootfd, dest, cgroups[0], mp, own_ns)
         return
     fd = mkdir_all(rootfd, dest)
     try:
@@ -222,7 +202,7 @@ def _cgroup(rootfd: int, mp: MountPlan) -> None:
         os.close(fd)
     for cg in cgroups:
         sub = posixpath.join(dest, cg["name"])
-        _cgroup_one(rootfd, sub, cg, flags, own_ns)
+        _cgroup_one(rootfd, sub, cg, mp, own_ns)
         for link in cg["links"]:
             dfd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY)
             try:
@@ -239,17 +219,18 @@ def _cgroup(rootfd: int, mp: MountPlan) -> None:
             os.close(fd)
 
 
-def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, flags: int, own_ns: bool) -> None:
+def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, mp: MountPlan, own_ns: bool) -> None:
     fd = mkdir_all(rootfd, dest)
     try:
         if own_ns:
-            m.mount("cgroup", fd_path(fd), cg["fstype"], flags, cg["options"] or None, shown=dest)
+            m.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
+                    cg["options"] or None, shown=dest)
         else:
             tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
             try:
-                attrs = _attrs(flags)
-                if attrs:
-                    m.mount_setattr(tree, "", m.AT_EMPTY_PATH, attrs, shown=dest)
+                if mp["top_set"] or mp["top_clear"]:
+                    m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+                                    shown=dest)
                 m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                              shown=dest)
             finally:

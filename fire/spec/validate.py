@@ -161,6 +161,29 @@ def _validate_mounts(spec: Spec) -> None:
             raise ConfigError(f"$.mounts[{i}].source", "a bind mount needs a source")
         if not is_bind and not m.type:
             raise ConfigError(f"$.mounts[{i}].type", "required for a mount that is not a bind")
+        idmap = "idmap" in options or "ridmap" in options
+        if idmap or m.uid_mappings or m.gid_mappings:
+            _validate_idmap(spec, i, is_bind)
+
+
+def _validate_idmap(spec: Spec, i: int, is_bind: bool) -> None:
+    """An idmapped mount: a bind, with both maps (its own or the container's)."""
+    m = (spec.mounts or [])[i]
+    if not is_bind:
+        raise ConfigError(f"$.mounts[{i}].options",
+                          "idmapped mounts are supported for bind mounts only")
+    if bool(m.uid_mappings) != bool(m.gid_mappings):
+        missing = "gidMappings" if m.uid_mappings else "uidMappings"
+        raise ConfigError(f"$.mounts[{i}].{missing}",
+                          "an idmapped mount needs both uidMappings and gidMappings")
+    linux = spec.linux
+    if not m.uid_mappings and not (linux and linux.uid_mappings and linux.gid_mappings):
+        raise ConfigError(f"$.mounts[{i}].uidMappings",
+                          "idmap needs uidMappings and gidMappings, on the mount or in "
+                          "$.linux (the container's user namespace)")
+    for field_name, maps in (("uidMappings", m.uid_mappings), ("gidMappings", m.gid_mappings)):
+        if maps and len(maps) > 340:
+            raise ConfigError(f"$.mounts[{i}].{field_name}", "at most 340 ranges")
 
 
 def _validate_hooks(spec: Spec) -> None:
