@@ -149,7 +149,8 @@ class Creation:
         try:
             os.chdir(bundle)
         except OSError as exc:
-            raise ConfigError("", f"bundle {bundle}: {exc.strerror}", "bundle") from None
+            raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
+                              reason=exc.strerror) from None
         spec = read_config(os.path.join(bundle, "config.json"))
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
@@ -282,7 +283,10 @@ class Creation:
                     self.set_pid(self.init.pid)
                 return
             elif tag == msg.ERROR:
-                _, stage, err, path, text = message
+                _, stage, err, path, text, *translatable = message
+                if translatable and translatable[0]:
+                    template, params = translatable
+                    raise InitError(str(template), **dict(params))  # type: ignore[call-overload]
                 raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
             for fd in fds:
                 if fd != self.master:

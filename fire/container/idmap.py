@@ -83,7 +83,7 @@ def idmapped_tree(source: str, rbind: bool, recursive: bool, userns: int, shown:
                         m.MOUNT_ATTR_IDMAP, userns_fd=userns, shown=shown)
     except KernelError as exc:
         os.close(tree)
-        raise SyscallError(f"idmapping the mount {shown}", exc, source) from None
+        raise SyscallError("idmapping a bind mount", exc, f"{source} -> {shown}") from None
     return tree
 
 

@@ -51,7 +51,8 @@ def rootfs_path(spec: Spec, bundle: str) -> str:
     full = path if posixpath.isabs(path) else posixpath.join(bundle, path)
     full = posixpath.normpath(full)
     if not os.path.isdir(full):
-        raise ConfigError("$.root.path", f"rootfs {full} does not exist or is not a directory")
+        raise ConfigError("$.root.path", "rootfs {path} does not exist or is not a directory",
+                          path=full)
     return full
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import _signal
 import _socket
 import errno
+import marshal
 import os
 import sys
 
@@ -179,9 +180,13 @@ class Init:
                 self.hooks("startContainer", plan["hooks_start_container"], b"created",
                            lambda text: _send_line(conn, "L", text))
             if proc is None:
-                raise InitError(None, stage="start", detail="config.json has no process to run")
+                raise InitError("cannot start: config.json has no process ($.process)",
+                                stage="start")
             process.become(rootfd, proc, program, slave)
         except BaseException as exc:
+            template, params = error_template(exc)
+            if template:
+                _send_line(conn, "T", marshal.dumps((template, params)).hex())
             _send_line(conn, "E", _describe(self.stage, exc))
             os._exit(1)
 
@@ -255,6 +260,15 @@ def _send_line(conn: _socket.socket, kind: str, text: str) -> None:
         pass
 
 
+def error_template(exc: BaseException) -> tuple[str, dict[str, object]]:
+    """The English template and parameters of a FireError, for the runtime to
+    render in the user's language (the init itself has no catalog)."""
+    if not isinstance(exc, FireError):
+        return "", {}
+    params = {k: v if isinstance(v, (str, int)) else str(v) for k, v in exc.params.items()}
+    return exc.template, params
+
+
 def _describe(stage: str, exc: BaseException) -> str:
     if isinstance(exc, InitError):
         return str(exc)
@@ -316,7 +330,8 @@ def main(fd: int) -> None:
         if isinstance(exc, HookError):
             stage = "hook"
         try:
-            chan.send(msg.ERROR, stage, err, str(path), _describe(stage, exc))
+            chan.send(msg.ERROR, stage, err, str(path), _describe(stage, exc),
+                      *error_template(exc))
         except OSError:
             pass
         os._exit(1)

@@ -83,17 +83,18 @@ def mount_all(rootfd: int, plan: Plan) -> None:
             else:
                 _fs(rootfd, mp)
         except KernelError as exc:
-            raise InitError(None, stage="mount " + mp["dest"], detail=str(exc)) from None
+            raise InitError("mount {dest}: {error}", stage="mounts", dest=mp["dest"],
+                            error=str(exc)) from None
 
 
 def _check_proc_dest(mp: MountPlan) -> None:
     dest = posixpath.normpath(mp["dest"])
     if dest == "/proc" and mp["fstype"] != "proc":
-        raise InitError(None, stage="mount " + dest,
-                        detail=f"{dest} cannot be mounted: not of type proc")
+        raise InitError("mount {dest}: cannot be mounted: not of type proc", stage="mounts",
+                        dest=dest)
     if dest.startswith("/proc/") and mp["kind"] == "bind" and dest not in PROC_BIND_ALLOWED:
-        raise InitError(None, stage="mount " + dest,
-                        detail=f"{dest} cannot be mounted: it is inside /proc")
+        raise InitError("mount {dest}: cannot be mounted: it is inside /proc", stage="mounts",
+                        dest=dest)
 
 
 def _ordinary_dir(rootfd: int, dest: str) -> int:
@@ -105,8 +106,8 @@ def _ordinary_dir(rootfd: int, dest: str) -> int:
             os.close(mkdir_all(rootfd, dest))
             return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
-            raise InitError(None, stage="mount " + dest,
-                            detail=f"{dest} must be mounted on an ordinary directory") from None
+            raise InitError("mount {dest}: must be mounted on an ordinary directory",
+                            stage="mounts", dest=dest) from None
         raise
 
 
@@ -310,7 +311,7 @@ def verified_null(rootfd: int) -> int:
     st = os.fstat(fd)
     if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
         os.close(fd)
-        raise InitError(None, stage="maskedPaths", detail="/dev/null is not the null device")
+        raise InitError("maskedPaths: /dev/null is not the null device", stage="paths")
     return fd
 
 
@@ -385,10 +386,11 @@ def write_sysctls(rootfd: int, sysctls: list[tuple[str, str]]) -> None:
     try:
         procsys = open_in_root(rootfd, "/proc/sys", os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
     except KernelError as exc:
-        raise InitError(None, stage="sysctl", detail=f"/proc/sys: {exc.strerror}") from None
+        raise InitError("sysctl: /proc/sys: {reason}", stage="paths",
+                        reason=exc.strerror) from None
     try:
         if fstatfs_type(procsys) != PROC_SUPER_MAGIC:
-            raise InitError(None, stage="sysctl", detail="/proc/sys is not on a procfs")
+            raise InitError("sysctl: /proc/sys is not on a procfs", stage="paths")
         for key, value in sysctls:
             rel = key.replace(".", "/")
             fd = openat2(procsys, rel, os.O_WRONLY,
