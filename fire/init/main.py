@@ -265,7 +265,8 @@ def error_template(exc: BaseException) -> tuple[str, dict[str, object]]:
     render in the user's language (the init itself has no catalog)."""
     if not isinstance(exc, FireError):
         return "", {}
-    params = {k: v if isinstance(v, (str, int)) else str(v) for k, v in exc.params.items()}
+    params: dict[str, object] = {k: v if isinstance(v, (str, int)) else str(v)
+                                 for k, v in exc.params.items()}
     return exc.template, params
 
 

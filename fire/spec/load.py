@@ -118,21 +118,26 @@ def read_config(path: str) -> Spec:
         raise ConfigError("", "cannot open {path}: {reason}", path=path,
                           reason=exc.strerror) from None
     try:
-        size = os.fstat(fd).st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError("", "{path} is {size} bytes; the limit is {limit} bytes",
-                              path=path, size=size, limit=MAX_CONFIG_BYTES)
-        chunks = []
-        total = 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > MAX_CONFIG_BYTES:  # grew while we read it
-                raise ConfigError("", "{path} is larger than {limit} bytes", path=path,
-                                  limit=MAX_CONFIG_BYTES)
-            chunks.append(chunk)
+        return decode_spec(_read_bounded(fd, path))
+    except OSError as exc:  # a directory, an I/O error
+        raise ConfigError("", "cannot read {path}: {reason}", path=path,
+                          reason=exc.strerror) from None
     finally:
         os.close(fd)
-    return decode_spec(b"".join(chunks))
+
+
+def _read_bounded(fd: int, path: str) -> bytes:
+    """The file's bytes, refusing more than MAX_CONFIG_BYTES (even if it grows)."""
+    size = os.fstat(fd).st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError("", "{path} is {size} bytes; the limit is {limit} bytes",
+                          path=path, size=size, limit=MAX_CONFIG_BYTES)
+    chunks = []
+    total = 0
+    while chunk := os.read(fd, 1 << 20):
+        total += len(chunk)
+        if total > MAX_CONFIG_BYTES:
+            raise ConfigError("", "{path} is larger than {limit} bytes", path=path,
+                              limit=MAX_CONFIG_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)
