@@ -227,3 +227,33 @@ def test_bundle_defaults_to_the_current_directory(fire: Fire, bundle: Bundle) ->
 
 
 __all__ = ["Bundle"]
+
+
+def test_session_keyring(fire: Fire, bundle: Bundle) -> None:
+    """A new session keyring named after the container, unless --no-new-keyring."""
+    bundle.config["linux"]["maskedPaths"] = []
+    cid = fire.unique_id()
+    bundle.args("cat", "/proc/keys").write()
+    r = fire("run", "-b", str(bundle.path), cid)
+    assert r.code == 0, r
+    assert f"_ses.{cid}" in r.out
+    other = fire.unique_id()
+    r = fire("run", "--no-new-keyring", "-b", str(bundle.path), other)
+    assert r.code == 0, r
+    assert f"_ses.{other}" not in r.out
+
+
+def test_config_changes_after_create_have_no_effect(fire: Fire, bundle: Bundle,
+                                                   tmp_path: Path) -> None:
+    """runtime-tools' config_updates_without_affect: create read config.json once."""
+    bundle.args("sh", "-c", "echo original").write()
+    cid = fire.unique_id()
+    with open(tmp_path / "out", "w") as out:
+        proc = fire.popen("create", "-b", str(bundle.path), cid, stdout=out)
+        assert proc.wait(60) == 0
+    bundle.args("sh", "-c", "echo changed").write()
+    bundle.config["hostname"] = "changed"
+    assert fire("start", cid).code == 0
+    assert fire.wait_status(cid, "stopped")["status"] == "stopped"
+    assert (tmp_path / "out").read_text() == "original\n"
+    assert fire("delete", cid).code == 0
