@@ -321,7 +321,8 @@ def _mount(*args: str) -> None:
 def test_rootfs_propagation_receives_host_mounts(fire: Fire, bundle: Bundle, tmp_path: Path,
                                                  propagation: str, seen: bool) -> None:
     """A mount made on the host under the rootfs after start reaches a slave root,
-    not a private one."""
+    not a private one.  The container waits for a plain file (visible either way)
+    that the host writes once its mount is made."""
     shared = tmp_path / "shared"
     shared.mkdir()
     _mount("-t", "tmpfs", "tmpfs", str(shared))
@@ -332,17 +333,18 @@ def test_rootfs_propagation_receives_host_mounts(fire: Fire, bundle: Bundle, tmp
         (rootfs / "probe").mkdir()
         bundle.config["root"] = {"path": str(rootfs), "readonly": True}
         bundle.config["linux"]["rootfsPropagation"] = propagation
-        bundle.args("sh", "-c", "for i in $(seq 100); do [ -e /probe/flag ] && "
-                    "{ echo seen; exit 0; }; sleep 0.05; done; echo unseen").write()
+        bundle.args("sh", "-c", "while [ ! -e /done ]; do sleep 0.05; done; "
+                    "[ -e /probe/flag ] && echo seen || echo unseen").write()
         out_path = tmp_path / "out"
         with open(out_path, "w") as out:
             proc = fire.popen("run", "-b", str(bundle.path), fire.unique_id(), stdout=out)
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not _running_under(fire):
                 time.sleep(0.02)
             probe = rootfs / "probe"
             _mount("-t", "tmpfs", "tmpfs", str(probe))
             (probe / "flag").write_text("")
+            (rootfs / "done").write_text("")
             assert proc.wait(timeout=60) == 0
         subprocess.run(["umount", str(probe)], check=True)
         assert out_path.read_text().strip() == ("seen" if seen else "unseen")

@@ -218,9 +218,12 @@ def test_run_in_the_foreground_with_a_terminal(fire: Fire, bundle: Bundle) -> No
         os.write(master, b"stty size\r")
         assert b"40 120" in read_until(master, b"READY$ ")
         set_winsize(master, 50, 132)  # the kernel sends SIGWINCH to fire
-        time.sleep(0.3)
-        os.write(master, b"stty size\r")
-        read_until(master, b"50 132")
+        deadline = time.monotonic() + 20
+        seen = b""
+        while b"50 132" not in seen and time.monotonic() < deadline:
+            os.write(master, b"stty size\r")
+            seen = read_until(master, b"READY$ ")
+        assert b"50 132" in seen, "the new size reached the container"
         os.write(master, b"tty; exit 7\r")
         out = read_until(master, b"/dev/pts/")
         assert b"/dev/pts/" in out
@@ -252,9 +255,13 @@ def test_run_with_a_terminal_forwards_input_eof(fire: Fire, bundle: Bundle) -> N
         finally:
             os._exit(127)
     try:
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _running(fire):
+            time.sleep(0.05)
         os.write(master, b"typed text\r")
-        read_until(master, b"typed text")
+        out = read_until(master, b"typed text")
+        while out.count(b"typed text") < 2:  # the container's echo, then cat's copy
+            out += read_until(master, b"typed text")
         os.write(master, b"\x04")  # ^D: the container's tty turns it into EOF
         _, status = os.waitpid(pid, 0)
         pid = 0
@@ -264,3 +271,8 @@ def test_run_with_a_terminal_forwards_input_eof(fire: Fire, bundle: Bundle) -> N
             os.kill(pid, 9)
             os.waitpid(pid, 0)
         os.close(master)
+
+
+def _running(fire: Fire) -> bool:
+    r = fire("list", "--format", "json")
+    return r.code == 0 and any(c["status"] == "running" for c in r.json())
