@@ -16,7 +16,7 @@ import time
 from fire.cgroup.manager import Manager, resolve_path
 from fire.container import plan as planner
 from fire.container.spawn import InitProcess, spawn
-from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError
+from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError, UsageError
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
@@ -30,6 +30,7 @@ from fire.storage import stage as storage_stage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Callable
 
     from fire.init.plan import Plan
@@ -53,6 +54,16 @@ class Options:
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
         # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
         self.annotations = annotations or {}
+
+
+def check_terminal(terminal: bool, opts: Options) -> None:
+    """runc's two rules about ``process.terminal`` and ``--console-socket``."""
+    detached = not opts.foreground
+    if detached and terminal and not opts.console_socket:
+        raise UsageError("cannot allocate tty if fire will detach without setting console "
+                         "socket ($.process.terminal is true; give --console-socket)")
+    if (not detached or not terminal) and opts.console_socket:
+        raise UsageError("cannot use console socket if fire will not detach or allocate tty")
 
 
 def crash_point(stage: str) -> None:
@@ -142,7 +153,8 @@ class Creation:
         try:
             os.chdir(bundle)
         except OSError as exc:
-            raise ConfigError("", f"bundle {bundle}: {exc.strerror}", "bundle") from None
+            raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
+                              reason=exc.strerror) from None
         spec = read_config(os.path.join(bundle, "config.json"))
         spec, net = net_stage.parse(spec, opts.annotations)  # before validate: host drops netns
         storage = storage_stage.parse(spec)
@@ -150,9 +162,7 @@ class Creation:
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
         proc = spec.process
-        if proc is not None and proc.terminal and not opts.console_socket and not opts.foreground:
-            raise ConfigError("$.process.terminal", "a terminal needs --console-socket when "
-                              "the container is not run in the foreground")
+        check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
         self.stage("validate", "done")
@@ -183,15 +193,15 @@ class Creation:
         self.stage("seccomp")
         self.stage("seccomp", "done")
 
+        self.stage("storage")  # Fire's own storage and network, when asked for
         prepared = None
         if storage is not None:
-            self.stage("storage")
             spec, prepared = storage_stage.prepare(self, spec, storage)
-            self.stage("storage", "done")
+        self.stage("storage", "done")
+        self.stage("network")
         if net is not None and net.mode == "bridge":
-            self.stage("network")
             spec = net_stage.prepare(self, spec, net)
-            self.stage("network", "done")
+        self.stage("network", "done")
 
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
@@ -211,7 +221,18 @@ class Creation:
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
         cgroup.add(init.pid)
-        init.chan.send(msg.PLAN, plan)
+        listener = bind_exec_socket(cdir.fd)
+        trees: list[int] = []
+        try:
+            if any(mp["idmap"] for mp in plan["mounts"]):
+                from fire.container import idmap
+
+                trees = idmap.prepare(plan["mounts"], 1)
+            init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
+        finally:
+            listener.close()
+            for fd in trees:
+                os.close(fd)
         self.stage("spawn", "done")
 
         self.converse(spec, plan)
@@ -281,7 +302,10 @@ class Creation:
                     self.set_pid(self.init.pid)
                 return
             elif tag == msg.ERROR:
-                _, stage, err, path, text = message
+                _, stage, err, path, text, *translatable = message
+                if translatable and translatable[0]:
+                    template, params = translatable
+                    raise InitError(str(template), **dict(params))  # type: ignore[call-overload]
                 raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
             for fd in fds:
                 if fd != self.master:
@@ -320,12 +344,24 @@ class Creation:
             raise InitError(None, stage="terminal", detail="the init sent no terminal")
         master = fds[0]
         if self.opts.console_socket:
-            try:
-                send_console(self.opts.console_socket, master)
-            finally:
-                os.close(master)
+            send_console(self.opts.console_socket, master)  # converse closes our copy
         else:
             self.master = master
+
+
+def bind_exec_socket(dirfd: int) -> _socket.socket:
+    """``exec.sock``, where ``fire start`` finds the waiting init; bound here, by the
+    runtime, because the init may lack the right to create files in ``--root``."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        sock.listen(8)
+    except OSError as exc:
+        sock.close()
+        raise SyscallError("binding exec.sock", exc) from None
+    return sock
 
 
 def send_console(path: str, master: int) -> None:

@@ -39,14 +39,31 @@ def release(cdir_fd: int) -> None:
     finally:
         sock.close()
     error = None
+    translatable: tuple[str, dict[str, object]] | None = None
     for line in data.decode(errors="replace").splitlines():
         kind, _, text = line.partition(" ")
         if kind == "L":
             log.info("{t}", t=text)
+        elif kind == "T":  # the error's template and parameters (marshal, hex)
+            translatable = _template(text)
         elif kind == "E":
             error = text
     if error is not None:
+        if translatable is not None:
+            raise InitError(translatable[0], **translatable[1])
         raise InitError("{detail}", stage="start", detail=error)
+
+
+def _template(hexdata: str) -> tuple[str, dict[str, object]] | None:
+    import marshal
+
+    try:
+        template, params = marshal.loads(bytes.fromhex(hexdata))
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(template, str) or not isinstance(params, dict):
+        return None
+    return template, {str(k): v for k, v in params.items()}
 
 
 def start(store: Store, cid: str) -> None:

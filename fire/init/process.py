@@ -75,8 +75,8 @@ def find_program(rootfd: int, proc: ProcessPlan) -> str:
         path = name if name.startswith("/") else posixpath.join(proc["cwd"], name)
         err = _is_program(rootfd, path)
         if err:
-            raise InitError(None, stage="exec",
-                            detail=f'exec: "{name}": stat {name}: {os.strerror(err).lower()}')
+            raise InitError('exec: "{name}": stat {name}: {reason}', stage="exec", name=name,
+                            reason=os.strerror(err).lower())
         return name
     search = env_value(proc["env"], "PATH")
     if search is None:
@@ -87,8 +87,8 @@ def find_program(rootfd: int, proc: ProcessPlan) -> str:
             candidate = posixpath.join(proc["cwd"], candidate)
         if _is_program(rootfd, candidate) == 0:
             return candidate
-    raise InitError(None, stage="exec",
-                    detail=f'exec: "{name}": executable file not found in $PATH')
+    raise InitError('exec: "{name}": executable file not found in $PATH', stage="exec",
+                    name=name)
 
 
 def home_of(rootfd: int, uid: int) -> str:
@@ -121,7 +121,7 @@ def _enter_cwd(rootfd: int, cwd: str) -> None:
     except OSError:
         here = ""
     if not here.startswith("/"):
-        raise InitError(None, stage="cwd", detail=f"{cwd} is not inside the container")
+        raise InitError("cwd {cwd} is not inside the container", stage="cwd", cwd=cwd)
 
 
 def _set_identity(proc: ProcessPlan) -> None:
@@ -230,9 +230,8 @@ def become(rootfd: int, proc: ProcessPlan, program: str, slave: int) -> None:
     try:
         os.execve(program, proc["args"], _env_dict(env))
     except OSError as exc:
-        raise InitError(None, stage="exec",
-                        detail=f'exec: "{proc["args"][0]}": {os.strerror(exc.errno or 0).lower()}'
-                        ) from None
+        raise InitError('exec: "{name}": {reason}', stage="exec", name=proc["args"][0],
+                        reason=os.strerror(exc.errno or 0).lower()) from None
 
 
 def _rlim(value: int) -> int:

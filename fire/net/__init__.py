@@ -25,6 +25,15 @@ from fire.errors import FireError
 
 
 class NetworkError(FireError):
-    """A network set-up or teardown step failed."""
+    """A network set-up or teardown step failed (an English template + params)."""
 
-    template = "network: {detail}"
+
+class Invalid(ValueError):
+    """A setting that does not parse: a translatable template and its parameters
+    (``ConfigError`` shows it with the annotation's JSON path; as a flag's check, the
+    CLI shows its own "invalid value" line)."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template.format(**params))
+        self.template = template
+        self.params = params

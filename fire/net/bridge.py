@@ -73,7 +73,8 @@ def write_sysctl(path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as exc:
-        raise NetworkError(None, detail=f"writing {value} to {path}: {exc.strerror}") from None
+        raise NetworkError("writing {value} to {path}: {reason}", value=value, path=path,
+                           reason=exc.strerror) from None
 
 
 def mark(root: str, subnet: str, ip_forward: str | None) -> str:
@@ -111,14 +112,14 @@ def up(ipr: IPRoute, root: str, settings: NetSettings) -> int:
     else:
         found = read_mark(netlink.alias(ipr, idx))
         if found is None:
-            raise NetworkError(None, detail=f"a bridge named {name} exists and was not made "
-                               "by Fire; choose another name (run.fire.bridge)")
+            raise NetworkError("a bridge named {name} exists and was not made by Fire; "
+                               "choose another name (run.fire.bridge)", name=name)
         if found.get("root") != root:
-            raise NetworkError(None, detail=f"the bridge {name} belongs to Fire's root "
-                               f"{found.get('root')}; choose another bridge for this root")
+            raise NetworkError("the bridge {name} belongs to Fire's root {root}; choose "
+                               "another bridge for this root", name=name, root=found.get("root"))
         if found.get("subnet") != subnet:
-            raise NetworkError(None, detail=f"the bridge {name} has the subnet "
-                               f"{found.get('subnet')}, not {subnet}")
+            raise NetworkError("the bridge {name} has the subnet {theirs}, not {subnet}",
+                               name=name, theirs=found.get("subnet"), subnet=subnet)
         info = found
     if info.get("ip_forward") is not None:
         write_sysctl(IP_FORWARD, "1")

@@ -102,8 +102,9 @@ def allocate(directory: str, subnet: Subnet, cid: str, veth: str, ports: list[Po
         for theirs in lease.port_objects():
             for mine in ports:
                 if mine.conflicts(theirs):
-                    raise NetworkError(None, detail=f"port {mine} conflicts with {theirs}, "
-                                       f"published by container {lease.id}")
+                    raise NetworkError("port {mine} conflicts with {theirs}, published by "
+                                       "container {id}", mine=str(mine), theirs=str(theirs),
+                                       id=lease.id)
     used = {lease.address for lease in leases}
     mine_lease = Lease(0, cid, veth, [str(p) for p in ports])
     for address in subnet.hosts():
@@ -120,7 +121,7 @@ def allocate(directory: str, subnet: Subnet, cid: str, veth: str, ports: list[Po
         finally:
             os.close(fd)
         return mine_lease
-    raise NetworkError(None, detail=f"no free address left in {subnet}")
+    raise NetworkError("no free address left in {subnet}", subnet=str(subnet))
 
 
 def release(directory: str, cid: str) -> list[Lease]:

@@ -40,7 +40,9 @@ def open_in(nsfd: int) -> IPRoute:
 
 
 def _fail(what: str, exc: NetlinkError) -> NetworkError:
-    return NetworkError(None, detail=f"{what}: {os.strerror(exc.code) if exc.code else exc}")
+    """``what`` names the step (a device, an address: not translated)."""
+    return NetworkError("netlink: {what}: {reason}", what=what,
+                        reason=os.strerror(exc.code) if exc.code else str(exc))
 
 
 def index(ipr: IPRoute, name: str) -> int | None:
@@ -86,7 +88,7 @@ def create_bridge(ipr: IPRoute, name: str, text: str) -> int:
         raise _fail(f"creating the bridge {name}", exc) from None
     idx = index(ipr, name)
     if idx is None:
-        raise NetworkError(None, detail=f"the bridge {name} vanished after its creation")
+        raise NetworkError("the bridge {name} vanished after its creation", name=name)
     set_alias(ipr, idx, text)
     return idx
 
@@ -127,7 +129,7 @@ def add_veth(ipr: IPRoute, host_name: str, peer_name: str, nsfd: int, bridge: in
         raise _fail(f"creating the veth {host_name}", exc) from None
     idx = index(ipr, host_name)
     if idx is None:
-        raise NetworkError(None, detail=f"the veth {host_name} vanished after its creation")
+        raise NetworkError("the veth {name} vanished after its creation", name=host_name)
     try:
         ipr.link("set", index=idx, master=bridge, state="up")
     except NetlinkError as exc:
@@ -139,7 +141,7 @@ def configure_inside(ipr: IPRoute, name: str, address: int, prefix: int, gateway
     idx = index(ipr, name)
     lo = index(ipr, "lo")
     if idx is None or lo is None:
-        raise NetworkError(None, detail=f"no {name} in the container's namespace")
+        raise NetworkError("no {name} in the container's network namespace", name=name)
     step = ""
     try:
         step = f"adding {format_ipv4(address)}/{prefix} to {name}"
@@ -167,7 +169,7 @@ def move_device(host: IPRoute, nsfd: int, name: str, new_name: str) -> None:
     """
     idx = index(host, name)
     if idx is None:
-        raise NetworkError(None, detail=f"linux.netDevices: the host has no device {name}")
+        raise NetworkError("linux.netDevices: the host has no device {name}", name=name)
     links = host.get_links(idx)
     was_up = bool(links and links[0]["flags"] & IFF_UP)
     addresses: list[tuple[str, int]] = []
@@ -185,7 +187,7 @@ def move_device(host: IPRoute, nsfd: int, name: str, new_name: str) -> None:
     try:
         new_idx = index(inside, new_name)
         if new_idx is None:
-            raise NetworkError(None, detail=f"{new_name} is not in the container after the move")
+            raise NetworkError("{name} is not in the container after the move", name=new_name)
         for address, prefix in addresses:
             try:
                 inside.addr("add", index=new_idx, address=address, prefixlen=prefix)

@@ -107,8 +107,7 @@ def nft_path() -> str:
     for directory in [*os.environ.get("PATH", "").split(":"), *NFT_DIRS]:
         if directory and os.access(os.path.join(directory, "nft"), os.X_OK):
             return os.path.join(directory, "nft")
-    raise NetworkError(None, detail="the bridge network needs the nft command "
-                       "(Debian package nftables)")
+    raise NetworkError("the bridge network needs the nft command (Debian package nftables)")
 
 
 def apply(script: str, missing_ok: bool = False) -> None:
@@ -126,7 +125,7 @@ def apply(script: str, missing_ok: bool = False) -> None:
     if missing_ok and "No such file or directory" in text:
         return
     first = next((line for line in text.splitlines() if "Error" in line), text.strip())
-    raise NetworkError(None, detail=f"nft: {first.strip()}")
+    raise NetworkError("nft: {error}", error=first.strip())
 
 
 def remove_ports(bridge: str, ports: list[Port]) -> None:

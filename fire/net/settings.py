@@ -19,6 +19,7 @@ removes it, ``none`` and ``bridge`` make it a new namespace.
 from __future__ import annotations
 
 from fire.errors import ConfigError
+from fire.net import Invalid
 from fire.net.addr import Subnet, format_ipv4, parse_ipv4
 
 TYPE_CHECKING = False
@@ -49,8 +50,8 @@ def check_ifname(name: str) -> None:
     """The kernel's rule for interface names (dev_valid_name)."""
     if not name or len(name) >= IFNAMSIZ or name in (".", "..") or any(
             c == "/" or c == ":" or c.isspace() for c in name):
-        raise ValueError(f"{name!r} is not a valid interface name (1 to 15 characters, "
-                         "no '/', ':' or spaces)")
+        raise Invalid("{name!r} is not a valid interface name (1 to 15 characters, "
+                      "no '/', ':' or spaces)", name=name)
 
 
 class Port:
@@ -70,19 +71,22 @@ class Port:
         body, _, proto = text.strip().partition("/")
         proto = proto or "tcp"
         if proto not in PROTOCOLS:
-            raise ValueError(f"{text!r}: the protocol must be one of {', '.join(PROTOCOLS)}")
+            raise Invalid("{text!r}: the protocol must be one of {protocols}", text=text,
+                          protocols=", ".join(PROTOCOLS))
         if body.startswith("["):
-            raise ValueError(f"{text!r}: IPv6 host addresses are not supported")
+            raise Invalid("{text!r}: IPv6 host addresses are not supported", text=text)
         parts = body.split(":")
         if len(parts) == 2:
             parts.insert(0, "0.0.0.0")
         if len(parts) != 3:
-            raise ValueError(f"{text!r} is not a port like 127.0.0.1:8080:80/tcp or 8080:80")
+            raise Invalid("{text!r} is not a port like 127.0.0.1:8080:80/tcp or 8080:80",
+                          text=text)
         host_ip = parse_ipv4(parts[0])
         numbers = []
         for part in parts[1:]:
             if not part.isdigit() or not 1 <= int(part) <= 65535:
-                raise ValueError(f"{text!r}: {part!r} is not a port number (1-65535)")
+                raise Invalid("{text!r}: {part!r} is not a port number (1-65535)", text=text,
+                              part=part)
             numbers.append(int(part))
         return cls(host_ip, numbers[0], numbers[1], proto)
 
@@ -126,32 +130,38 @@ def parse(annotations: dict[str, str] | None) -> NetSettings | None:
         # Ports or a bridge without a mode can only mean the bridge.
         mode = "bridge"
     if mode not in MODES:
-        raise ConfigError(where(NETWORK), f"{mode!r} is not one of {', '.join(MODES)}")
+        raise ConfigError(where(NETWORK), "{mode!r} is not one of {modes}", mode=mode,
+                          modes=", ".join(MODES))
     if mode != "bridge":
         for key in (BRIDGE, SUBNET, PORTS):
             if values.get(key, "").strip():
-                raise ConfigError(where(key), f"only applies to {NETWORK}=bridge, not {mode}")
+                raise ConfigError(where(key), "only applies to {key}=bridge, not {mode}",
+                                  key=NETWORK, mode=mode)
         return NetSettings(mode)
     bridge = values.get(BRIDGE, "").strip() or DEFAULT_BRIDGE
     try:
         check_ifname(bridge)
-    except ValueError as exc:
-        raise ConfigError(where(BRIDGE), str(exc)) from None
+    except Invalid as exc:
+        raise ConfigError(where(BRIDGE), exc.template, "config.json",
+                          **exc.params) from None
     try:
         subnet = Subnet.parse(values.get(SUBNET, "").strip() or DEFAULT_SUBNET)
-    except ValueError as exc:
-        raise ConfigError(where(SUBNET), str(exc)) from None
+    except Invalid as exc:
+        raise ConfigError(where(SUBNET), exc.template, "config.json",
+                          **exc.params) from None
     try:
         ports = parse_ports(values.get(PORTS, ""))
-    except ValueError as exc:
-        raise ConfigError(where(PORTS), str(exc)) from None
+    except Invalid as exc:
+        raise ConfigError(where(PORTS), exc.template, "config.json",
+                          **exc.params) from None
     for i, port in enumerate(ports):
         for other in ports[:i]:
             if port.conflicts(other):
-                raise ConfigError(where(PORTS), f"{port} and {other} publish the same host port")
+                raise ConfigError(where(PORTS), "{port} and {other} publish the same host port",
+                                  port=str(port), other=str(other))
         if port.host_ip in subnet:
-            raise ConfigError(where(PORTS), f"{port}: the host address is inside the "
-                              f"bridge's own subnet {subnet}")
+            raise ConfigError(where(PORTS), "{port}: the host address is inside the bridge's "
+                              "own subnet {subnet}", port=str(port), subnet=str(subnet))
     return NetSettings(mode, bridge, subnet, ports)
 
 
@@ -181,11 +191,12 @@ def apply(spec: Spec, settings: NetSettings | None) -> Spec:
             try:
                 check_ifname(host_name)
                 check_ifname(target)
-            except ValueError as exc:
-                raise ConfigError(f'$.linux.netDevices["{host_name}"]', str(exc)) from None
+            except Invalid as exc:
+                raise ConfigError(f'$.linux.netDevices["{host_name}"]', exc.template,
+                                  "config.json", **exc.params) from None
             if target in targets:
                 raise ConfigError(f'$.linux.netDevices["{host_name}"]',
-                                  f"two devices would be named {target!r}")
+                                  "two devices would be named {target!r}", target=target)
             targets.add(target)
     return spec
 
@@ -203,5 +214,5 @@ def check_subnet_flag(text: str) -> str:
 
 def check_mode_flag(text: str) -> str:
     if text not in MODES:
-        raise ValueError(text)
+        raise Invalid("{mode!r} is not one of {modes}", mode=text, modes=", ".join(MODES))
     return text

@@ -139,6 +139,7 @@ def _forget(ipr: IPRoute, bridge_name: str, stale: list[Lease]) -> None:
 
 def attach(creation: Creation, spec: Spec, plan: Plan) -> None:
     """The ``network:attach`` stage (see the module's docstring)."""
+    from fire.net import NetworkError
     from fire.net.netns import open_netns, same_as_ours
 
     state = creation.state
@@ -146,13 +147,15 @@ def attach(creation: Creation, spec: Spec, plan: Plan) -> None:
     linux = spec.linux
     devices = (linux.net_devices if linux else None) or {}
     new_netns = bool(plan["new_flags"] & CLONE_NEWNET)
-    if not (new_netns or devices):
-        return
     creation.stage("network:attach")
+    if not (new_netns or devices):
+        creation.stage("network:attach", "done")
+        return
     nsfd = open_netns(state.pid)
     try:
         if same_as_ours(nsfd):
-            return  # the container shares our namespace: nothing is its own
+            raise NetworkError("the container is in the runtime's own network namespace: "
+                               "no device can be moved into it")
         record = record_of(state)
         if record is not None and record.get("mode") == "bridge":
             _attach_bridge(nsfd, record)
@@ -184,7 +187,7 @@ def _attach_bridge(nsfd: int, record: dict[str, object]) -> None:
     try:
         idx = netlink.index(host, bridge_name)
         if idx is None:
-            raise NetworkError(None, detail=f"the bridge {bridge_name} is gone")
+            raise NetworkError("the bridge {name} is gone", name=bridge_name)
         netlink.add_veth(host, str(record["veth"]), CONTAINER_IF, nsfd, idx)
     finally:
         host.close()

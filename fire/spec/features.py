@@ -24,7 +24,7 @@ def document() -> dict[str, object]:
         "apparmor": {"enabled": True},
         "selinux": {"enabled": True},
         "intelRdt": {"enabled": False},
-        "mountExtensions": {"idmap": {"enabled": False}},
+        "mountExtensions": {"idmap": {"enabled": True}},
     }
     try:
         from fire.seccomp.features import seccomp_features

@@ -22,6 +22,13 @@ from fire.errors import FireError
 
 
 class StorageError(FireError):
-    """Preparing or removing a container's storage failed."""
+    """Preparing or removing a container's storage failed (a template + params)."""
 
-    template = "storage: {detail}"
+
+class Invalid(ValueError):
+    """A volume that does not parse: a translatable template and its parameters."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template.format(**params))
+        self.template = template
+        self.params = params

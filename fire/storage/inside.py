@@ -74,7 +74,8 @@ def mount_overlay_root(rootfs: str, plan: OverlayPlan) -> None:
         finally:
             os.close(mnt)
     except KernelError as exc:
-        raise InitError(None, stage="rootfs", detail=f"overlay on {rootfs}: {exc}") from None
+        raise InitError("{stage}: overlay on {path}: {error}", stage="rootfs", path=rootfs,
+                        error=str(exc)) from None
 
 
 def _existing_parent(rootfd: int, path: str) -> str:
@@ -137,9 +138,9 @@ def ensure_mountpoints(rootfd: int, items: list[tuple[str, bool]], writable: boo
             if not writable:
                 parent = _existing_parent(rootfd, path)
                 if parent == "/":
-                    raise InitError(None, stage="mount " + path,
-                                    detail=f"{path} is not in the image and the root is "
-                                    "read-only: use an overlay rootfs (run.fire.overlay)")
+                    raise InitError("{stage}: {path} is not in the image and the root is "
+                                    "read-only: use an overlay rootfs (run.fire.overlay)",
+                                    stage="mount " + path, path=path)
                 if not any(parent == c or parent.startswith(c + "/") for c in covered):
                     _scratch_overlay(rootfd, parent, userxattr)
                     covered.append(parent)

@@ -49,8 +49,8 @@ def prepare(state_dir: str, root: str, cid: str, keep: bool, owner: tuple[int, i
                 # The container's root (a user namespace) must own its layer.
                 os.chown(path, *owner)
     except OSError as exc:
-        raise StorageError(None, detail=f"the overlay's upper layer in {layer}: "
-                           f"{exc.strerror}") from None
+        raise StorageError("the overlay's upper layer in {path}: {reason}", path=layer,
+                           reason=exc.strerror) from None
     return upper, work
 
 
@@ -65,5 +65,5 @@ def release(state_dir: str, root: str, cid: str, keep: bool) -> None:
     try:
         os.rename(layer, kept)
     except OSError as exc:
-        raise StorageError(None, detail=f"keeping the upper layer in {kept}: "
-                           f"{exc.strerror}") from None
+        raise StorageError("keeping the upper layer in {path}: {reason}", path=kept,
+                           reason=exc.strerror) from None

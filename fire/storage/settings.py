@@ -18,6 +18,7 @@ import posixpath
 
 from fire.errors import ConfigError
 from fire.spec import mountopts
+from fire.storage import Invalid
 
 OVERLAY = "run.fire.overlay"
 OVERLAY_KEEP = "run.fire.overlay.keep"
@@ -57,15 +58,15 @@ class Volume:
     def parse(cls, text: str) -> Volume:
         parts = text.strip().split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise ValueError(f"{text!r} is not a volume like NAME:/dest, /host/path:/dest[:ro] "
-                             "or tmpfs:/dest[:size=16m]")
+            raise Invalid("{text!r} is not a volume like NAME:/dest, /host/path:/dest[:ro] or "
+                          "tmpfs:/dest[:size=16m]", text=text)
         source, dest = parts[0], parts[1]
         options = [o.strip() for o in parts[2].split(",") if o.strip()] if len(parts) == 3 else []
         if not dest.startswith("/"):
-            raise ValueError(f"{text!r}: the destination must be an absolute path")
+            raise Invalid("{text!r}: the destination must be an absolute path", text=text)
         dest = posixpath.normpath(dest)
         if dest == "/" or dest.startswith("//"):
-            raise ValueError(f"{text!r}: a volume cannot replace the root")
+            raise Invalid("{text!r}: a volume cannot replace the root", text=text)
         if source == TMPFS:
             kind = TMPFS
         elif source.startswith("/"):
@@ -74,14 +75,15 @@ class Volume:
         elif valid_volume_name(source):
             kind = NAMED
         else:
-            raise ValueError(f"{text!r}: the source must be an absolute path, a volume name "
-                             "(letters, digits, _ . -) or tmpfs")
+            raise Invalid("{text!r}: the source must be an absolute path, a volume name "
+                          "(letters, digits, _ . -) or tmpfs", text=text)
         parsed = mountopts.parse(options, "tmpfs" if kind == TMPFS else "bind")
         if kind != TMPFS and parsed.data:
-            raise ValueError(f"{text!r}: unknown option {parsed.data[0]!r} for a bind volume")
+            raise Invalid("{text!r}: unknown option {option!r} for a bind volume", text=text,
+                          option=parsed.data[0])
         if parsed.tmpcopyup or parsed.idmap or parsed.flags & mountopts.MS_REMOUNT:
-            raise ValueError(f"{text!r}: options tmpcopyup, idmap and remount are not "
-                             "supported for volumes")
+            raise Invalid("{text!r}: options tmpcopyup, idmap and remount are not supported "
+                          "for volumes", text=text)
         return cls(kind, source, dest, options)
 
     def __str__(self) -> str:
@@ -97,9 +99,9 @@ def split_volumes(text: str) -> list[str]:
         try:
             items = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"not a JSON array of strings ({exc})") from None
+            raise Invalid("not a JSON array of strings ({error})", error=str(exc)) from None
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            raise ValueError("not a JSON array of strings")
+            raise Invalid("not a JSON array of strings")
         return items
     return [item for item in text.split(";") if item.strip()]
 
@@ -122,7 +124,7 @@ def _bool(key: str, text: str) -> bool:
         return True
     if low in ("false", "0", "no", ""):
         return False
-    raise ConfigError(where(key), f"{text!r} is not true or false")
+    raise ConfigError(where(key), "{text!r} is not true or false", text=text)
 
 
 class StorageSettings:
@@ -146,12 +148,13 @@ def parse(annotations: dict[str, str] | None) -> StorageSettings | None:
     try:
         for text in split_volumes(values.get(VOLUMES, "")):
             volumes.append(Volume.parse(text))
-    except ValueError as exc:
-        raise ConfigError(where(VOLUMES), str(exc)) from None
+    except Invalid as exc:
+        raise ConfigError(where(VOLUMES), exc.template, "config.json",
+                          **exc.params) from None
     seen: set[str] = set()
     for vol in volumes:
         if vol.dest in seen:
-            raise ConfigError(where(VOLUMES), f"two volumes are mounted on {vol.dest}")
+            raise ConfigError(where(VOLUMES), "two volumes are mounted on {dest}", dest=vol.dest)
         seen.add(vol.dest)
     if not (overlay or keep or volumes):
         return None

@@ -52,8 +52,8 @@ def prepare(volume: Volume, root: str, owner: tuple[int, int] | None) -> tuple[M
         except FileExistsError:
             pass
         except OSError as exc:
-            raise StorageError(None, detail=f"volume {volume.source}: {source}: "
-                               f"{exc.strerror}") from None
+            raise StorageError("volume {name}: {path}: {reason}", name=volume.source,
+                               path=source, reason=exc.strerror) from None
     else:
         assert volume.kind == BIND
         source = volume.source
@@ -61,6 +61,7 @@ def prepare(volume: Volume, root: str, owner: tuple[int, int] | None) -> tuple[M
         is_dir = os.path.isdir(source)
         os.stat(source)
     except OSError as exc:
-        raise StorageError(None, detail=f"volume {volume}: {source}: {exc.strerror}") from None
+        raise StorageError("volume {volume}: {path}: {reason}", volume=str(volume), path=source,
+                           reason=exc.strerror) from None
     return Mount(destination=volume.dest, type="bind", source=source,
                  options=["rbind", *volume.options]), is_dir
