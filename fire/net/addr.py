@@ -7,6 +7,7 @@ Fire needs is four functions.  IPv6 is not supported by Fire's bridge (yet).
 
 from __future__ import annotations
 
+from fire.i18n import N_
 from fire.net import Invalid
 
 
@@ -14,12 +15,12 @@ def parse_ipv4(text: str) -> int:
     """``"10.89.0.2"`` -> an integer; ValueError when it is not a dotted quad."""
     parts = text.split(".")
     if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 for p in parts):
-        raise Invalid("{text!r} is not an IPv4 address", text=text)
+        raise Invalid(N_("{text!r} is not an IPv4 address"), text=text)
     value = 0
     for part in parts:
         octet = int(part)
         if octet > 255:
-            raise Invalid("{text!r} is not an IPv4 address", text=text)
+            raise Invalid(N_("{text!r} is not an IPv4 address"), text=text)
         value = value << 8 | octet
     return value
 
@@ -46,13 +47,13 @@ class Subnet:
     def parse(cls, text: str) -> Subnet:
         address, slash, bits = text.partition("/")
         if not slash or not bits.isdigit():
-            raise Invalid("{text!r} is not a subnet like 10.89.0.0/24", text=text)
+            raise Invalid(N_("{text!r} is not a subnet like 10.89.0.0/24"), text=text)
         prefix = int(bits)
         if not 8 <= prefix <= 30:
-            raise Invalid("{text!r}: the prefix length must be between 8 and 30", text=text)
+            raise Invalid(N_("{text!r}: the prefix length must be between 8 and 30"), text=text)
         network = parse_ipv4(address)
         if network & ~cls._mask(prefix) & 0xFFFFFFFF:
-            raise Invalid("{text!r}: host bits are set (the network is {network})", text=text,
+            raise Invalid(N_("{text!r}: host bits are set (the network is {network})"), text=text,
                           network=f"{format_ipv4(network & cls._mask(prefix))}/{prefix}")
         return cls(network, prefix)
 

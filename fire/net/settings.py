@@ -19,6 +19,7 @@ removes it, ``none`` and ``bridge`` make it a new namespace.
 from __future__ import annotations
 
 from fire.errors import ConfigError
+from fire.i18n import N_
 from fire.net import Invalid
 from fire.net.addr import Subnet, format_ipv4, parse_ipv4
 
@@ -50,8 +51,8 @@ def check_ifname(name: str) -> None:
     """The kernel's rule for interface names (dev_valid_name)."""
     if not name or len(name) >= IFNAMSIZ or name in (".", "..") or any(
             c == "/" or c == ":" or c.isspace() for c in name):
-        raise Invalid("{name!r} is not a valid interface name (1 to 15 characters, "
-                      "no '/', ':' or spaces)", name=name)
+        raise Invalid(N_("{name!r} is not a valid interface name (1 to 15 characters, "
+                      "no '/', ':' or spaces)"), name=name)
 
 
 class Port:
@@ -71,21 +72,21 @@ class Port:
         body, _, proto = text.strip().partition("/")
         proto = proto or "tcp"
         if proto not in PROTOCOLS:
-            raise Invalid("{text!r}: the protocol must be one of {protocols}", text=text,
+            raise Invalid(N_("{text!r}: the protocol must be one of {protocols}"), text=text,
                           protocols=", ".join(PROTOCOLS))
         if body.startswith("["):
-            raise Invalid("{text!r}: IPv6 host addresses are not supported", text=text)
+            raise Invalid(N_("{text!r}: IPv6 host addresses are not supported"), text=text)
         parts = body.split(":")
         if len(parts) == 2:
             parts.insert(0, "0.0.0.0")
         if len(parts) != 3:
-            raise Invalid("{text!r} is not a port like 127.0.0.1:8080:80/tcp or 8080:80",
+            raise Invalid(N_("{text!r} is not a port like 127.0.0.1:8080:80/tcp or 8080:80"),
                           text=text)
         host_ip = parse_ipv4(parts[0])
         numbers = []
         for part in parts[1:]:
             if not part.isdigit() or not 1 <= int(part) <= 65535:
-                raise Invalid("{text!r}: {part!r} is not a port number (1-65535)", text=text,
+                raise Invalid(N_("{text!r}: {part!r} is not a port number (1-65535)"), text=text,
                               part=part)
             numbers.append(int(part))
         return cls(host_ip, numbers[0], numbers[1], proto)
@@ -214,5 +215,5 @@ def check_subnet_flag(text: str) -> str:
 
 def check_mode_flag(text: str) -> str:
     if text not in MODES:
-        raise Invalid("{mode!r} is not one of {modes}", mode=text, modes=", ".join(MODES))
+        raise Invalid(N_("{mode!r} is not one of {modes}"), mode=text, modes=", ".join(MODES))
     return text

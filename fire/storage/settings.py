@@ -17,6 +17,7 @@ from __future__ import annotations
 import posixpath
 
 from fire.errors import ConfigError
+from fire.i18n import N_
 from fire.spec import mountopts
 from fire.storage import Invalid
 
@@ -58,15 +59,15 @@ class Volume:
     def parse(cls, text: str) -> Volume:
         parts = text.strip().split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise Invalid("{text!r} is not a volume like NAME:/dest, /host/path:/dest[:ro] or "
-                          "tmpfs:/dest[:size=16m]", text=text)
+            raise Invalid(N_("{text!r} is not a volume like NAME:/dest, /host/path:/dest[:ro] or "
+                          "tmpfs:/dest[:size=16m]"), text=text)
         source, dest = parts[0], parts[1]
         options = [o.strip() for o in parts[2].split(",") if o.strip()] if len(parts) == 3 else []
         if not dest.startswith("/"):
-            raise Invalid("{text!r}: the destination must be an absolute path", text=text)
+            raise Invalid(N_("{text!r}: the destination must be an absolute path"), text=text)
         dest = posixpath.normpath(dest)
         if dest == "/" or dest.startswith("//"):
-            raise Invalid("{text!r}: a volume cannot replace the root", text=text)
+            raise Invalid(N_("{text!r}: a volume cannot replace the root"), text=text)
         if source == TMPFS:
             kind = TMPFS
         elif source.startswith("/"):
@@ -75,15 +76,15 @@ class Volume:
         elif valid_volume_name(source):
             kind = NAMED
         else:
-            raise Invalid("{text!r}: the source must be an absolute path, a volume name "
-                          "(letters, digits, _ . -) or tmpfs", text=text)
+            raise Invalid(N_("{text!r}: the source must be an absolute path, a volume name "
+                          "(letters, digits, _ . -) or tmpfs"), text=text)
         parsed = mountopts.parse(options, "tmpfs" if kind == TMPFS else "bind")
         if kind != TMPFS and parsed.data:
-            raise Invalid("{text!r}: unknown option {option!r} for a bind volume", text=text,
+            raise Invalid(N_("{text!r}: unknown option {option!r} for a bind volume"), text=text,
                           option=parsed.data[0])
         if parsed.tmpcopyup or parsed.idmap or parsed.flags & mountopts.MS_REMOUNT:
-            raise Invalid("{text!r}: options tmpcopyup, idmap and remount are not supported "
-                          "for volumes", text=text)
+            raise Invalid(N_("{text!r}: options tmpcopyup, idmap and remount are not supported "
+                          "for volumes"), text=text)
         return cls(kind, source, dest, options)
 
     def __str__(self) -> str:
@@ -99,9 +100,9 @@ def split_volumes(text: str) -> list[str]:
         try:
             items = json.loads(text)
         except ValueError as exc:
-            raise Invalid("not a JSON array of strings ({error})", error=str(exc)) from None
+            raise Invalid(N_("not a JSON array of strings ({error})"), error=str(exc)) from None
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            raise Invalid("not a JSON array of strings")
+            raise Invalid(N_("not a JSON array of strings"))
         return items
     return [item for item in text.split(";") if item.strip()]
 

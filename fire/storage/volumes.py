@@ -52,7 +52,7 @@ def prepare(volume: Volume, root: str, owner: tuple[int, int] | None) -> tuple[M
         except FileExistsError:
             pass
         except OSError as exc:
-            raise StorageError("volume {name}: {path}: {reason}", name=volume.source,
+            raise StorageError("volume {volume}: {path}: {reason}", volume=str(volume),
                                path=source, reason=exc.strerror) from None
     else:
         assert volume.kind == BIND
