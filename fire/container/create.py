@@ -285,7 +285,7 @@ class Creation:
             elif tag == msg.HOOKS:
                 if not state.pid:
                     self.set_pid(self.init.pid)
-                net_stage.attach(self, spec, plan)
+                net_stage.attach(self, spec)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:

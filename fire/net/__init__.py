@@ -1,17 +1,18 @@
 """Networking for containers Fire runs itself (``fire run``, ``fire-supervise``).
 
 Engines bring their own networking (CNI, netavark) and pass Fire a network
-namespace path: then nothing here runs except bringing ``lo`` up in a namespace
-Fire creates, as runc does.  A container asks for Fire's networking with the
-``run.fire.network`` annotation (or ``fire create/run --network``): ``none``
+namespace path: then nothing here runs (the init brings ``lo`` up in a namespace
+it creates, as runc does: fire.init.loopback).  A container asks for Fire's
+networking with the ``run.fire.network`` annotation (or ``fire create/run
+--network``): ``none``
 (its own namespace with ``lo``), ``host`` (the host's namespace) or ``bridge``
 (a veth on a host bridge, an address from a small IPAM, NAT with nftables).
 The contract is written down in docs/network-storage.md.
 
 Module map: ``settings`` (annotations and flags, pure) · ``addr`` (IPv4
 arithmetic, pure) · ``ipam`` (leases under the root directory) · ``hostfiles``
-(/etc/hosts, /etc/resolv.conf) · ``loopback`` (``lo`` up with one ioctl, no
-pyroute2) · ``netlink`` (pyroute2: bridge, veth, device moves) · ``nft`` (the rule
+(/etc/hosts, /etc/resolv.conf) · ``netns`` (sockets made in another namespace) ·
+``netlink`` (pyroute2: bridge, veth, device moves) · ``nft`` (the rule
 set, applied with ``nft -f -``) · ``bridge`` (the per-namespace network: bridge,
 table, sysctls) · ``stage`` (what ``create`` and ``delete`` call).
 

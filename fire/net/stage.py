@@ -12,11 +12,12 @@ Where they run relative to the create stages (fire.lifecycle.stages):
   /etc/hosts and /etc/resolv.conf in the state directory, added to the spec as
   bind mounts so the init mounts them like config mounts.
 * ``network:attach`` (runtime, when the init asks for the runtime hooks: its
-  namespaces exist, it waits, and nothing of the user's runs yet): ``lo`` up in a
-  new namespace (every mode, engines' containers included, as runc does); for
-  the bridge the veth pair, its peer made directly in the container's namespace
-  as ``eth0``, address and default route; ``linux.netDevices`` moved in.  It runs
-  before prestart/createRuntime hooks, so those see the network in place.
+  namespaces exist, it waits, and nothing of the user's runs yet): for the
+  bridge the veth pair, its peer made directly in the container's namespace as
+  ``eth0``, address and default route; ``linux.netDevices`` moved in.  It runs
+  before prestart/createRuntime hooks, so those see the network in place.  (``lo``
+  is brought up by the init itself in every namespace it creates, as runc does:
+  fire.init.loopback.)
 * ``teardown`` (``delete``, and the undo of a failed create): delete the veth
   (both ends die; "no such device" = already gone with its namespace), then under
   the lock release the lease and its ports, and remove the bridge network when
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from fire.spec.state import State
 
 CONTAINER_IF = "eth0"
-CLONE_NEWNET = 0x40000000
 
 
 def parse(spec: Spec, annotations: dict[str, str] | None = None
@@ -137,7 +137,7 @@ def _forget(ipr: IPRoute, bridge_name: str, stale: list[Lease]) -> None:
             netlink.delete_link(ipr, lease.veth)
 
 
-def attach(creation: Creation, spec: Spec, plan: Plan) -> None:
+def attach(creation: Creation, spec: Spec) -> None:
     """The ``network:attach`` stage (see the module's docstring)."""
     from fire.net import NetworkError
     from fire.net.netns import open_netns, same_as_ours
@@ -146,9 +146,10 @@ def attach(creation: Creation, spec: Spec, plan: Plan) -> None:
     assert state is not None
     linux = spec.linux
     devices = (linux.net_devices if linux else None) or {}
-    new_netns = bool(plan["new_flags"] & CLONE_NEWNET)
+    record = record_of(state)
+    bridged = record is not None and record.get("mode") == "bridge"
     creation.stage("network:attach")
-    if not (new_netns or devices):
+    if not (bridged or devices):
         creation.stage("network:attach", "done")
         return
     nsfd = open_netns(state.pid)
@@ -156,13 +157,9 @@ def attach(creation: Creation, spec: Spec, plan: Plan) -> None:
         if same_as_ours(nsfd):
             raise NetworkError("the container is in the runtime's own network namespace: "
                                "no device can be moved into it")
-        record = record_of(state)
-        if record is not None and record.get("mode") == "bridge":
+        if bridged:
+            assert record is not None
             _attach_bridge(nsfd, record)
-        elif new_netns:
-            from fire.net.loopback import set_up
-
-            set_up(nsfd, "lo")
         if devices:
             from fire.net import netlink
 

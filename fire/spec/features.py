@@ -25,6 +25,7 @@ def document() -> dict[str, object]:
         "selinux": {"enabled": True},
         "intelRdt": {"enabled": False},
         "mountExtensions": {"idmap": {"enabled": True}},
+        "netDevices": {"enabled": True},  # fire.net.netlink.move_device (runtime-spec 1.2)
     }
     try:
         from fire.seccomp.features import seccomp_features

@@ -268,6 +268,9 @@ def test_engine_path_never_imports_pyroute2(fire: Fire, bundle: Bundle,
         assert "import time" in r.err, "-X importtime did not report"
         assert "pyroute2" not in r.err, f"{argv[0]} imported pyroute2"
         assert "asyncio" not in r.err, f"{argv[0]} imported asyncio"
+        assert " fire.net.netlink" not in r.err
+        if argv[0] != "create":
+            assert "msgspec" not in r.err, f"{argv[0]} imported msgspec"
 
 
 def test_state_json_records_the_network(fire: Fire, bundle: Bundle, netns: Netns) -> None:
