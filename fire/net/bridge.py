@@ -141,7 +141,7 @@ def down(ipr: IPRoute, root: str, name: str) -> None:
         saved = info.get("ip_forward")
         if saved is not None:
             _hand_over_or_restore(ipr, idx, saved)
-    nft.apply(nft.drop_table(name))
+    nft.apply(nft.drop_table(name), missing_ok=True)
     if idx is not None:
         netlink.delete_link(ipr, name)
 

@@ -11,10 +11,13 @@ applied as one atomic transaction.
 The table (``ip fire-<bridge>``):
 
 * ``postrouting``: masquerade what the containers send out of the subnet
-  (outbound traffic), and what reaches the bridge from 127.0.0.0/8 (a published
+  (outbound traffic); what reaches the bridge from 127.0.0.0/8 (a published
   port used from the host's loopback: the container must answer the bridge's
   address, not 127.0.0.1 — this is the "source NAT" that DNAT from loopback needs,
-  together with ``route_localnet`` on the bridge, see ``fire.net.bridge``).
+  together with ``route_localnet`` on the bridge, see ``fire.net.bridge``); and a
+  container reaching a published port of the host that leads back into the
+  subnet ("hairpin": without it the server would answer the client directly, on
+  the bridge, from an address the client never spoke to).
 * ``prerouting`` (traffic from other hosts) and ``output`` (from this host):
   destination NAT through the maps, for local destination addresses only.
 
@@ -68,6 +71,7 @@ table ip {table} {{
     type nat hook postrouting priority srcnat; policy accept;
     ip saddr {subnet} ip daddr != {subnet} masquerade
     oifname "{bridge}" ip saddr 127.0.0.0/8 masquerade
+    oifname "{bridge}" ip saddr {subnet} ct status dnat masquerade
   }}
 }}
 """
@@ -111,13 +115,20 @@ def nft_path() -> str:
 
 
 def apply(script: str, missing_ok: bool = False) -> None:
-    """Run ``nft -f -`` with ``script`` as one transaction.  ``missing_ok``: an
-    element or table that is already gone is not an error (teardown)."""
+    """Run ``nft -f -`` with ``script`` as one transaction.  ``missing_ok``
+    (teardown): an element or table already gone is not an error, nor is a
+    missing ``nft`` command (then Fire cannot have made a table either)."""
     if not script:
         return
     import subprocess
 
-    proc = subprocess.run([nft_path(), "-f", "-"], input=script.encode(), capture_output=True,
+    try:
+        nft = nft_path()
+    except NetworkError:
+        if missing_ok:
+            return
+        raise
+    proc = subprocess.run([nft, "-f", "-"], input=script.encode(), capture_output=True,
                           check=False)
     if proc.returncode == 0:
         return

@@ -174,6 +174,27 @@ def test_published_port_on_loopback_reaches_the_container(fire: Fire, bundle: Bu
     assert fire("delete", "--force", cid).code == 0
 
 
+def test_hairpin_a_container_reaches_a_port_published_on_every_address(
+        fire: Fire, bundle: Bundle, netns: Netns) -> None:
+    """Another container connects to the bridge's own address (a local address of
+    the host) on a port published without a host address.  With br_netfilter off
+    (this namespace only), as on hosts without it: only Fire's hairpin masquerade
+    makes the server's answer come back through the host."""
+    netns.run("sh", "-c", "echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables")
+    bridge = unique_bridge()
+    bundle.config["annotations"] = bridge_annotations(bridge, **{"run.fire.ports": "18083:80"})
+    bundle.args("nc", "-ll", "-p", "80", "-e", "/bin/echo", "hairpin").write()
+    server = fire.unique_id("srv")
+    assert fire("run", "-d", "-b", str(bundle.path), server).code == 0
+    assert connect(netns, 18083) == "hairpin\n"
+    bundle.config["annotations"] = bridge_annotations(bridge)
+    bundle.args("nc", "-w", "3", "10.213.7.1", "18083").write()
+    r = fire("run", "-b", str(bundle.path), fire.unique_id("cli"))
+    assert r.code == 0, r
+    assert r.out == "hairpin\n"
+    assert fire("delete", "--force", server).code == 0
+
+
 def test_published_port_flag_and_conflict(fire: Fire, bundle: Bundle, netns: Netns) -> None:
     """``-p`` publishes; a second container asking for the same host port is refused,
     naming the first, and leaves nothing behind."""
