@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from fire.procfs import start_time
 from tests.conftest import Bundle, Fire, cgroup_dirs_of
 from tests.hooks.helpers import Trace, marker, processes_with, recorder, shell
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("no_leaks")]
 
