@@ -74,8 +74,9 @@ def marker() -> str:
     return str(random.randint(100000, 999999))
 
 
-def processes_with(text: str) -> list[int]:
-    """Live processes whose command line mentions ``text`` (zombies have none)."""
+def processes_with(text: str, exact: bool = False) -> list[int]:
+    """Live processes whose command line mentions ``text`` (or, ``exact``, is it);
+    zombies have no command line."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -85,6 +86,6 @@ def processes_with(text: str) -> list[int]:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if text in cmdline:
+        if (cmdline.strip() == text) if exact else (text in cmdline):
             found.append(int(entry))
     return found
