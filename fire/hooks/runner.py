@@ -234,7 +234,7 @@ def run(hook: HookPlan, state: bytes, phase: str, index: int,
     name = policy.hook_name(phase, index, hook["path"])
     argv = hook_argv(hook)
     env = hook_env(hook["env"])
-    from fire.syscalls import proc as _  # noqa: F401  (for become_hook, before the fork)
+    import fire.syscalls.proc  # noqa: F401  (become_hook's, imported once, before the fork)
 
     stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)

@@ -8,7 +8,7 @@ running Python (``preexec_fn``), and so ``setpgid`` and
 (fire.hooks.runner).  So the supervisor starts ``python -I -S`` on this module,
 which does exactly what the sync runner's child does (``runner.become_hook``) and
 ``exec``s the hook in place: same pid, same process group, same subreaper.  Cost: one
-interpreter start (~15 ms here) per hook, off the engine path.
+interpreter start and these imports (~17 ms here) per hook, off the engine path.
 
 Command line: ``ERR_FD PATH N ARG*N ENV*``; ``execve``'s errno, if it fails, is
 written to ERR_FD, which is close-on-exec (EOF there means the hook runs).  The

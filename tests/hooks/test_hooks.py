@@ -294,3 +294,35 @@ def test_a_hook_past_its_timeout_is_killed_with_everything_it_started(
     assert took < 4, f"the timeout of 1 s took {took:.1f} s"
     assert processes_with(f"sleep {m}") == [], "a process the hook started is still running"
     _gone(fire, cid)
+
+
+def test_a_create_failing_after_the_hook_steps_runs_poststop(
+        fire: Fire, bundle: Bundle, tmp_path: Path) -> None:
+    """The program is looked up after the hooks: its absence still undoes what a
+    createRuntime hook did, through the poststop hooks (steps 12-13)."""
+    trace = _with_trace(bundle, tmp_path)
+    bundle.config["hooks"] = {"createRuntime": [recorder("createRuntime", trace.host)],
+                              "poststop": [recorder("poststop", trace.host)]}
+    bundle.args("no-such-program").write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid)
+    assert r.code == 1
+    assert "executable file not found in $PATH" in r.err
+    assert trace.phases() == ["createRuntime", "poststop"]
+    _gone(fire, cid)
+
+
+def test_a_create_failing_before_the_hook_steps_runs_no_hook(
+        fire: Fire, bundle: Bundle, tmp_path: Path) -> None:
+    """runtime.md step 2: "unable to create the environment" is only an error."""
+    trace = _with_trace(bundle, tmp_path)
+    bundle.config["hooks"] = {"prestart": [recorder("prestart", trace.host)],
+                              "poststop": [recorder("poststop", trace.host)]}
+    bundle.config["mounts"].append({"destination": "/mnt", "type": "bind",
+                                    "source": str(tmp_path / "missing"), "options": ["bind"]})
+    bundle.args("true").write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid)
+    assert r.code == 1, r
+    assert trace.phases() == []
+    _gone(fire, cid)

@@ -11,16 +11,17 @@ import struct
 import subprocess
 import termios
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from fire.procfs import parents, stat_fields
-from tests.conftest import Bundle, Fire
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from tests.conftest import Bundle, Fire
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("no_leaks")]
 
@@ -69,7 +70,7 @@ class Running:
 
 
 @pytest.fixture
-def running(fire: Fire, tmp_path: Path) -> Callable[[Bundle], Running]:
+def running(fire: Fire, tmp_path: Path) -> Iterator[Callable[[Bundle], Running]]:
     started: list[Running] = []
 
     def start(bundle: Bundle) -> Running:
@@ -78,7 +79,7 @@ def running(fire: Fire, tmp_path: Path) -> Callable[[Bundle], Running]:
         started.append(r)
         return r
 
-    yield start  # type: ignore[misc]
+    yield start
     for r in started:
         r.stop()
 
@@ -121,8 +122,8 @@ def test_the_container_exit_code_is_fires(fire: Fire, bundle: Bundle, code: int)
     assert fire("run", "-b", str(bundle.path), fire.unique_id()).code == code
 
 
-def test_fire_kill_KILL_gives_137(fire: Fire, bundle: Bundle,  # noqa: N802
-                                  running: Callable[[Bundle], Running]) -> None:
+def test_fire_kill_with_kill_gives_137(fire: Fire, bundle: Bundle,
+                                        running: Callable[[Bundle], Running]) -> None:
     bundle.args("sh", "-c", "echo ready; exec sleep 100")
     run = running(bundle)
     assert run.wait_text("ready")
