@@ -230,44 +230,56 @@ def run(hook: HookPlan, state: bytes, phase: str, index: int,
         output: Callable[[str], None] | None = None) -> None:
     """Run ``hook`` with ``state`` on its stdin; raise ``HookError`` if it cannot
     start, fails or runs past its timeout.  Its output goes to ``output``, a line
-    at a time, each naming the hook."""
+    at a time, each naming the hook.
+
+    SIGPIPE is blocked while the hook runs (and one it raised is taken back before
+    it is unblocked): a hook that exits without reading its state makes our write
+    raise it, and the processes that run hooks do not all ignore it — the init has a
+    handler that exits (it stands in for the program's default actions) and
+    ``fire run`` forwards every signal to the container.
+    """
     name = policy.hook_name(phase, index, hook["path"])
     argv = hook_argv(hook)
     env = hook_env(hook["env"])
     import fire.syscalls.proc  # noqa: F401  (become_hook's, imported once, before the fork)
 
-    stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
-    out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)  # execve's errno; EOF = it ran
-    pid = os.fork()
-    if pid == 0:  # the hook
-        try:
-            try:
-                _signal.set_wakeup_fd(-1)  # `fire run`'s signal channel is not the hook's
-            except (ValueError, OSError):
-                pass
-            os.dup2(stdin_r, 0)
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            become_hook(hook["path"], argv, env, err_w)
-        finally:
-            os._exit(127)
-    for fd in (stdin_r, out_w, err_w):
-        os.close(fd)
-    pidfd = -1
+    previous = _signal.pthread_sigmask(_signal.SIG_BLOCK, [_signal.SIGPIPE])
+    fds: list[int] = []
     try:
-        failure = _read_errno(err_r)
-        if failure:
-            _waitpid(pid)
-            raise policy.not_started(name, os.strerror(failure))
-        pidfd = os.pidfd_open(pid)
-        _feed(stdin_w, state)
-        stdin_w = -1
-        code, text = _wait(pid, pidfd, out_r, hook["timeout"])
+        stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)  # execve's errno; EOF = it ran
+        fds = [stdin_r, stdin_w, out_r, out_w, err_r, err_w]
+        deadline = None if hook["timeout"] is None else time.monotonic() + hook["timeout"]
+        pid = os.fork()
+        if pid == 0:  # the hook
+            try:
+                try:
+                    _signal.set_wakeup_fd(-1)  # `fire run`'s signal channel is not the hook's
+                except (ValueError, OSError):
+                    pass
+                os.dup2(stdin_r, 0)
+                os.dup2(out_w, 1)
+                os.dup2(out_w, 2)
+                become_hook(hook["path"], argv, env, err_w)
+            finally:
+                os._exit(127)
+        for fd in (stdin_r, out_w, err_w):
+            os.close(fd)
+        fds = []
+        watch = _Watch(pid, stdin_w, out_r, err_r, state)
+        try:
+            code, text, failure = watch.wait(deadline)
+        finally:
+            watch.close()
     finally:
-        for fd in (stdin_w, out_r, err_r, pidfd):
-            if fd >= 0:
-                os.close(fd)
+        for fd in fds:
+            os.close(fd)
+        while _signal.SIGPIPE in _signal.sigpending():
+            _signal.sigtimedwait([_signal.SIGPIPE], 0)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
+    if failure:
+        raise policy.not_started(name, os.strerror(failure))
     if output is not None:
         for line in policy.output_lines(name, text):
             output(line)
@@ -277,77 +289,103 @@ def run(hook: HookPlan, state: bytes, phase: str, index: int,
         raise policy.failed(name, code, text)
 
 
-def _read_errno(err_r: int) -> int:
-    while True:
-        try:
-            data = os.read(err_r, 32)
-            break
-        except InterruptedError:
-            continue
-    return int(data) if data else 0
+class _Watch:
+    """One poll loop over the hook: its exec report, its stdin, its output, its exit.
 
-
-def _feed(fd: int, state: bytes) -> None:
-    """Give the hook its state on stdin; a hook that never reads it is fine.
-
-    The state (well under the pipe's 64 KiB) fits in one non-blocking write.
+    The wait ends when the *hook* exits (its pidfd), not when its output pipe
+    closes: a child it left running in the background may hold the pipe open for
+    ever.  The state is written as the pipe takes it (any size); a hook that does
+    not read it is fine.
     """
-    os.set_blocking(fd, False)
-    try:
-        os.write(fd, state)
-    except (BlockingIOError, BrokenPipeError):
-        pass
-    finally:
-        os.close(fd)
 
+    def __init__(self, pid: int, stdin_w: int, out_r: int, err_r: int, state: bytes) -> None:
+        self.pid = pid
+        self.stdin_w = stdin_w  # -1 once closed (the hook sees EOF)
+        self.out_r = out_r
+        self.err_r = err_r
+        self.pending = memoryview(state)
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.errno = b""
+        self.poller = select.poll()
+        for fd in (stdin_w, out_r, err_r):
+            os.set_blocking(fd, False)
 
-def _wait(pid: int, pidfd: int, out_r: int, timeout: float | None) -> tuple[int | None, str]:
-    """Wait for the hook; return (exit code, or None after a timeout; its output).
-
-    The wait ends when the *hook* exits, not when its output pipe closes: a child it
-    left running in the background may hold the pipe open for ever.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    poller.register(out_r, select.POLLIN)
-    chunks: list[bytes] = []
-    size = 0
-    out_open = True
-
-    def collect(data: bytes) -> None:
-        nonlocal size
-        if size < MAX_OUTPUT:
-            chunks.append(data[:MAX_OUTPUT - size])
-            size += len(data)
-
-    while True:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            kill_tree(pid)
-            return None, b"".join(chunks).decode(errors="replace")
+    def wait(self, deadline: float | None) -> tuple[int | None, str, int]:
+        """(exit code, or None after a timeout; its output; execve's errno or 0)."""
+        pidfd = os.pidfd_open(self.pid)
         try:
-            events = poller.poll(-1 if remaining is None else int(remaining * 1000) + 1)
-        except InterruptedError:
-            continue
-        for fd, _ in events:
-            if fd == out_r and out_open:
-                data = os.read(out_r, 65536)
-                if data:
-                    collect(data)
-                else:
-                    poller.unregister(out_r)
-                    out_open = False
-            elif fd == pidfd:
-                status = _waitpid(pid)
-                if out_open:  # what the hook wrote just before it exited
-                    os.set_blocking(out_r, False)
-                    try:
-                        while data := os.read(out_r, 65536):
-                            collect(data)
-                    except BlockingIOError:
-                        pass
-                return os.waitstatus_to_exitcode(status), b"".join(chunks).decode(errors="replace")
+            self.poller.register(pidfd, select.POLLIN)
+            self.poller.register(self.out_r, select.POLLIN)
+            self.poller.register(self.err_r, select.POLLIN)
+            self.poller.register(self.stdin_w, select.POLLOUT)
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    kill_tree(self.pid)
+                    return None, self.text(), 0
+                try:
+                    events = self.poller.poll(-1 if remaining is None
+                                              else int(remaining * 1000) + 1)
+                except InterruptedError:
+                    continue
+                for fd, _ in events:
+                    if fd == pidfd:
+                        status = _waitpid(self.pid)
+                        self.read(self.out_r)  # what it wrote just before it exited
+                        self.read(self.err_r)
+                        return os.waitstatus_to_exitcode(status), self.text(), self.exec_errno()
+                    if fd == self.stdin_w >= 0:
+                        self.feed()
+                    elif fd in (self.out_r, self.err_r):
+                        self.read(fd)
+        finally:
+            os.close(pidfd)
+
+    def feed(self) -> None:
+        try:
+            n = os.write(self.stdin_w, self.pending[:65536])
+            self.pending = self.pending[n:]
+        except BlockingIOError:
+            return
+        except OSError:  # EPIPE: the hook closed its stdin or exited; it is fine
+            self.pending = self.pending[:0]
+        if not self.pending:
+            self.poller.unregister(self.stdin_w)
+            os.close(self.stdin_w)
+            self.stdin_w = -1
+
+    def close(self) -> None:
+        for fd in (self.stdin_w, self.out_r, self.err_r):
+            if fd >= 0:
+                os.close(fd)
+
+    def read(self, fd: int) -> None:
+        """Take what ``fd`` has now (non-blocking); unregister it at EOF."""
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    self.poller.unregister(fd)
+                except KeyError:
+                    pass
+                return
+            if fd == self.err_r:
+                self.errno += data
+            elif self.size < MAX_OUTPUT:
+                self.chunks.append(data[:MAX_OUTPUT - self.size])
+                self.size += len(data)
+
+    def exec_errno(self) -> int:
+        return int(self.errno) if self.errno.isdigit() else 0
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode(errors="replace")
 
 
 def run_all(hooks: list[HookPlan], state: bytes, phase: str,

@@ -326,3 +326,21 @@ def test_a_create_failing_before_the_hook_steps_runs_no_hook(
     assert r.code == 1, r
     assert trace.phases() == []
     _gone(fire, cid)
+
+
+def test_hooks_that_never_read_a_large_state_harm_neither_init_nor_run(
+        fire: Fire, bundle: Bundle) -> None:
+    """Regression: the init, which turns SIGPIPE into its own exit, died silently
+    when a startContainer hook exited before its state was written — and `start`
+    then reported success.  Under `fire run` the SIGPIPE would go to the container."""
+    bundle.config["annotations"] = {"big": "x" * 300_000}
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/true", "args": ["true"]}],
+                              "poststart": [{"path": "/bin/true"}]}
+    bundle.args("sh", "-c", "sleep 0.5; exit 7").write()
+    assert fire("run", "-b", str(bundle.path), fire.unique_id()).code == 7
+    cid = fire.unique_id()
+    assert fire("create", "-b", str(bundle.path), cid).code == 0
+    assert fire("start", cid).code == 0
+    assert fire.state(cid)["status"] == "running"
+    assert fire.wait_status(cid, "stopped")["status"] == "stopped"
+    assert fire("delete", cid).code == 0

@@ -45,8 +45,26 @@ def test_no_args_means_the_path_alone() -> None:
     assert runner.hook_argv(hook(path="/bin/true")) == ["/bin/true"]
 
 
-def test_a_hook_that_ignores_a_large_state_is_fine() -> None:
-    runner.run(hook("sh", "-c", "exit 0"), b"x" * (1 << 20), "poststart", 0)
+def test_a_state_larger_than_a_pipe_arrives_whole() -> None:
+    lines: list[str] = []
+    runner.run(hook("sh", "-c", "wc -c"), b"x" * 300_000, "prestart", 0, lines.append)
+    assert [line.rsplit(" ", 1)[-1] for line in lines] == ["300000"]
+
+
+def test_a_hook_that_never_reads_its_state_raises_no_sigpipe_here() -> None:
+    """Our handler stands in for the init's (which exits) and `fire run`'s (which
+    forwards): neither may see the SIGPIPE our write to a closed pipe raises."""
+    import signal
+
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGPIPE, lambda sig, frame: seen.append(sig))
+    try:
+        for _ in range(5):
+            runner.run(hook("sh", "-c", "exec 0<&-; exit 0"), b"x" * 300_000, "poststart", 0)
+            runner.run(hook(path="/bin/true"), b"{}", "poststart", 0)
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
+    assert seen == []
 
 
 def test_failures_name_the_hook_and_say_why(tmp_path: Path) -> None:
