@@ -21,10 +21,11 @@ step  phase            run by      namespaces    a failure
 
 Step 12 destroys the container (undoes step 2) and step 13 runs the poststop hooks,
 so every fatal failure above ends with the container gone *and* its poststop hooks
-run.  Where runc differs (kept here so nobody "fixes" it back): runc treats a
-failing poststart hook as a warning and runs no poststop hook after it (runc
-#5182), and a failing poststop hook fails ``delete`` (runc #2905).  runtime-spec 1.3
-says otherwise for both; Fire follows the spec.
+run.  Where runc differs (kept here so nobody "fixes" it back): after a failing
+poststart hook runc runs no poststop hook (runc #5182), and since runc #2905 a
+failing poststop hook makes ``delete`` fail.  runtime-spec 1.3 says otherwise for
+both (steps 9 and 13); Fire follows the spec: poststart failure ⇒ stop, destroy,
+poststop hooks; poststop failure ⇒ a warning, and ``delete`` succeeds.
 
 Hook numbers in messages count from 0 within their phase, as runc's
 ("prestart hook #0 (/usr/bin/x) failed: exit status 1"), so logs of both runtimes

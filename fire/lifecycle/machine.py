@@ -25,7 +25,7 @@ The OCI rules encoded (runtime-spec 1.3 `runtime.md`):
   (``HOOKS_BEGIN``), any later create failure — a hook's, or pivot_root's after the
   hooks — destroys the container *with* its poststop hooks: a createRuntime hook
   that set up a network must see its poststop counterpart, or the network leaks.
-  (runc runs poststop hooks on every failed create; crun on none.)
+  (runc's destroy path runs the poststop hooks after any failed create.)
 
 Destruction order (``DESTROY``): kill everything and wait, remove the cgroup and
 the rest of step 2's work, run the poststop hooks (step 13 comes after step 12),
