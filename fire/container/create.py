@@ -30,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from fire.init.plan import Plan
+    from fire.init.plan import Plan, SeccompPlan
     from fire.spec.config import Spec
     from fire.store import ContainerDir, Store
 
@@ -175,13 +175,15 @@ class Creation:
         self.stage("cgroup", "done")
 
         self.stage("seccomp")
+        seccomp = self.security(spec, bundle)
         self.stage("seccomp", "done")
 
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
             cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
-            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
+            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds(),
+            seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
 
@@ -207,6 +209,30 @@ class Creation:
         init.reap()
         self.undo.clear()
         return Created(cdir, state, spec, self.master)
+
+    def security(self, spec: Spec, bundle: str) -> SeccompPlan | None:
+        """LSM labels this kernel can apply; the seccomp filter, compiled; where a
+        notify listener goes (recorded for ``fire start``)."""
+        from fire.security import lsm
+
+        lsm.check(spec)
+        if spec.linux is None or spec.linux.seccomp is None:
+            return None
+        from fire.seccomp.compile import seccomp_plan
+        from fire.seccomp.notify import STATE_KEY
+
+        seccomp, warnings = seccomp_plan(spec, bundle)
+        for warning in warnings:
+            log.warning("{warning}", warning=warning)
+        if seccomp is not None and seccomp["listener_path"]:
+            assert self.state is not None
+            assert self.cdir is not None
+            extra = dict(self.state.extra or {})
+            extra[STATE_KEY] = {"path": seccomp["listener_path"],
+                                "metadata": seccomp["listener_metadata"]}
+            self.state.extra = extra
+            self.cdir.write_state(self.state)
+        return seccomp
 
     def _kill_init(self) -> None:
         state = self.state

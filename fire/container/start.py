@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from fire.container.destroy import destroy, run_hooks
@@ -14,39 +15,89 @@ from fire.log import log
 from fire.spec.state import RUNNING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fire.spec.state import State
     from fire.store import Store
 
 EXEC_SOCKET = "exec.sock"
 
 
-def release(cdir_fd: int) -> None:
+def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> None:
     """Tell the init to start; wait until it has exec'd the program (EOF) or failed.
 
     The init runs the startContainer hooks and sets up the process after this
     message, reporting hook output as ``L <text>`` lines and a failure as one
     ``E <error>`` line; on success its end closes at ``execve`` (close-on-exec).
+    An ``N`` line carries a seccomp notify listener (SCM_RIGHTS): ``on_listener``
+    hands it on, then the init hears ``ok`` and execs (fire.seccomp.notify).
     """
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    error = None
     try:
         try:
             sock.connect(f"/proc/self/fd/{cdir_fd}/{EXEC_SOCKET}")
         except (FileNotFoundError, ConnectionRefusedError):
             raise NotRunning() from None
         sock.sendall(b"start")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
+        buffer = b""
+        fds: list[int] = []
+        try:
+            while error is None:
+                chunk, ancdata, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+                fds += _received_fds(ancdata)
+                if not chunk:
+                    break
+                buffer += chunk
+                while b"\n" in buffer and error is None:
+                    raw, buffer = buffer.split(b"\n", 1)
+                    kind, _, text = raw.decode(errors="replace").partition(" ")
+                    if kind == "L":
+                        log.info("{t}", t=text)
+                    elif kind == "E":
+                        error = text
+                    elif kind == "N" and fds:
+                        error = _hand_over(fds.pop(0), on_listener)
+                        if error is None:
+                            sock.sendall(b"ok\n")
+        finally:
+            for fd in fds:
+                os.close(fd)
     finally:
         sock.close()
-    error = None
-    for line in data.decode(errors="replace").splitlines():
-        kind, _, text = line.partition(" ")
-        if kind == "L":
-            log.info("{t}", t=text)
-        elif kind == "E":
-            error = text
     if error is not None:
         raise InitError("{detail}", stage="start", detail=error)
+
+
+def _hand_over(fd: int, on_listener: Callable[[int], None] | None) -> str | None:
+    """Pass a seccomp listener on; an error message, or None."""
+    try:
+        if on_listener is None:
+            return "the init sent a seccomp listener nobody expects"
+        on_listener(fd)
+    except FireError as exc:
+        return str(exc)
+    finally:
+        os.close(fd)
+    return None
+
+
+def _received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
+    out: list[int] = []
+    for level, kind, payload in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            out += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+                    for i in range(0, len(payload) - 3, 4)]
+    return out
+
+
+def _forward_listener(state: State) -> Callable[[int], None]:
+    def forward(fd: int) -> None:
+        from fire.seccomp.notify import forward
+
+        forward(state, fd)
+
+    return forward
 
 
 def start(store: Store, cid: str) -> None:
@@ -55,7 +106,7 @@ def start(store: Store, cid: str) -> None:
         machine = lm.Machine(cid, status)
         machine.send(lm.START)
         try:
-            release(cdir.fd)
+            release(cdir.fd, _forward_listener(state))
         except InitError:
             machine.send(lm.START_FAILED)
             destroy(cdir, state)

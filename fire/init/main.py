@@ -104,6 +104,7 @@ class Init:
         plan = self.plan
         p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
         os.umask(0)
+        process.early(plan["process"])
         with Stage(self, "namespaces"):
             self.namespaces()
         if plan["needs_fork"]:
@@ -139,6 +140,7 @@ class Init:
             with Stage(self, "hooks:createContainer"):
                 self.hooks("createContainer", plan["hooks_create_container"], b"creating")
         listener = self.listen()
+        prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
         with Stage(self, "pivot_root"):
             mounts.pivot(rootfd, plan["no_pivot"])
@@ -172,7 +174,7 @@ class Init:
                            lambda text: _send_line(conn, "L", text))
             if proc is None:
                 raise InitError(None, stage="start", detail="config.json has no process to run")
-            process.become(rootfd, proc, program, slave)
+            process.become(rootfd, proc, program, slave, conn, prepared)
         except BaseException as exc:
             _send_line(conn, "E", _describe(self.stage, exc))
             os._exit(1)
