@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 EXEC_SOCKET = "exec.sock"
 
 # Signals whose default action is to ignore them: left alone in the waiting init.
-_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH}
+# SIGPIPE stays ignored too (as Python set it): a hook that exits without reading
+# its state would otherwise kill the init through the runner's write.
+_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH,
+                       _signal.SIGPIPE}
 
 
 class Stage:
