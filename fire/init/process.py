@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from fire.init.plan import ProcessPlan
 
+SCHED_FIFO, SCHED_RR = 1, 2
 CAP_SYS_ADMIN = 21
 CAP_LAST = 40
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -293,8 +294,12 @@ def _scheduling(proc: ProcessPlan) -> None:
             p.sched_setattr(policy, flags=flags, nice=nice, priority=priority,
                             runtime=runtime, deadline=deadline, period=period)
         except KernelError as exc:
-            raise InitError(None, stage="scheduler", detail=f"sched_setattr: {exc.strerror}"
-                            ) from None
+            hint = ""
+            if exc.errno == errno.EPERM and policy in (SCHED_FIFO, SCHED_RR):
+                hint = (" (a real-time policy needs CAP_SYS_NICE and, with cgroup v1 real-time"
+                        " group scheduling, a budget: linux.resources.cpu.realtimeRuntime)")
+            raise InitError(None, stage="scheduler",
+                            detail=f"sched_setattr: {exc.strerror}{hint}") from None
 
 
 def _write_labels(prepared: Prepared | None) -> None:
