@@ -12,8 +12,10 @@ import select
 import socket
 import struct
 import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # SECCOMP_IOCTL_NOTIF_RECV / _SEND: _IOWR('!', 0, struct seccomp_notif (80 bytes)) and
 # _IOWR('!', 1, struct seccomp_notif_resp (24 bytes)).

@@ -9,13 +9,17 @@ kernel without the LSM fails ``create`` naming the field, and leaves nothing.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from fire.init.process import Prepared, _write_labels, prepare
 from fire.security import lsm
-from tests.conftest import Bundle, Fire
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.conftest import Bundle, Fire
 
 needs_no_lsm = pytest.mark.skipif(lsm.apparmor_enabled() or lsm.selinux_enabled(),
                                   reason="this kernel has an LSM: the error path cannot be seen")

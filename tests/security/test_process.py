@@ -6,15 +6,18 @@ from __future__ import annotations
 import os
 import platform
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from fire.syscalls import proc as p
-from tests.conftest import Bundle, Fire
 from tests.security.helpers import caps_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.conftest import Bundle, Fire
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("no_leaks")]
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import Bundle, Fire
 from tests.security.helpers import SeccompAgent, caps_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.conftest import Bundle, Fire
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("no_leaks")]
 

@@ -234,11 +234,11 @@ def test_a_docker_sized_allow_list_compiles() -> None:
 
 
 def test_features_report_what_the_compiler_and_kernel_support() -> None:
-    f = seccomp_features()
+    f: dict[str, Any] = seccomp_features()
     assert f["enabled"] is True
-    assert set(f["actions"]) == set(n.ACTIONS)  # type: ignore[arg-type]
+    assert set(f["actions"]) == set(n.ACTIONS)
     assert f["operators"] == sorted(n.OPERATORS)
-    assert "SCMP_ARCH_X86_64" in f["archs"]  # type: ignore[operator]
-    assert set(f["supportedFlags"]) <= set(f["knownFlags"])  # type: ignore[arg-type]
-    assert "SECCOMP_FILTER_FLAG_LOG" in f["supportedFlags"]  # type: ignore[operator]
+    assert "SCMP_ARCH_X86_64" in f["archs"]
+    assert set(f["supportedFlags"]) <= set(f["knownFlags"])
+    assert "SECCOMP_FILTER_FLAG_LOG" in f["supportedFlags"]
     assert f["knownFlags"] == sorted(n.FLAGS)
