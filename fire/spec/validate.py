@@ -14,7 +14,7 @@ from fire.errors import ConfigError
 from fire.spec.names import CAPABILITIES, RLIMITS
 
 if TYPE_CHECKING:
-    from fire.spec.config import Spec
+    from fire.spec.config import Linux, Spec
 
 SUPPORTED_MINOR = (0, 1, 2, 3)
 
@@ -114,6 +114,8 @@ def validate(spec: Spec) -> list[str]:
                                             "rshared", "rslave", "rprivate", "runbindable"):
             raise ConfigError("$.linux.rootfsPropagation",
                               f"unknown propagation {linux.rootfs_propagation!r}")
+    if linux is not None:
+        _validate_unified(linux)
     if spec.hostname and "uts" not in new_ns:
         raise ConfigError("$.hostname", "setting the hostname needs a new uts namespace")
     if spec.domainname and "uts" not in new_ns:
@@ -177,3 +179,13 @@ def _validate_hooks(spec: Spec) -> None:
             if hook.timeout is not None and hook.timeout <= 0:
                 raise ConfigError(f"$.hooks.{name}[{i}].timeout",
                                   f"must be greater than zero, got {hook.timeout}")
+
+
+def _validate_unified(linux: Linux) -> None:
+    """``resources.unified`` keys name files of the container's own cgroup: a key
+    that is a path (``../x``, ``a/b``) would write elsewhere."""
+    resources = linux.resources
+    for key in (resources.unified or {}) if resources else {}:
+        if not key or "/" in key or "\0" in key or key in (".", ".."):
+            raise ConfigError("$.linux.resources.unified",
+                              f"{key!r} is not a cgroup file name (no path allowed)")
