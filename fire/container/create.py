@@ -221,7 +221,7 @@ class Creation:
         from fire.seccomp.compile import seccomp_plan
         from fire.seccomp.notify import STATE_KEY
 
-        seccomp, warnings = seccomp_plan(spec, bundle)
+        seccomp, warnings = seccomp_plan(spec, bundle, self.store.root)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
         if seccomp is not None and seccomp["listener_path"]:

@@ -29,6 +29,10 @@ failing half-way through ``start``.
 from __future__ import annotations
 
 import os
+import sys
+
+# The create path has msgspec loaded already (the config model): no extra cost.
+import msgspec
 
 from fire.errors import ConfigError
 from fire.seccomp import bpf
@@ -231,14 +235,92 @@ def check_calls_after_load(sc: Any, program: bytes, notify: bool, where: str) ->
                           f"but Fire calls {name} after loading it {why}")
 
 
-def seccomp_plan(spec: Spec, bundle: str) -> tuple[SeccompPlan | None, list[str]]:
+# ----------------------------------------------------------------------------- cache
+#
+# Engines pass the same profile to every create (podman's and containerd's defaults
+# are ~350 rules): importing libseccomp and compiling cost ~22 ms here, as much as a
+# whole runc create.  The result depends only on the profile, this compiler, and the
+# kernel (the flags it accepts), so it is kept in ``--root/@seccomp/<sha256>``:
+# root-only like the rest of --root, written atomically, pruned to CACHE_LIMIT
+# entries.  Only successful compilations are kept; a damaged entry is recompiled.
+
+CACHE_DIR = "@seccomp"
+CACHE_LIMIT = 64
+
+
+class _Record(msgspec.Struct, forbid_unknown_fields=True):
+    """A cache entry."""
+
+    bpf: bytes
+    flags: int
+    notify: bool
+    warnings: list[str]
+
+
+def _cache_key(seccomp: Seccomp) -> str:
+    import hashlib
+
+    from fire import __version__
+    from fire.seccomp import features
+
+    h = hashlib.sha256(b"fire-seccomp-cache-1\0" + __version__.encode())
+    for module in (bpf, n, features, sys.modules[__name__]):
+        with open(module.__file__ or "", "rb") as f:
+            h.update(f.read())
+    uname = os.uname()
+    h.update(f"\0{uname.release}\0{uname.version}\0{uname.machine}\0".encode())
+    h.update(msgspec.json.encode(seccomp))
+    return h.hexdigest()
+
+
+def _cache_read(path: str) -> Compiled | None:
+    try:
+        with open(path, "rb") as f:
+            raw = msgspec.json.decode(f.read(), type=_Record)
+    except (OSError, msgspec.DecodeError):
+        return None
+    return Compiled(raw.bpf, raw.flags, raw.notify, list(raw.warnings))
+
+
+def _cache_write(directory: str, path: str, compiled: Compiled) -> None:
+    record = _Record(bpf=compiled.bpf, flags=compiled.flags, notify=compiled.notify,
+                     warnings=compiled.warnings)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        entries = sorted(os.scandir(directory), key=lambda e: e.stat().st_mtime)
+        for entry in entries[: max(0, len(entries) - CACHE_LIMIT + 1)]:
+            os.unlink(entry.path)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(msgspec.json.encode(record))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def compile_cached(seccomp: Seccomp, root: str | None) -> Compiled:
+    """``compile_seccomp`` through the cache in ``root`` (None: no cache)."""
+    if root is None:
+        return compile_seccomp(seccomp)
+    directory = os.path.join(root, CACHE_DIR)
+    path = os.path.join(directory, _cache_key(seccomp))
+    cached = _cache_read(path)
+    if cached is not None:
+        return cached
+    compiled = compile_seccomp(seccomp)
+    _cache_write(directory, path, compiled)
+    return compiled
+
+
+def seccomp_plan(spec: Spec, bundle: str, cache_root: str | None = None
+                 ) -> tuple[SeccompPlan | None, list[str]]:
     """The init's seccomp plan for ``spec`` (None without ``linux.seccomp``), and
     warnings to log."""
     linux = spec.linux
     if linux is None or linux.seccomp is None:
         return None, []
     seccomp = linux.seccomp
-    compiled = compile_seccomp(seccomp)
+    compiled = compile_cached(seccomp, cache_root)
     path = ""
     if compiled.notify:
         assert seccomp.listener_path  # checked by compile_seccomp

@@ -242,3 +242,28 @@ def test_features_report_what_the_compiler_and_kernel_support() -> None:
     assert set(f["supportedFlags"]) <= set(f["knownFlags"])
     assert "SECCOMP_FILTER_FLAG_LOG" in f["supportedFlags"]
     assert f["knownFlags"] == sorted(n.FLAGS)
+
+
+def test_compiled_filters_are_cached_by_content(tmp_path: Any) -> None:
+    from fire.seccomp.compile import CACHE_DIR, compile_cached
+
+    doc = allow_with({"names": ["mkdir", "no_such_call"], "action": "SCMP_ACT_ERRNO"})
+    first = compile_cached(msgspec.convert(doc, Seccomp), str(tmp_path))
+    entries = list((tmp_path / CACHE_DIR).iterdir())
+    assert len(entries) == 1
+    again = compile_cached(msgspec.convert(doc, Seccomp), str(tmp_path))
+    assert (again.bpf, again.flags, again.warnings) == (first.bpf, first.flags, first.warnings)
+    assert again.warnings, "warnings are replayed from the cache"
+    entries[0].write_bytes(b"{damaged")
+    repaired = compile_cached(msgspec.convert(doc, Seccomp), str(tmp_path))
+    assert repaired.bpf == first.bpf
+    other = compile_cached(msgspec.convert(allow_with({"names": ["mkdir"],
+                                                       "action": "SCMP_ACT_KILL"}), Seccomp),
+                           str(tmp_path))
+    assert other.bpf != first.bpf
+    assert len(list((tmp_path / CACHE_DIR).iterdir())) == 2
+    with pytest.raises(ConfigError):  # errors are never cached
+        compile_cached(msgspec.convert(allow_with({"names": ["execve"],
+                                                   "action": "SCMP_ACT_KILL"}), Seccomp),
+                       str(tmp_path))
+    assert len(list((tmp_path / CACHE_DIR).iterdir())) == 2
