@@ -59,7 +59,10 @@ def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> N
                     elif kind == "N" and fds:
                         error = _hand_over(fds.pop(0), on_listener)
                         if error is None:
-                            sock.sendall(b"ok\n")
+                            try:
+                                sock.sendall(b"ok\n")
+                            except OSError as exc:
+                                error = f"the container's init went away: {exc.strerror}"
         finally:
             for fd in fds:
                 os.close(fd)

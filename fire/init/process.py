@@ -380,10 +380,10 @@ def become(rootfd: int, proc: ProcessPlan, program: str, slave: int,
         os.execve(program, args, environ)
     except OSError as exc:
         _fail_after_load(conn, seccomp is not None,
-                         f'exec: "{args[0]}": {os.strerror(exc.errno or 0).lower()}')
+                         f'"{args[0]}": {os.strerror(exc.errno or 0).lower()}')
     # A filter answering execve with SCMP_ACT_ERRNO and errnoRet 0 fakes success.
     _fail_after_load(conn, seccomp is not None,
-                     f'exec: "{args[0]}": execve returned without running the program')
+                     f'"{args[0]}": execve returned without running the program')
 
 
 def _load_seccomp(program: bytes, flags: int, listener: bool, conn: _socket.socket | None
@@ -397,16 +397,17 @@ def _load_seccomp(program: bytes, flags: int, listener: bool, conn: _socket.sock
         return
     # Under the filter now: sendmsg and recv only (checked at create).
     if conn is None:
-        _fail_after_load(conn, True, "seccomp: no connection to hand the listener over")
+        _fail_after_load(conn, True, "no connection to hand the seccomp listener over")
     assert conn is not None
     try:
         conn.sendmsg([b"N\n"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
-                                 fd.to_bytes(4, sys.byteorder, signed=True))])
+                                 fd.to_bytes(4, sys.byteorder, signed=True))],
+                     _socket.MSG_NOSIGNAL)
         reply = conn.recv(64)
     except OSError as exc:
-        _fail_after_load(conn, True, f"seccomp: handing the listener over: {exc.strerror}")
+        _fail_after_load(conn, True, f"handing the seccomp listener over: {exc.strerror}")
     if reply != b"ok\n":
-        _fail_after_load(conn, True, "seccomp: the runtime could not hand the listener to "
+        _fail_after_load(conn, True, "the runtime could not hand the seccomp listener to "
                          "listenerPath")
     # The listener is close-on-exec (the kernel makes it so): execve closes our copy.
 
@@ -418,7 +419,8 @@ def _fail_after_load(conn: _socket.socket | None, filtered: bool, text: str) -> 
         raise InitError(None, stage="exec", detail=text)
     if conn is not None:
         try:
-            conn.sendmsg([f"E exec: {text}".replace("\n", " ").encode() + b"\n"])
+            conn.sendmsg([f"E exec: {text}".replace("\n", " ").encode() + b"\n"], [],
+                         _socket.MSG_NOSIGNAL)
         except OSError:
             pass
     os._exit(1)

@@ -148,3 +148,22 @@ def test_notify_without_an_agent_fails_start_and_leaves_nothing(
     assert "listenerPath" in r.err
     assert "nobody.sock" in r.err
     assert fire("state", cid).code == 1, "a failed start deletes the container"
+
+
+@pytest.mark.parametrize("filtered", [True, False])
+def test_an_execve_failure_after_the_filter_is_reported(fire: Fire, bundle: Bundle,
+                                                        filtered: bool) -> None:
+    """The program vanishes between create and start: the init reports the failed
+    execve with the one call it may still make under the filter (sendmsg)."""
+    if filtered:
+        with_seccomp(bundle, {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"})
+    rootfs = bundle.own_rootfs()
+    os.link(rootfs / "bin/busybox", rootfs / "prog")
+    bundle.args("/prog", "true").write()
+    cid = fire.unique_id()
+    assert fire("create", "-b", str(bundle.path), cid).code == 0
+    (rootfs / "prog").unlink()
+    r = fire("start", cid)
+    assert r.code == 1
+    assert 'exec: "/prog": no such file or directory' in r.err, r
+    assert fire("state", cid).code == 1
