@@ -14,6 +14,7 @@ import posixpath
 
 from fire.errors import ConfigError
 from fire.hooks.policy import attribute
+from fire.i18n import message
 from fire.security import attributes
 from fire.security.lsm import mount_data
 from fire.spec import mountopts
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         CgroupMount,
         DevicePlan,
         HookPlan,
+        IdmapPlan,
         MountPlan,
         Plan,
         ProcessPlan,
@@ -49,7 +51,8 @@ def rootfs_path(spec: Spec, bundle: str) -> str:
     full = path if posixpath.isabs(path) else posixpath.join(bundle, path)
     full = posixpath.normpath(full)
     if not os.path.isdir(full):
-        raise ConfigError("$.root.path", f"rootfs {full} does not exist or is not a directory")
+        raise ConfigError("$.root.path", "rootfs {path} does not exist or is not a directory",
+                          path=full)
     return full
 
 
@@ -74,8 +77,9 @@ def caps_plan(spec: Spec, warnings: list[str]) -> CapsPlan | None:
             if bit is None:
                 continue  # warned by validation
             if not bounding_host & (1 << bit):
-                warnings.append(f"$.process.capabilities.{set_name}: {name} is not in "
-                                "the runtime's own bounding set; skipped")
+                warnings.append(message(
+                    "$.process.capabilities.{set}: {name} is not in the runtime's own "
+                    "bounding set; skipped", set=set_name, name=name))
                 continue
             out |= 1 << bit
         return out
@@ -92,8 +96,9 @@ def caps_plan(spec: Spec, warnings: list[str]) -> CapsPlan | None:
     for bit in range(64):
         if ambient & (1 << bit) and not allowed & (1 << bit):
             name = next((n for n, b in CAPABILITIES.items() if b == bit), str(bit))
-            warnings.append(f"$.process.capabilities.ambient: {name} is not in both the "
-                            "inheritable and permitted sets; the kernel refuses it, skipped")
+            warnings.append(message(
+                "$.process.capabilities.ambient: {name} is not in both the inheritable and "
+                "permitted sets; the kernel refuses it, skipped", name=name))
             ambient &= ~(1 << bit)
     plan["ambient"] = ambient
     return plan
@@ -169,8 +174,10 @@ def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: b
             kind = "cgroup" if mnt.type == "cgroup" else "fs"
             source = mnt.source or mnt.type or ""
             flags = opts.flags & ~(mountopts.MS_BIND | mountopts.MS_REC | mountopts.MS_REMOUNT)
+        idmap: IdmapPlan | None = None
         if opts.idmap or mnt.uid_mappings or mnt.gid_mappings:
-            raise ConfigError(f"$.mounts[{i}]", "idmapped mounts are not supported yet")
+            idmap = idmap_plan(spec, i, opts.recursive_idmap)
+        top_set, top_clear = mountopts.mount_attrs(opts.flags, opts.cleared)
         plan: MountPlan = {
             "dest": posixpath.normpath(mnt.destination),
             "kind": kind,
@@ -182,12 +189,26 @@ def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: b
             "propagation": opts.propagation,
             "attr_set": opts.attr_set,
             "attr_clear": opts.attr_clear,
+            "top_set": top_set,
+            "top_clear": top_clear,
             "tmpcopyup": opts.tmpcopyup,
-            "idmap": None,
+            "idmap": idmap,
             "cgroups": cgroups if kind == "cgroup" else [],
         }
         out.append(plan)
     return out
+
+
+def idmap_plan(spec: Spec, i: int, recursive: bool) -> IdmapPlan:
+    """The mappings of an idmapped mount: its own, or else the container's (runc's
+    rule for ``idmap`` without ``uidMappings``); validated already."""
+    mnt = (spec.mounts or [])[i]
+    linux = spec.linux
+    uids = mnt.uid_mappings or (linux.uid_mappings if linux else None) or []
+    gids = mnt.gid_mappings or (linux.gid_mappings if linux else None) or []
+    return {"uid": [(x.container_id, x.host_id, x.size) for x in uids],
+            "gid": [(x.container_id, x.host_id, x.size) for x in gids],
+            "recursive": recursive, "index": -1, "fd": -1}
 
 
 def device_plans(spec: Spec) -> list[DevicePlan]:

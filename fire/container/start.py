@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from fire.container.destroy import destroy, run_hooks
 from fire.container.status import load
 from fire.errors import FireError, HookError, InitError, NotRunning
+from fire.i18n import message
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.spec.state import RUNNING
@@ -34,6 +35,7 @@ def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> N
     """
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     error = None
+    translatable: tuple[str, dict[str, object]] | None = None
     try:
         try:
             sock.connect(f"/proc/self/fd/{cdir_fd}/{EXEC_SOCKET}")
@@ -54,6 +56,8 @@ def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> N
                     kind, _, text = raw.decode(errors="replace").partition(" ")
                     if kind == "L":
                         log.info("{t}", t=text)
+                    elif kind == "T":  # the error's template and parameters (marshal, hex)
+                        translatable = _template(text)
                     elif kind == "E":
                         error = text
                     elif kind == "N" and fds:
@@ -62,13 +66,16 @@ def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> N
                             try:
                                 sock.sendall(b"ok\n")
                             except OSError as exc:
-                                error = f"the container's init went away: {exc.strerror}"
+                                error = message("the container's init went away: {reason}",
+                                                reason=exc.strerror or "")
         finally:
             for fd in fds:
                 os.close(fd)
     finally:
         sock.close()
     if error is not None:
+        if translatable is not None:
+            raise InitError(translatable[0], **translatable[1])
         raise InitError("{detail}", stage="start", detail=error)
 
 
@@ -76,7 +83,7 @@ def _hand_over(fd: int, on_listener: Callable[[int], None] | None) -> str | None
     """Pass a seccomp listener on; an error message, or None."""
     try:
         if on_listener is None:
-            return "the init sent a seccomp listener nobody expects"
+            return message("the init sent a seccomp listener nobody expects")
         on_listener(fd)
     except FireError as exc:
         return str(exc)
@@ -101,6 +108,18 @@ def _forward_listener(state: State) -> Callable[[int], None]:
         forward(state, fd)
 
     return forward
+
+
+def _template(hexdata: str) -> tuple[str, dict[str, object]] | None:
+    import marshal
+
+    try:
+        template, params = marshal.loads(bytes.fromhex(hexdata))
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(template, str) or not isinstance(params, dict):
+        return None
+    return template, {str(k): v for k, v in params.items()}
 
 
 def start(store: Store, cid: str) -> None:

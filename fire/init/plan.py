@@ -21,6 +21,8 @@ if TYPE_CHECKING:
         propagation: list[int]  # MS_SHARED|MS_REC… applied after the mount
         attr_set: int  # mount_setattr(AT_RECURSIVE) attributes
         attr_clear: int
+        top_set: int  # mount_setattr of the (bind) mount itself: its options' flags
+        top_clear: int
         tmpcopyup: bool
         idmap: IdmapPlan | None
         cgroups: list[CgroupMount]  # kind == "cgroup" only
@@ -28,7 +30,11 @@ if TYPE_CHECKING:
     class IdmapPlan(TypedDict):
         uid: list[tuple[int, int, int]]  # (container, host, size)
         gid: list[tuple[int, int, int]]
-        recursive: bool
+        recursive: bool  # "ridmap"
+        # The runtime makes the idmapped tree (fire.container.idmap) and sends it with
+        # the plan: its index among the plan message's fds, and (in the init) the fd.
+        index: int
+        fd: int
 
     class CgroupMount(TypedDict):
         name: str  # directory under the cgroup mount ("memory", "cpu,cpuacct", "")

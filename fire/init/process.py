@@ -38,6 +38,7 @@ from __future__ import annotations
 import _signal
 import _socket
 import errno
+import marshal
 import os
 import posixpath
 import resource
@@ -45,6 +46,7 @@ import stat
 import sys
 
 from fire.errors import InitError
+from fire.i18n import N_
 from fire.init.paths import open_in_root
 from fire.security import lsm
 from fire.syscalls import KernelError
@@ -85,20 +87,20 @@ def early(proc: ProcessPlan | None, path: str = OOM_SCORE_ADJ) -> None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except OSError as exc:
-        raise InitError(None, stage="oomScoreAdj", detail=f"{path}: {exc.strerror}") from None
+        raise InitError("oomScoreAdj: {path}: {reason}", stage="oomScoreAdj", path=path,
+                        reason=exc.strerror) from None
     try:
         current = os.read(fd, 32).decode().strip()
         try:
             os.write(fd, str(value).encode())
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EPERM):
-                raise InitError(None, stage="oomScoreAdj", detail=(
-                    f"cannot set oom_score_adj to {value}: lowering it below the current "
-                    f"{current} needs CAP_SYS_RESOURCE, which this runtime does not have"
-                )) from None
-            raise InitError(None, stage="oomScoreAdj",
-                            detail=f"cannot set oom_score_adj to {value}: {exc.strerror}"
-                            ) from None
+                raise InitError("oomScoreAdj: cannot set oom_score_adj to {value}: lowering "
+                                "it below the current {current} needs CAP_SYS_RESOURCE, which "
+                                "this runtime does not have", stage="oomScoreAdj", value=value,
+                                current=current) from None
+            raise InitError("oomScoreAdj: cannot set oom_score_adj to {value}: {reason}",
+                            stage="oomScoreAdj", value=value, reason=exc.strerror) from None
     finally:
         os.close(fd)
 
@@ -128,8 +130,8 @@ def prepare(proc: ProcessPlan | None, procfs: str = "/proc") -> Prepared:
             fd = lsm.open_exec_attr(name, procfs)
         except OSError as exc:
             out.close()
-            raise InitError(None, stage=name, detail=f"cannot open the {name} exec label "
-                            f"file: {exc.strerror}") from None
+            raise InitError("{lsm}: cannot open the exec label file: {reason}", stage=name,
+                            lsm=name, reason=exc.strerror) from None
         out.labels.append((name, fd, label))
     return out
 
@@ -161,8 +163,8 @@ def find_program(rootfd: int, proc: ProcessPlan) -> str:
         path = name if name.startswith("/") else posixpath.join(proc["cwd"], name)
         err = _is_program(rootfd, path)
         if err:
-            raise InitError(None, stage="exec",
-                            detail=f'exec: "{name}": stat {name}: {os.strerror(err).lower()}')
+            raise InitError('exec: "{name}": stat {name}: {reason}', stage="exec", name=name,
+                            reason=os.strerror(err).lower())
         return name
     search = env_value(proc["env"], "PATH")
     if search is None:
@@ -173,8 +175,8 @@ def find_program(rootfd: int, proc: ProcessPlan) -> str:
             candidate = posixpath.join(proc["cwd"], candidate)
         if _is_program(rootfd, candidate) == 0:
             return candidate
-    raise InitError(None, stage="exec",
-                    detail=f'exec: "{name}": executable file not found in $PATH')
+    raise InitError('exec: "{name}": executable file not found in $PATH', stage="exec",
+                    name=name)
 
 
 def home_of(rootfd: int, uid: int) -> str:
@@ -203,7 +205,8 @@ def _enter_cwd(rootfd: int, cwd: str) -> None:
     try:
         fd = open_in_root(rootfd, cwd, os.O_PATH | os.O_DIRECTORY)
     except KernelError as exc:
-        raise InitError(None, stage="cwd", detail=f"{cwd}: {exc.strerror}") from None
+        raise InitError("cwd {cwd}: {reason}", stage="cwd", cwd=cwd,
+                        reason=exc.strerror) from None
     try:
         os.fchdir(fd)
     finally:
@@ -213,7 +216,7 @@ def _enter_cwd(rootfd: int, cwd: str) -> None:
     except OSError:
         here = ""
     if not here.startswith("/"):
-        raise InitError(None, stage="cwd", detail=f"{cwd} is not inside the container")
+        raise InitError("cwd {cwd} is not inside the container", stage="cwd", cwd=cwd)
 
 
 def _set_identity(proc: ProcessPlan) -> None:
@@ -273,33 +276,35 @@ def _scheduling(proc: ProcessPlan) -> None:
         try:
             os.sched_setaffinity(0, final)
         except OSError as exc:
-            raise InitError(None, stage="execCPUAffinity",
-                            detail=f"cannot run on CPUs {final}: {exc.strerror}") from None
+            raise InitError("execCPUAffinity: cannot run on CPUs {cpus}: {reason}",
+                            stage="execCPUAffinity", cpus=",".join(map(str, final)),
+                            reason=exc.strerror) from None
     if proc["memory_policy"] is not None:
         mode, nodes = proc["memory_policy"]
         try:
             p.set_mempolicy(mode, nodes)
         except KernelError as exc:
-            raise InitError(None, stage="memoryPolicy", detail=f"set_mempolicy: {exc.strerror}"
-                            ) from None
+            raise InitError("memoryPolicy: set_mempolicy: {reason}", stage="memoryPolicy",
+                            reason=exc.strerror) from None
     if proc["io_priority"] is not None:
         try:
             p.ioprio_set(proc["io_priority"])
         except KernelError as exc:
-            raise InitError(None, stage="ioPriority", detail=f"ioprio_set: {exc.strerror}"
-                            ) from None
+            raise InitError("ioPriority: ioprio_set: {reason}", stage="ioPriority",
+                            reason=exc.strerror) from None
     if proc["scheduler"] is not None:
         policy, flags, nice, priority, runtime, deadline, period = proc["scheduler"]
         try:
             p.sched_setattr(policy, flags=flags, nice=nice, priority=priority,
                             runtime=runtime, deadline=deadline, period=period)
         except KernelError as exc:
-            hint = ""
             if exc.errno == errno.EPERM and policy in (SCHED_FIFO, SCHED_RR):
-                hint = (" (a real-time policy needs CAP_SYS_NICE and, with cgroup v1 real-time"
-                        " group scheduling, a budget: linux.resources.cpu.realtimeRuntime)")
-            raise InitError(None, stage="scheduler",
-                            detail=f"sched_setattr: {exc.strerror}{hint}") from None
+                raise InitError("scheduler: sched_setattr: {reason} (a real-time policy needs "
+                                "CAP_SYS_NICE and, with cgroup v1 real-time group scheduling, "
+                                "a budget: linux.resources.cpu.realtimeRuntime)",
+                                stage="scheduler", reason=exc.strerror) from None
+            raise InitError("scheduler: sched_setattr: {reason}", stage="scheduler",
+                            reason=exc.strerror) from None
 
 
 def _write_labels(prepared: Prepared | None) -> None:
@@ -310,8 +315,9 @@ def _write_labels(prepared: Prepared | None) -> None:
             try:
                 lsm.write_exec_label(fd, name, label)
             except OSError as exc:
-                raise InitError(None, stage=name, detail=f"cannot set the exec label "
-                                f"{label!r}: {exc.strerror}") from None
+                raise InitError("{lsm}: cannot set the exec label {label!r}: {reason}",
+                                stage=name, lsm=name, label=label,
+                                reason=exc.strerror) from None
     finally:
         prepared.close()
 
@@ -379,11 +385,11 @@ def become(rootfd: int, proc: ProcessPlan, program: str, slave: int,
     try:
         os.execve(program, args, environ)
     except OSError as exc:
-        _fail_after_load(conn, seccomp is not None,
-                         f'"{args[0]}": {os.strerror(exc.errno or 0).lower()}')
+        _fail_after_load(conn, seccomp is not None, N_('exec: "{name}": {reason}'),
+                         name=args[0], reason=os.strerror(exc.errno or 0).lower())
     # A filter answering execve with SCMP_ACT_ERRNO and errnoRet 0 fakes success.
     _fail_after_load(conn, seccomp is not None,
-                     f'"{args[0]}": execve returned without running the program')
+                     N_('exec: "{name}": execve returned without running the program'), name=args[0])
 
 
 def _load_seccomp(program: bytes, flags: int, listener: bool, conn: _socket.socket | None
@@ -391,13 +397,13 @@ def _load_seccomp(program: bytes, flags: int, listener: bool, conn: _socket.sock
     try:
         fd = p.seccomp_load(program, flags)
     except KernelError as exc:
-        raise InitError(None, stage="seccomp", detail=f"loading the filter: {exc.strerror}"
-                        ) from None
+        raise InitError("seccomp: loading the filter: {reason}", stage="seccomp",
+                        reason=exc.strerror) from None
     if not listener:
         return
     # Under the filter now: sendmsg and recv only (checked at create).
     if conn is None:
-        _fail_after_load(conn, True, "no connection to hand the seccomp listener over")
+        _fail_after_load(conn, True, N_("seccomp: no connection to hand the listener over"))
     assert conn is not None
     try:
         conn.sendmsg([b"N\n"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
@@ -405,22 +411,27 @@ def _load_seccomp(program: bytes, flags: int, listener: bool, conn: _socket.sock
                      _socket.MSG_NOSIGNAL)
         reply = conn.recv(64)
     except OSError as exc:
-        _fail_after_load(conn, True, f"handing the seccomp listener over: {exc.strerror}")
+        _fail_after_load(conn, True, N_("seccomp: handing the listener over: {reason}"),
+                         reason=exc.strerror or "")
     if reply != b"ok\n":
-        _fail_after_load(conn, True, "the runtime could not hand the seccomp listener to "
-                         "listenerPath")
+        _fail_after_load(conn, True, N_("seccomp: the runtime could not hand the listener to "
+                                        "listenerPath"))
     # The listener is close-on-exec (the kernel makes it so): execve closes our copy.
 
 
-def _fail_after_load(conn: _socket.socket | None, filtered: bool, text: str) -> NoReturn:
+def _fail_after_load(conn: _socket.socket | None, filtered: bool, template: str,
+                     **params: object) -> NoReturn:
     """Report an error once the filter may be in: with ``sendmsg`` (the one call
-    checked against it besides execve), then exit."""
+    checked against it besides execve; the template for the runtime to translate,
+    then the English line, as fire.init.main reports), then exit."""
+    error = InitError(template, stage="exec", **params)
     if not filtered:
-        raise InitError(None, stage="exec", detail=text)
+        raise error
     if conn is not None:
+        lines = (b"T " + marshal.dumps((template, params)).hex().encode() + b"\n"
+                 + b"E " + str(error).replace("\n", " ").encode() + b"\n")
         try:
-            conn.sendmsg([f"E exec: {text}".replace("\n", " ").encode() + b"\n"], [],
-                         _socket.MSG_NOSIGNAL)
+            conn.sendmsg([lines], [], _socket.MSG_NOSIGNAL)
         except OSError:
             pass
     os._exit(1)

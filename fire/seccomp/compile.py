@@ -35,6 +35,7 @@ import sys
 import msgspec
 
 from fire.errors import ConfigError
+from fire.i18n import message
 from fire.seccomp import bpf
 from fire.seccomp import names as n
 
@@ -80,10 +81,11 @@ def default_action(seccomp: Seccomp, where: str) -> int:
     name = seccomp.default_action
     if seccomp.default_errno_ret is not None and name not in n.WITH_ERRNO:
         raise ConfigError(f"{where}.defaultErrnoRet",
-                          f"{name} returns no errno; defaultErrnoRet cannot be used with it")
+                          "{action} returns no errno; defaultErrnoRet cannot be used with it",
+                          action=name)
     if seccomp.default_errno_ret is not None and seccomp.default_errno_ret > n.RET_DATA:
-        raise ConfigError(f"{where}.defaultErrnoRet",
-                          f"{seccomp.default_errno_ret} does not fit in 16 bits")
+        raise ConfigError(f"{where}.defaultErrnoRet", "{value} does not fit in 16 bits",
+                          value=seccomp.default_errno_ret)
     if name == "SCMP_ACT_NOTIFY":
         raise ConfigError(f"{where}.defaultAction",
                           "SCMP_ACT_NOTIFY cannot be the default action: every system call, "
@@ -98,13 +100,15 @@ def filter_flags(seccomp: Seccomp, where: str, notify: bool) -> int:
     for i, name in enumerate(seccomp.flags or []):
         value = n.FLAGS.get(name)
         if value is None:
-            raise ConfigError(f"{where}.flags[{i}]", f"unknown seccomp flag {name!r} "
-                              f"(Fire knows {', '.join(n.FLAGS)})")
+            raise ConfigError(f"{where}.flags[{i}]",
+                              "unknown seccomp flag {flag!r} (Fire knows {known})", flag=name,
+                              known=", ".join(n.FLAGS))
         if value == n.FLAG_TSYNC:
             continue
         probe = value | (n.FLAG_NEW_LISTENER if value == n.FLAG_WAIT_KILLABLE_RECV else 0)
         if not seccomp_flags_supported(probe):
-            raise ConfigError(f"{where}.flags[{i}]", f"{name} is not supported by this kernel")
+            raise ConfigError(f"{where}.flags[{i}]", "{flag} is not supported by this kernel",
+                              flag=name)
         if value == n.FLAG_WAIT_KILLABLE_RECV and not notify:
             continue  # only meaningful with a listener; the kernel refuses it alone
         flags |= value
@@ -121,26 +125,30 @@ def compile_seccomp(seccomp: Seccomp, where: str = "$.linux.seccomp") -> Compile
     try:
         filt = sc.SyscallFilter(default)
     except OSError as exc:
-        raise ConfigError(f"{where}.defaultAction",
-                          f"libseccomp refuses {seccomp.default_action}: {exc.strerror}") from None
+        raise ConfigError(f"{where}.defaultAction", "libseccomp refuses {action}: {reason}",
+                          action=seccomp.default_action, reason=exc.strerror) from None
     for i, arch in enumerate(seccomp.architectures or []):
         token = n.ARCHES.get(arch)
         if token is None:
-            raise ConfigError(f"{where}.architectures[{i}]", f"unknown architecture {arch!r}")
+            raise ConfigError(f"{where}.architectures[{i}]", "unknown architecture {arch!r}",
+                              arch=arch)
         try:
             filt.add_arch(token)
         except OSError as exc:
             if exc.errno != 17:  # EEXIST: the native one is always there
                 raise ConfigError(f"{where}.architectures[{i}]",
-                                  f"libseccomp cannot add {arch}: {exc.strerror}") from None
+                                  "libseccomp cannot add {arch}: {reason}", arch=arch,
+                                  reason=exc.strerror) from None
     notify = False
     for i, rule in enumerate(seccomp.syscalls or []):
         at = f"{where}.syscalls[{i}]"
         if rule.errno_ret is not None and rule.action not in n.WITH_ERRNO:
             raise ConfigError(f"{at}.errnoRet",
-                              f"{rule.action} returns no errno; errnoRet cannot be used with it")
+                              "{action} returns no errno; errnoRet cannot be used with it",
+                              action=rule.action)
         if rule.errno_ret is not None and rule.errno_ret > n.RET_DATA:
-            raise ConfigError(f"{at}.errnoRet", f"{rule.errno_ret} does not fit in 16 bits")
+            raise ConfigError(f"{at}.errnoRet", "{value} does not fit in 16 bits",
+                              value=rule.errno_ret)
         if not rule.names:
             raise ConfigError(f"{at}.names", "must name at least one system call")
         action = n.action_value(rule.action, rule.errno_ret)
@@ -151,14 +159,15 @@ def compile_seccomp(seccomp: Seccomp, where: str = "$.linux.seccomp") -> Compile
         for j, name in enumerate(rule.names):
             nr = sc.resolve_syscall(sc.Arch.NATIVE, name)
             if nr == -1:  # __NR_SCMP_ERROR: no architecture knows the name
-                warnings.append(f"{at}.names[{j}]: unknown system call {name}, skipped")
+                warnings.append(message("{where}: unknown system call {name}, skipped",
+                                        where=f"{at}.names[{j}]", name=name))
                 continue
             for group in conditions:
                 try:
                     filt.add_rule(action, nr, *group)
                 except OSError as exc:
-                    raise ConfigError(f"{at}", f"libseccomp refuses the rule for {name}: "
-                                      f"{exc.strerror}") from None
+                    raise ConfigError(at, "libseccomp refuses the rule for {name}: {reason}",
+                                      name=name, reason=exc.strerror) from None
     if notify and not seccomp.listener_path:
         raise ConfigError(f"{where}.listenerPath",
                           "SCMP_ACT_NOTIFY is used: a listenerPath must receive the listener")
@@ -167,8 +176,9 @@ def compile_seccomp(seccomp: Seccomp, where: str = "$.linux.seccomp") -> Compile
     flags = filter_flags(seccomp, where, notify)
     program = _export(filt)
     if len(program) // 8 > MAX_INSTRUCTIONS:
-        raise ConfigError(where, f"the compiled filter has {len(program) // 8} instructions; "
-                          f"the kernel accepts {MAX_INSTRUCTIONS} at most")
+        raise ConfigError(where, "the compiled filter has {count} instructions; the kernel "
+                          "accepts {limit} at most", count=len(program) // 8,
+                          limit=MAX_INSTRUCTIONS)
     check_calls_after_load(sc, program, notify, where)
     return Compiled(program, flags, notify, warnings)
 
@@ -183,8 +193,8 @@ def _conditions(sc: Any, args: list[SeccompArg], at: str, warnings: list[str]
             cond = sc.Arg(arg.index, op, arg.value, arg.value_two)
         else:
             if arg.value_two:
-                warnings.append(f"{at}.args[{k}].valueTwo: only SCMP_CMP_MASKED_EQ uses it; "
-                                "ignored")
+                warnings.append(message("{where}: only SCMP_CMP_MASKED_EQ uses it; ignored",
+                                        where=f"{at}.args[{k}].valueTwo"))
             cond = sc.Arg(arg.index, op, arg.value)
         built.append((arg.index, cond))
     if not built:
@@ -229,10 +239,13 @@ def check_calls_after_load(sc: Any, program: bytes, notify: bool, where: str) ->
             continue
         if name == "execve" and full == n.RET_USER_NOTIF:
             continue  # the agent has the listener before the init calls execve
-        why = ("to start the container's program" if name == "execve"
-               else "to hand the notify listener over")
-        raise ConfigError(where, f"the filter answers {name} with {n.action_name(result)}, "
-                          f"but Fire calls {name} after loading it {why}")
+        if name == "execve":
+            raise ConfigError(where, "the filter answers {call} with {action}, but Fire calls "
+                              "{call} after loading it to start the container's program",
+                              call=name, action=n.action_name(result))
+        raise ConfigError(where, "the filter answers {call} with {action}, but Fire calls "
+                          "{call} after loading it to hand the notify listener over",
+                          call=name, action=n.action_name(result))
 
 
 # ----------------------------------------------------------------------------- cache

@@ -36,14 +36,16 @@ def scheduler(sched: Scheduler, where: str = "$.process.scheduler"
         raise ConfigError(f"{where}.policy", "SCHED_ISO is not implemented by Linux")
     nice = sched.nice or 0
     if not -20 <= nice <= 19:
-        raise ConfigError(f"{where}.nice", f"must be between -20 and 19, got {nice}")
+        raise ConfigError(f"{where}.nice", "must be between -20 and 19, got {value}", value=nice)
     priority = sched.priority or 0
     if priority and policy not in _REALTIME:
         raise ConfigError(f"{where}.priority",
-                          f"only SCHED_FIFO and SCHED_RR take a priority, not {policy}")
+                          "only SCHED_FIFO and SCHED_RR take a priority, not {policy}",
+                          policy=policy)
     if policy in _REALTIME and not 1 <= priority <= 99:
         raise ConfigError(f"{where}.priority",
-                          f"{policy} needs a priority between 1 and 99, got {priority}")
+                          "{policy} needs a priority between 1 and 99, got {value}",
+                          policy=policy, value=priority)
     runtime, deadline, period = sched.runtime or 0, sched.deadline or 0, sched.period or 0
     if policy != "SCHED_DEADLINE" and (runtime or deadline or period):
         raise ConfigError(where, "runtime, deadline and period are for SCHED_DEADLINE only")
@@ -57,7 +59,7 @@ def scheduler(sched: Scheduler, where: str = "$.process.scheduler"
     for i, name in enumerate(sched.flags or []):
         bit = SCHED_FLAGS.get(name)
         if bit is None:
-            raise ConfigError(f"{where}.flags[{i}]", f"unknown scheduler flag {name!r}")
+            raise ConfigError(f"{where}.flags[{i}]", "unknown scheduler flag {flag!r}", flag=name)
         flags |= bit
     return SCHED_POLICIES[policy], flags, nice, priority, runtime, deadline, period
 
@@ -73,7 +75,7 @@ def io_priority(prio: IOPriority) -> int:
 
 
 # ------------------------------------------------------------------ CPU and node lists
-def id_list(text: str, where: str, what: str = "CPU", limit: int = 8192) -> list[int]:
+def id_list(text: str, where: str, limit: int = 8192) -> list[int]:
     """``"0-3,7"`` → ``[0, 1, 2, 3, 7]`` (the kernel's list format)."""
     out: set[int] = set()
     for part in text.split(","):
@@ -82,10 +84,10 @@ def id_list(text: str, where: str, what: str = "CPU", limit: int = 8192) -> list
             continue
         lo, dash, hi = part.partition("-")
         if not lo.isdigit() or (dash and not hi.isdigit()):
-            raise ConfigError(where, f"{text!r} is not a {what} list like '0-3,7'")
+            raise ConfigError(where, "{text!r} is not a list like '0-3,7'", text=text)
         first, last = int(lo), int(hi) if dash else int(lo)
         if first > last or last >= limit:
-            raise ConfigError(where, f"{part!r} is not a valid {what} range")
+            raise ConfigError(where, "{part!r} is not a valid range", part=part)
         out.update(range(first, last + 1))
     return sorted(out)
 
@@ -107,23 +109,24 @@ def memory_policy(policy: MemoryPolicy, where: str = "$.linux.memoryPolicy"
                   ) -> tuple[int, list[int]]:
     """(mode | flags, nodes) for set_mempolicy."""
     mode = policy.mode
-    nodes = id_list(policy.nodes or "", f"{where}.nodes", "node", limit=1024)
+    nodes = id_list(policy.nodes or "", f"{where}.nodes", limit=1024)
     if mode in _NO_NODES and nodes:
-        raise ConfigError(f"{where}.nodes", f"{mode} takes no nodes")
+        raise ConfigError(f"{where}.nodes", "{mode} takes no nodes", mode=mode)
     if mode not in _NO_NODES + _OPTIONAL_NODES and not nodes:
-        raise ConfigError(f"{where}.nodes", f"{mode} needs at least one node")
+        raise ConfigError(f"{where}.nodes", "{mode} needs at least one node", mode=mode)
     flags = 0
     for i, name in enumerate(policy.flags or []):
         bit = MPOL_FLAGS.get(name)
         if bit is None:
-            raise ConfigError(f"{where}.flags[{i}]", f"unknown memory policy flag {name!r}")
+            raise ConfigError(f"{where}.flags[{i}]", "unknown memory policy flag {flag!r}",
+                              flag=name)
         flags |= bit
     both = MPOL_FLAGS["MPOL_F_STATIC_NODES"] | MPOL_FLAGS["MPOL_F_RELATIVE_NODES"]
     if flags & both == both:
         raise ConfigError(f"{where}.flags",
                           "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other")
     if flags & both and mode in _NO_NODES:
-        raise ConfigError(f"{where}.flags", f"{mode} takes no node flags")
+        raise ConfigError(f"{where}.flags", "{mode} takes no node flags", mode=mode)
     if flags & MPOL_FLAGS["MPOL_F_NUMA_BALANCING"] and mode not in ("MPOL_BIND",
                                                                      "MPOL_PREFERRED_MANY"):
         raise ConfigError(f"{where}.flags",
@@ -141,6 +144,7 @@ def personality(pers: Personality, where: str = "$.linux.personality") -> int:
     given is refused rather than ignored (several, like ADDR_NO_RANDOMIZE, would
     weaken the container)."""
     if pers.flags:
-        raise ConfigError(f"{where}.flags", f"unsupported personality flag {pers.flags[0]!r} "
-                          "(runtime-spec defines none)")
+        raise ConfigError(f"{where}.flags",
+                          "unsupported personality flag {flag!r} (runtime-spec defines none)",
+                          flag=pers.flags[0])
     return PER_LINUX32 if pers.domain == "LINUX32" else PER_LINUX

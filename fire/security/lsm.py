@@ -74,8 +74,8 @@ def check(spec: Spec) -> None:
     linux = spec.linux
     if proc is not None and proc.apparmor_profile and not apparmor_enabled():
         raise ConfigError("$.process.apparmorProfile",
-                          f"AppArmor is not enabled in this kernel: cannot confine the "
-                          f"container with profile {proc.apparmor_profile!r}")
+                          "AppArmor is not enabled in this kernel: cannot confine the "
+                          "container with profile {profile!r}", profile=proc.apparmor_profile)
     wants_selinux = [where for where, value in (
         ("$.process.selinuxLabel", proc.selinux_label if proc else None),
         ("$.linux.mountLabel", linux.mount_label if linux else None)) if value]

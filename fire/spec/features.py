@@ -29,7 +29,7 @@ def document() -> dict[str, object]:
         "selinux": {"enabled": True},
         "memoryPolicy": {"modes": sorted(MPOL_MODES), "flags": sorted(MPOL_FLAGS)},
         "intelRdt": {"enabled": False},
-        "mountExtensions": {"idmap": {"enabled": False}},
+        "mountExtensions": {"idmap": {"enabled": True}},
     }
     try:
         from fire.seccomp.features import seccomp_features

@@ -104,7 +104,7 @@ def test_memory_policy() -> None:
 @pytest.mark.parametrize(("policy", "where", "words"), [
     ({"mode": "MPOL_BIND"}, "$.linux.memoryPolicy.nodes", "at least one node"),
     ({"mode": "MPOL_DEFAULT", "nodes": "0"}, "$.linux.memoryPolicy.nodes", "takes no nodes"),
-    ({"mode": "MPOL_BIND", "nodes": "0-x"}, "$.linux.memoryPolicy.nodes", "node list"),
+    ({"mode": "MPOL_BIND", "nodes": "0-x"}, "$.linux.memoryPolicy.nodes", "a list like"),
     ({"mode": "MPOL_BIND", "nodes": "3-1"}, "$.linux.memoryPolicy.nodes", "range"),
     ({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES",
                                                   "MPOL_F_RELATIVE_NODES"]},
