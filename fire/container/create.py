@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import _socket
     from collections.abc import Callable
 
-    from fire.init.plan import Plan, SeccompPlan
+    from fire.init.plan import Plan
     from fire.spec.config import Spec
     from fire.store import ContainerDir, Store
 
@@ -185,7 +185,11 @@ class Creation:
         self.stage("cgroup", "done")
 
         self.stage("seccomp")
-        seccomp = self.security(spec, bundle)
+        from fire.security.setup import prepare_security
+
+        seccomp = prepare_security(spec, bundle, self.store.root, state)
+        if state.extra:
+            cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
 
         extra = listen_fds() + opts.preserve_fds
@@ -230,30 +234,6 @@ class Creation:
         init.reap()
         self.undo.clear()
         return Created(cdir, state, spec, self.master)
-
-    def security(self, spec: Spec, bundle: str) -> SeccompPlan | None:
-        """LSM labels this kernel can apply; the seccomp filter, compiled; where a
-        notify listener goes (recorded for ``fire start``)."""
-        from fire.security import lsm
-
-        lsm.check(spec)
-        if spec.linux is None or spec.linux.seccomp is None:
-            return None
-        from fire.seccomp.compile import seccomp_plan
-        from fire.seccomp.notify import STATE_KEY
-
-        seccomp, warnings = seccomp_plan(spec, bundle, self.store.root)
-        for warning in warnings:
-            log.warning("{warning}", warning=warning)
-        if seccomp is not None and seccomp["listener_path"]:
-            assert self.state is not None
-            assert self.cdir is not None
-            extra = dict(self.state.extra or {})
-            extra[STATE_KEY] = {"path": seccomp["listener_path"],
-                                "metadata": seccomp["listener_metadata"]}
-            self.state.extra = extra
-            self.cdir.write_state(self.state)
-        return seccomp
 
     def _kill_init(self) -> None:
         state = self.state
