@@ -219,10 +219,10 @@ def _enter_cwd(rootfd: int, cwd: str) -> None:
         raise InitError("cwd {cwd} is not inside the container", stage="cwd", cwd=cwd)
 
 
-def _set_identity(proc: ProcessPlan) -> None:
+def _set_identity(proc: ProcessPlan, keep: bool) -> None:
     # Without a capabilities object the kernel's own rule applies: a switch away
-    # from uid 0 clears the capabilities (no KEEPCAPS).
-    keep = proc["caps"] is not None
+    # from uid 0 clears the capabilities (no KEEPCAPS) — unless CAP_SYS_ADMIN must
+    # survive to load the seccomp filter (``keep``; become() narrows the sets).
     if keep:
         p.prctl(p.PR_SET_KEEPCAPS, 1, what="prctl(PR_SET_KEEPCAPS)")
     groups = proc["additional_gids"]
@@ -343,20 +343,24 @@ def become(rootfd: int, proc: ProcessPlan, program: str, slave: int,
     caps = proc["caps"]
     seccomp = proc["seccomp"]
     nnp = proc["no_new_privileges"]
+    # Loading a filter without no_new_privs needs CAP_SYS_ADMIN: kept until the
+    # filter is in; execve drops it (module doc).
+    admin = (1 << CAP_SYS_ADMIN) if seccomp is not None and not nnp else 0
     if caps is not None:
         _drop_bounding(caps["bounding"])
-    _set_identity(proc)
+    _set_identity(proc, keep=caps is not None or bool(admin))
     # Entering cwd as the container's user: its permissions are what count.
     _enter_cwd(rootfd, proc["cwd"])
     os.close(rootfd)
 
     if caps is not None:
-        admin = 0
-        if seccomp is not None and not nnp:
-            admin = 1 << CAP_SYS_ADMIN  # to load the filter; execve drops it (module doc)
         p.capset(caps["effective"] | admin, caps["permitted"] | admin, caps["inheritable"])
         p.ambient_clear_all()
         _raise_ambient(caps["ambient"])
+    elif admin and proc["uid"] != 0:
+        # No capabilities object and a non-root user: what the kernel's rule would
+        # leave (nothing), plus CAP_SYS_ADMIN for the filter.
+        p.capset(admin, admin, p.capget()[2])
     if nnp:
         p.prctl(p.PR_SET_NO_NEW_PRIVS, 1, what="prctl(PR_SET_NO_NEW_PRIVS)")
     if proc["umask"] is not None:

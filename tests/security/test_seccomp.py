@@ -167,3 +167,17 @@ def test_an_execve_failure_after_the_filter_is_reported(fire: Fire, bundle: Bund
     assert r.code == 1
     assert 'exec: "/prog": no such file or directory' in r.err, r
     assert fire("state", cid).code == 1
+
+
+def test_a_non_root_user_without_a_capabilities_object(fire: Fire, bundle: Bundle) -> None:
+    """No capabilities object: the kernel's rule (uid 1000 ends with none), and the
+    filter still loads without no_new_privs."""
+    with_seccomp(bundle, {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"})
+    bundle.process["noNewPrivileges"] = False
+    del bundle.process["capabilities"]
+    bundle.process["user"] = {"uid": 1000, "gid": 1000}
+    r = run(fire, bundle, "cat", "/proc/self/status")
+    assert r.code == 0, r
+    caps = caps_of(r.out)
+    assert caps["Seccomp"] == "2"
+    assert caps["CapEff"] == caps["CapPrm"] == caps["CapAmb"] == "0000000000000000", caps
