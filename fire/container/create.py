@@ -185,13 +185,19 @@ class Creation:
         self.stage("cgroup", "done")
 
         self.stage("seccomp")
+        from fire.security.setup import prepare_security
+
+        seccomp = prepare_security(spec, bundle, self.store.root, state)
+        if state.extra:
+            cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
 
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
             cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
-            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
+            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds(),
+            seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
 

@@ -40,7 +40,10 @@ if TYPE_CHECKING:
 EXEC_SOCKET = "exec.sock"
 
 # Signals whose default action is to ignore them: left alone in the waiting init.
-_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH}
+# SIGPIPE stays ignored too (as Python set it): a hook that exits without reading
+# its state would otherwise kill the init through the runner's write.
+_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH,
+                       _signal.SIGPIPE}
 
 
 class Stage:
@@ -111,6 +114,7 @@ class Init:
         plan = self.plan
         p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
         os.umask(0)
+        process.early(plan["process"])
         with Stage(self, "namespaces"):
             self.namespaces()
         if plan["needs_fork"]:
@@ -146,6 +150,7 @@ class Init:
             with Stage(self, "hooks:createContainer"):
                 self.hooks("createContainer", plan["hooks_create_container"], b"creating")
         listener = self.listen()
+        prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
         with Stage(self, "pivot_root"):
             mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"])
@@ -182,7 +187,7 @@ class Init:
             if proc is None:
                 raise InitError("cannot start: config.json has no process ($.process)",
                                 stage="start")
-            process.become(rootfd, proc, program, slave)
+            process.become(rootfd, proc, program, slave, conn, prepared)
         except BaseException as exc:
             template, params = error_template(exc)
             if template:
