@@ -17,7 +17,7 @@ from fire.cgroup.manager import Manager, resolve_path
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.spawn import InitProcess, spawn
-from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError
+from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError, UsageError
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
@@ -30,6 +30,7 @@ from fire.spec.validate import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Callable
 
     from fire.init.plan import Plan
@@ -51,6 +52,16 @@ class Options:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
+
+
+def check_terminal(terminal: bool, opts: Options) -> None:
+    """runc's two rules about ``process.terminal`` and ``--console-socket``."""
+    detached = not opts.foreground
+    if detached and terminal and not opts.console_socket:
+        raise UsageError("cannot allocate tty if fire will detach without setting console "
+                         "socket ($.process.terminal is true; give --console-socket)")
+    if (not detached or not terminal) and opts.console_socket:
+        raise UsageError("cannot use console socket if fire will not detach or allocate tty")
 
 
 def crash_point(stage: str) -> None:
@@ -149,15 +160,14 @@ class Creation:
         try:
             os.chdir(bundle)
         except OSError as exc:
-            raise ConfigError("", f"bundle {bundle}: {exc.strerror}", "bundle") from None
+            raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
+                              reason=exc.strerror) from None
         spec = read_config(os.path.join(bundle, "config.json"))
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
         proc = spec.process
-        if proc is not None and proc.terminal and not opts.console_socket and not opts.foreground:
-            raise ConfigError("$.process.terminal", "a terminal needs --console-socket when "
-                              "the container is not run in the foreground")
+        check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
         self.stage("validate", "done")
@@ -186,13 +196,19 @@ class Creation:
         self.stage("cgroup", "done")
 
         self.stage("seccomp")
+        from fire.security.setup import prepare_security
+
+        seccomp = prepare_security(spec, bundle, self.store.root, state)
+        if state.extra:
+            cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
 
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
             cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
-            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
+            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds(),
+            seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
 
@@ -204,7 +220,18 @@ class Creation:
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
         cgroup.add(init.pid)
-        init.chan.send(msg.PLAN, plan)
+        listener = bind_exec_socket(cdir.fd)
+        trees: list[int] = []
+        try:
+            if any(mp["idmap"] for mp in plan["mounts"]):
+                from fire.container import idmap
+
+                trees = idmap.prepare(plan["mounts"], 1)
+            init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
+        finally:
+            listener.close()
+            for fd in trees:
+                os.close(fd)
         self.stage("spawn", "done")
 
         self.converse(spec, plan)
@@ -274,8 +301,12 @@ class Creation:
                     self.set_pid(self.init.pid)
                 return
             elif tag == msg.ERROR:
-                _, stage, err, path, text = message
-                if stage == "hook":  # a createContainer hook: its own message
+                _, stage, err, path, text, *translatable = message
+                kind = HookError if stage == "hook" else InitError  # a createContainer hook
+                if translatable and translatable[0]:
+                    template, params = translatable
+                    raise kind(str(template), **dict(params))  # type: ignore[call-overload]
+                if kind is HookError:
                     raise HookError("{detail}", detail=text)
                 raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
             for fd in fds:
@@ -316,12 +347,24 @@ class Creation:
             raise InitError(None, stage="terminal", detail="the init sent no terminal")
         master = fds[0]
         if self.opts.console_socket:
-            try:
-                send_console(self.opts.console_socket, master)
-            finally:
-                os.close(master)
+            send_console(self.opts.console_socket, master)  # converse closes our copy
         else:
             self.master = master
+
+
+def bind_exec_socket(dirfd: int) -> _socket.socket:
+    """``exec.sock``, where ``fire start`` finds the waiting init; bound here, by the
+    runtime, because the init may lack the right to create files in ``--root``."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        sock.listen(8)
+    except OSError as exc:
+        sock.close()
+        raise SyscallError("binding exec.sock", exc) from None
+    return sock
 
 
 def send_console(path: str, master: int) -> None:

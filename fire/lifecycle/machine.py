@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from fire.errors import LifecycleError
 from fire.hooks.policy import CREATE_PHASES
+from fire.i18n import N_
 from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 
 # Events
@@ -93,21 +94,21 @@ _TABLE: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 _ERRORS: dict[tuple[str, str], str] = {
-    (RUNNING, START): "cannot start an already running container",
-    (PAUSED, START): "cannot start a container in the paused state",
-    (STOPPED, START): "cannot start a container that has stopped",
-    (CREATING, START): "cannot start a container that is still being created",
-    (STOPPED, KILL): "container not running",
-    (CREATING, KILL): "container not running",
-    (RUNNING, DELETE): "cannot delete container {id} that is not stopped: running",
-    (PAUSED, DELETE): "cannot delete container {id} that is not stopped: paused",
-    (CREATING, DELETE): "cannot delete container {id} that is not stopped: creating",
-    (STOPPED, PAUSE): "container not running",
-    (CREATING, PAUSE): "container not running",
-    (PAUSED, PAUSE): "container already paused",
-    (RUNNING, RESUME): "container not paused",
-    (CREATED, RESUME): "container not paused",
-    (STOPPED, RESUME): "container not running",
+    (RUNNING, START): N_("cannot start an already running container"),
+    (PAUSED, START): N_("cannot start a container in the paused state"),
+    (STOPPED, START): N_("cannot start a container that has stopped"),
+    (CREATING, START): N_("cannot start a container that is still being created"),
+    (STOPPED, KILL): N_("container not running"),
+    (CREATING, KILL): N_("container not running"),
+    (RUNNING, DELETE): N_("cannot delete container {id} that is not stopped: running"),
+    (PAUSED, DELETE): N_("cannot delete container {id} that is not stopped: paused"),
+    (CREATING, DELETE): N_("cannot delete container {id} that is not stopped: creating"),
+    (STOPPED, PAUSE): N_("container not running"),
+    (CREATING, PAUSE): N_("container not running"),
+    (PAUSED, PAUSE): N_("container already paused"),
+    (RUNNING, RESUME): N_("container not paused"),
+    (CREATED, RESUME): N_("container not paused"),
+    (STOPPED, RESUME): N_("container not running"),
 }
 
 # The status that follows an action sequence, for the caller's bookkeeping.
@@ -136,7 +137,7 @@ class Machine:
         actions = _TABLE.get((self.status, event))
         if actions is None:
             template = _ERRORS.get((self.status, event),
-                                   "cannot {event} a container that is {status}")
+                                   N_("cannot {event} a container that is {status}"))
             raise LifecycleError(template, id=self.id, event=event, status=self.status)
         if event == HOOKS_BEGIN:
             self.hooks_begun = True
