@@ -35,6 +35,7 @@ read alike.
 from __future__ import annotations
 
 from fire.errors import HookError
+from fire.i18n import N_, message
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,12 +72,12 @@ STATUS = {
 }
 
 # Message templates (English; translated through the catalog like every FireError).
-NOT_STARTED = "{name}: cannot run it: {reason}"
-FAILED = "{name} failed: {reason}{tail}"
-TIMED_OUT = "{name} ran past its timeout of {timeout}s"
-KILLED_BY = "killed by signal {signal}"
-EXIT_STATUS = "exit status {code}"
-WARNING = "{error} (a poststop hook failure is only a warning; the container is deleted)"
+NOT_STARTED = N_("{name}: cannot run it: {reason}")
+FAILED = N_("{name} failed: {reason}{tail}")
+TIMED_OUT = N_("{name} ran past its timeout of {timeout}s")
+KILLED_BY = N_("killed by signal {signal}")
+EXIT_STATUS = N_("exit status {code}")
+WARNING = N_("{error} (a poststop hook failure is only a warning; the container is deleted)")
 
 
 def is_fatal(phase: str) -> bool:
@@ -131,8 +132,8 @@ def seconds(timeout: float | None) -> str:
 def exit_reason(code: int) -> str:
     """``exit status 3`` or ``killed by signal 9`` for an exit code (negative: signal)."""
     if code < 0:
-        return KILLED_BY.format(signal=-code)
-    return EXIT_STATUS.format(code=code)
+        return message(KILLED_BY, signal=-code)
+    return message(EXIT_STATUS, code=code)
 
 
 def not_started(name: str, reason: str) -> HookError:
