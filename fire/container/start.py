@@ -1,20 +1,28 @@
-"""``start``: release the waiting init, then run the poststart hooks."""
+"""``start``: release the waiting init, then run the poststart hooks.
+
+runtime.md steps 6-9: the init runs the startContainer hooks (step 7) and
+``execve``s the program (step 8); then the runtime runs the poststart hooks (step
+9).  A failure of either hook kind is an error: the container is stopped and
+destroyed, poststop hooks included (steps 12-13; the lifecycle machine says so).
+runc differs for poststart (it stops the container but runs no poststop hook: runc
+#5182); Fire follows the spec.
+"""
 
 from __future__ import annotations
 
 import _socket
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from fire.container.destroy import destroy, run_hooks
 from fire.container.status import load
-from fire.errors import FireError, HookError, InitError, NotRunning
+from fire.errors import FireError, InitError, NotRunning
 from fire.i18n import message
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.spec.state import RUNNING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -55,7 +63,7 @@ def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> N
                     raw, buffer = buffer.split(b"\n", 1)
                     kind, _, text = raw.decode(errors="replace").partition(" ")
                     if kind == "L":
-                        log.info("{t}", t=text)
+                        log.info("{output}", output=text)
                     elif kind == "T":  # the error's template and parameters (marshal, hex)
                         translatable = _template(text)
                     elif kind == "E":
@@ -130,20 +138,17 @@ def start(store: Store, cid: str) -> None:
         try:
             release(cdir.fd, _forward_listener(state))
         except InitError:
-            machine.send(lm.START_FAILED)
-            destroy(cdir, state)
+            destroy(cdir, state, machine.send(lm.START_FAILED))
             raise
         os.unlink(EXEC_SOCKET, dir_fd=cdir.fd)
-        machine.send(lm.STARTED)
+        machine.send(lm.STARTED)  # -> SET_RUNNING, RUN_POSTSTART
         state.status = RUNNING
         cdir.write_state(state)
         try:
-            run_hooks(state, "poststart", "running")
-        except (HookError, FireError) as exc:
-            log.debug("poststart failed; stopping and deleting the container")
-            machine = lm.Machine(cid, RUNNING)
-            machine.send(lm.POSTSTART_FAILED)
-            destroy(cdir, state)
-            raise exc from None
+            run_hooks(state, "poststart")
+        except (FireError, OSError):
+            log.debug("a poststart hook failed: stopping and deleting the container")
+            destroy(cdir, state, machine.send(lm.POSTSTART_FAILED))
+            raise
     finally:
         cdir.close()

@@ -197,13 +197,15 @@ class Init:
 
     def hooks(self, phase: str, hooks: list[HookPlan], status: bytes,
               output: Callable[[str], None] | None = None) -> None:
+        """createContainer / startContainer hooks, forked from here: inside the
+        container's namespaces, so the pid they are shown is ours as seen from
+        there (1 in a new pid namespace)."""
         state = self.plan["state_json"].replace(b'"status":"@"', b'"status":"' + status + b'"')
         state = state.replace(b'"pid":-1', b'"pid":%d' % os.getpid())
         if output is None:
             def output(text: str) -> None:
                 self.chan.send(msg.WARN, text)
-        for i, hook in enumerate(hooks):
-            runner.run(hook, state, phase, i, output)
+        runner.run_all(hooks, state, phase, output)
 
     # ---------------------------------------------------------------- start
     def listen(self) -> _socket.socket:
@@ -276,7 +278,7 @@ def error_template(exc: BaseException) -> tuple[str, dict[str, object]]:
 
 
 def _describe(stage: str, exc: BaseException) -> str:
-    if isinstance(exc, InitError):
+    if isinstance(exc, (InitError, HookError)):  # a hook error names its hook
         return str(exc)
     if isinstance(exc, (FireError, KernelError)):
         return f"{stage}: {exc}"
