@@ -14,12 +14,14 @@ import os
 import time
 
 from fire.cgroup.manager import Manager, resolve_path
+from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.spawn import InitProcess, spawn
 from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError, UsageError
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
+from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.net import stage as net_stage
 from fire.procfs import start_time
@@ -121,18 +123,27 @@ class Creation:
         self.cgroup: Manager | None = None
         self.master = -1
         self.on_stage: Callable[[str, str], None] | None = None
+        self.machine = lm.Machine(cid, CREATING)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Created:
         try:
             return self._run()
         except BaseException:
-            self.unwind()
+            actions = self.machine.send(lm.CREATE_FAILED)
+            self.unwind(poststop=lm.RUN_POSTSTOP in actions)
             raise
 
-    def unwind(self) -> None:
+    def unwind(self, poststop: bool = False) -> None:
+        """Undo what was made, newest first: the undo stack is this create's own
+        form of the machine's ``DESTROY`` (kill, cgroup, state directory), and the
+        poststop hooks, when the machine asks for them, run just before the state
+        directory goes (runtime.md steps 12 then 13)."""
         while self.undo:
             what, func = self.undo.pop()
+            if poststop and what == "state directory" and self.state is not None:
+                poststop = False
+                teardown.run_hooks(self.state, "poststop")
             try:
                 func()
             except (FireError, OSError) as exc:
@@ -191,6 +202,11 @@ class Creation:
         self.stage("cgroup", "done")
 
         self.stage("seccomp")
+        from fire.security.setup import prepare_security
+
+        seccomp = prepare_security(spec, bundle, self.store.root, state)
+        if state.extra:
+            cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
 
         self.stage("storage")  # Fire's own storage and network, when asked for
@@ -207,7 +223,8 @@ class Creation:
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
             cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
-            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
+            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds(),
+            seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
         storage_stage.complete_plan(plan, prepared)
@@ -285,7 +302,8 @@ class Creation:
             elif tag == msg.HOOKS:
                 if not state.pid:
                     self.set_pid(self.init.pid)
-                net_stage.attach(self, spec)
+                net_stage.attach(self, spec)  # the veth before any runtime hook
+                self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:
@@ -303,9 +321,12 @@ class Creation:
                 return
             elif tag == msg.ERROR:
                 _, stage, err, path, text, *translatable = message
+                kind = HookError if stage == "hook" else InitError  # a createContainer hook
                 if translatable and translatable[0]:
                     template, params = translatable
-                    raise InitError(str(template), **dict(params))  # type: ignore[call-overload]
+                    raise kind(str(template), **dict(params))  # type: ignore[call-overload]
+                if kind is HookError:
+                    raise HookError("{detail}", detail=text)
                 raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
             for fd in fds:
                 if fd != self.master:
@@ -334,10 +355,11 @@ class Creation:
     def run_runtime_hooks(self, spec: Spec) -> None:
         """prestart, then createRuntime: in the runtime's namespaces."""
         assert self.state is not None
-        state_json = _hook_state(self.state, "creating")
         for phase in ("prestart", "createRuntime"):
-            for i, hook in enumerate(planner.hook_plans(spec, phase)):
-                runner.run(hook, state_json, phase, i, lambda text: log.info("{t}", t=text))
+            hooks = planner.hook_plans(spec, phase)
+            if hooks:
+                runner.run_all(hooks, teardown.hook_state(self.state, phase), phase,
+                               lambda text: log.info("{output}", output=text))
 
     def take_pty(self, fds: list[int]) -> None:
         if not fds:
@@ -387,17 +409,6 @@ def _runtime_hooks(spec: Spec) -> dict[str, list[dict[str, object]]] | None:
         if hooks:
             out[phase] = [dict(h) for h in hooks]
     return out or None
-
-
-def _hook_state(state: State, status: str) -> bytes:
-    import json
-
-    data = state.public(status)
-    data["pid"] = state.pid
-    public = {k: data[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
-    if state.annotations:
-        public["annotations"] = state.annotations
-    return json.dumps(public, separators=(",", ":")).encode()
 
 
 def create(store: Store, cid: str, opts: Options) -> Created:

@@ -40,7 +40,10 @@ if TYPE_CHECKING:
 EXEC_SOCKET = "exec.sock"
 
 # Signals whose default action is to ignore them: left alone in the waiting init.
-_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH}
+# SIGPIPE stays ignored too (as Python set it): a hook that exits without reading
+# its state would otherwise kill the init through the runner's write.
+_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH,
+                       _signal.SIGPIPE}
 
 
 class Stage:
@@ -111,6 +114,7 @@ class Init:
         plan = self.plan
         p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
         os.umask(0)
+        process.early(plan["process"])
         with Stage(self, "namespaces"):
             self.namespaces()
         if plan["needs_fork"]:
@@ -146,6 +150,7 @@ class Init:
             with Stage(self, "hooks:createContainer"):
                 self.hooks("createContainer", plan["hooks_create_container"], b"creating")
         listener = self.listen()
+        prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
         with Stage(self, "pivot_root"):
             mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"])
@@ -182,7 +187,7 @@ class Init:
             if proc is None:
                 raise InitError("cannot start: config.json has no process ($.process)",
                                 stage="start")
-            process.become(rootfd, proc, program, slave)
+            process.become(rootfd, proc, program, slave, conn, prepared)
         except BaseException as exc:
             template, params = error_template(exc)
             if template:
@@ -192,13 +197,15 @@ class Init:
 
     def hooks(self, phase: str, hooks: list[HookPlan], status: bytes,
               output: Callable[[str], None] | None = None) -> None:
+        """createContainer / startContainer hooks, forked from here: inside the
+        container's namespaces, so the pid they are shown is ours as seen from
+        there (1 in a new pid namespace)."""
         state = self.plan["state_json"].replace(b'"status":"@"', b'"status":"' + status + b'"')
         state = state.replace(b'"pid":-1', b'"pid":%d' % os.getpid())
         if output is None:
             def output(text: str) -> None:
                 self.chan.send(msg.WARN, text)
-        for i, hook in enumerate(hooks):
-            runner.run(hook, state, phase, i, output)
+        runner.run_all(hooks, state, phase, output)
 
     # ---------------------------------------------------------------- start
     def listen(self) -> _socket.socket:
@@ -271,7 +278,7 @@ def error_template(exc: BaseException) -> tuple[str, dict[str, object]]:
 
 
 def _describe(stage: str, exc: BaseException) -> str:
-    if isinstance(exc, InitError):
+    if isinstance(exc, (InitError, HookError)):  # a hook error names its hook
         return str(exc)
     if isinstance(exc, (FireError, KernelError)):
         return f"{stage}: {exc}"

@@ -75,10 +75,12 @@ if TYPE_CHECKING:
         apparmor: str
         selinux: str
         personality: int | None
-        scheduler: tuple[int, int, int, int] | None  # policy, priority, nice, flags
-        io_priority: int | None
-        cpu_affinity: tuple[list[int] | None, list[int] | None]  # (initial, final)
-        memory_policy: tuple[int, list[int], int] | None  # mode(+flags), nodes, maxnode
+        oom_score_adj: int | None  # None: left as it is
+        # policy, flags, nice, priority, runtime, deadline, period (sched_setattr)
+        scheduler: tuple[int, int, int, int, int, int, int] | None
+        io_priority: int | None  # class << 13 | level
+        cpu_affinity: tuple[list[int] | None, list[int] | None]  # (initial, final): exec only
+        memory_policy: tuple[int, list[int]] | None  # mode | flags, nodes
         preserve_fds: int
 
     class CapsPlan(TypedDict):
@@ -89,9 +91,9 @@ if TYPE_CHECKING:
         ambient: int
 
     class SeccompPlan(TypedDict):
-        bpf: bytes
-        flags: int  # SECCOMP_FILTER_FLAG_*
-        listener_path: str  # "" = no notify listener
+        bpf: bytes  # the compiled program (fire.seccomp.compile)
+        flags: int  # SECCOMP_FILTER_FLAG_* (NEW_LISTENER when notify is used)
+        listener_path: str  # "" = no notify listener; the runtime sends it there
         listener_metadata: str
 
     class OverlayPlan(TypedDict):

@@ -15,7 +15,7 @@ from fire.spec.names import CAPABILITIES, RLIMITS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from fire.spec.config import Spec
+    from fire.spec.config import Linux, Spec
 
 ABSOLUTE = N_("must be an absolute path, got {path!r}")
 
@@ -117,6 +117,8 @@ def validate(spec: Spec) -> list[str]:
                                             "rshared", "rslave", "rprivate", "runbindable"):
             raise ConfigError("$.linux.rootfsPropagation", "unknown propagation {value!r}",
                               value=linux.rootfs_propagation)
+    if linux is not None:
+        _validate_unified(linux)
     if spec.hostname and "uts" not in new_ns:
         raise ConfigError("$.hostname", "setting the hostname needs a new uts namespace")
     if spec.domainname and "uts" not in new_ns:
@@ -206,3 +208,13 @@ def _validate_hooks(spec: Spec) -> None:
             if hook.timeout is not None and hook.timeout <= 0:
                 raise ConfigError(f"$.hooks.{name}[{i}].timeout",
                                   "must be greater than zero, got {value}", value=hook.timeout)
+
+
+def _validate_unified(linux: Linux) -> None:
+    """``resources.unified`` keys name files of the container's own cgroup: a key
+    that is a path (``../x``, ``a/b``) would write elsewhere."""
+    resources = linux.resources
+    for key in (resources.unified or {}) if resources else {}:
+        if not key or "/" in key or "\0" in key or key in (".", ".."):
+            raise ConfigError("$.linux.resources.unified",
+                              "{key!r} is not a cgroup file name (no path allowed)", key=key)

@@ -70,8 +70,9 @@ def test_force_delete_from_anywhere() -> None:
 
 
 def test_destroy_order() -> None:
-    """Kill, then poststop hooks, then the cgroup, and the state directory last."""
-    assert lm.DESTROY == (lm.KILL_ALL, lm.RUN_POSTSTOP, lm.REMOVE_CGROUP, lm.REMOVE_STATE)
+    """Kill, remove the cgroup (step 12 undoes step 2), then the poststop hooks
+    (step 13), and the state directory last."""
+    assert lm.DESTROY == (lm.KILL_ALL, lm.REMOVE_CGROUP, lm.RUN_POSTSTOP, lm.REMOVE_STATE)
 
 
 def test_hook_failures_destroy() -> None:
