@@ -96,6 +96,22 @@ def test_pids_limit_stops_a_fork_bomb(fire: Fire, bundle: Bundle) -> None:
     assert gone(cid)
 
 
+def test_memory_and_pids_limits_together(fire: Fire, bundle: Bundle) -> None:
+    """The security area's case: 32 MiB + pids 10 in one container.  A fork bomb
+    stops at 10 processes (read with a shell builtin: no fork left), then a hog is
+    OOM-killed."""
+    bundle.args("sh", "-c", "(while :; do sleep 100 & done) 2>/dev/null; "
+                "read n < /sys/fs/cgroup/pids/pids.current; echo pids=$n; exec " + " ".join(HOG))
+    resources(bundle).update({"memory": {"limit": 32 * MiB}, "pids": {"limit": 10}})
+    bundle.write()
+    cid = fire.unique_id()
+    r = fire("run", "-b", str(bundle.path), cid)
+    assert r.code == 137, r
+    assert r.out.startswith("pids=")
+    assert 1 < int(r.out.split("=")[1]) <= 10, r.out
+    assert gone(cid)
+
+
 def test_pids_limit_zero_is_a_real_limit(fire: Fire, bundle: Bundle) -> None:
     """runtime-spec 1.3: 0 is a limit (no fork at all), -1 is unlimited."""
     bundle.args("sh", "-c", "true & wait")
