@@ -14,8 +14,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.cgroup.helpers import (add_caps, bind_out, cgdir, keyed, read, resources, start_events,
-                                  stats, wait_for)
+from tests.cgroup.helpers import (
+    add_caps,
+    bind_out,
+    cgdir,
+    keyed,
+    read,
+    resources,
+    start_events,
+    stats,
+    wait_for,
+)
 from tests.conftest import cgroup_dirs_of
 
 if TYPE_CHECKING:
