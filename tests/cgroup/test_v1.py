@@ -147,6 +147,39 @@ def test_cpu_quota_is_visible_and_throttles(fire: Fire, bundle: Bundle) -> None:
     assert fire("delete", "--force", cid).code == 0
 
 
+def test_every_cpu_and_memory_field_lands_in_its_file(fire: Fire, bundle: Bundle) -> None:
+    bundle.args("true")
+    resources(bundle).update({
+        "cpu": {"shares": 300, "quota": 30000, "period": 60000, "burst": 1000,
+                "realtimePeriod": 1000000, "realtimeRuntime": 1000, "idle": 0,
+                "cpus": "0", "mems": "0"},
+        "memory": {"limit": 96 * MiB, "swap": 128 * MiB, "reservation": 48 * MiB,
+                   "swappiness": 7, "disableOOMKiller": True, "kernelTCP": 8 * MiB,
+                   "useHierarchy": True},
+    })
+    bundle.write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid)
+    assert r.code == 0, r
+    expect = {
+        ("cpu", "cpu.shares"): "300", ("cpu", "cpu.cfs_quota_us"): "30000",
+        ("cpu", "cpu.cfs_period_us"): "60000", ("cpu", "cpu.cfs_burst_us"): "1000",
+        ("cpu", "cpu.rt_period_us"): "1000000", ("cpu", "cpu.rt_runtime_us"): "1000",
+        ("cpu", "cpu.idle"): "0", ("cpuset", "cpuset.cpus"): "0",
+        ("cpuset", "cpuset.mems"): "0",
+        ("memory", "memory.limit_in_bytes"): str(96 * MiB),
+        ("memory", "memory.memsw.limit_in_bytes"): str(128 * MiB),
+        ("memory", "memory.soft_limit_in_bytes"): str(48 * MiB),
+        ("memory", "memory.swappiness"): "7",
+        ("memory", "memory.kmem.tcp.limit_in_bytes"): str(8 * MiB),
+        ("memory", "memory.use_hierarchy"): "1",
+    }
+    for (controller, name), value in expect.items():
+        assert read(cid, controller, name) == value, name
+    assert keyed(cid, "memory", "memory.oom_control")["oom_kill_disable"] == 1
+    assert fire("delete", cid).code == 0
+
+
 # --------------------------------------------------------------------------- devices
 
 KMSG = ("mknod /dev/kmsg c 1 11 || exit 3; "

@@ -169,3 +169,18 @@ def test_v2_io_max_throttles_reads(fire: Fire, bundle: Bundle) -> None:
     r = fire("run", "-b", str(bundle.path), fire.unique_id(), timeout=SLOW)
     assert r.code == 0, r
     assert int(r.out.split()[-1]) >= 2, f"3 MiB at 1 MiB/s took {r.out.strip()} s"
+
+
+def test_v2_nested_path_enables_controllers_and_is_removed(fire: Fire, bundle: Bundle) -> None:
+    """Fire makes /parent/id: the controllers must be enabled in parent's
+    subtree_control for id's files to exist; both go at delete."""
+    cid = fire.unique_id()
+    parent = fire.unique_id("parent")
+    bundle.args("sh", "-c", "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max")
+    bundle.config["linux"]["cgroupsPath"] = f"/{parent}/{cid}"
+    resources(bundle).update({"pids": {"limit": 5}, "memory": {"limit": 64 * MiB}})
+    bundle.write()
+    r = fire("run", "-b", str(bundle.path), cid, timeout=SLOW)
+    assert r.code == 0, r
+    assert r.out.split() == ["5", str(64 * MiB)]
+    assert not os.path.exists(f"/sys/fs/cgroup/{parent}")
