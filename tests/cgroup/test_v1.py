@@ -482,3 +482,16 @@ def test_hugetlb_goes_to_the_cgroup2_tree_on_this_hybrid_host(fire: Fire, bundle
     assert read(cid, "hugetlb", "hugetlb.2MB.max") == "0"
     assert fire("delete", cid).code == 0
     assert gone(cid)
+
+
+def test_systemd_slice_path_is_a_clear_error(fire: Fire, bundle: Bundle) -> None:
+    bundle.config["linux"]["cgroupsPath"] = "system.slice:fire:abc"
+    bundle.write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid)
+    assert r.code == 1
+    assert "the systemd cgroup driver is not available" in r.err
+    assert fire("state", cid).code == 1
+    flag = fire("--systemd-cgroup", "create", "-b", str(bundle.path), cid)
+    assert flag.code == 1
+    assert "systemd cgroup driver is not available" in flag.err
