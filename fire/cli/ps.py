@@ -73,6 +73,15 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     if parsed is None:
         return 0
     fmt = parsed.text("format") or "table"
+    ps_args = parsed.args[1:]
+    # `fire ps ID --format json` (this README's old form): --format is never a ps(1)
+    # option, so take it wherever it is; -f stays ps's ("full format") after the id.
+    while ps_args and ps_args[0].startswith("--format"):
+        flag = ps_args.pop(0)
+        if "=" in flag:
+            fmt = flag.split("=", 1)[1]
+        elif ps_args:
+            fmt = ps_args.pop(0)
     if fmt not in ("table", "json"):
         from fire.errors import UsageError
 
@@ -98,5 +107,5 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
 
         sys.stdout.write(json.dumps(pids) + "\n")
         return 0
-    sys.stdout.write(_table(pids, parsed.args[1:]))
+    sys.stdout.write(_table(pids, ps_args))
     return 0

@@ -388,6 +388,7 @@ def test_ps_lists_exactly_the_container_processes(fire: Fire, bundle: Bundle) ->
     head, *rows = table.out.splitlines()
     assert "PID" in head.split()
     assert sorted(int(row.split()[1]) for row in rows) == sorted(pids)
+    assert sorted(fire("ps", cid, "--format", "json").json()) == sorted(pids)
     custom = fire("ps", cid, "-o", "pid,comm")
     assert custom.code == 0, custom
     assert sorted(int(row.split()[0]) for row in custom.out.splitlines()[1:]) == sorted(pids)
