@@ -119,9 +119,9 @@ class DeviceState:
             held = self.exceptions.get(wider, "")
             if any(c in held for c in rule.access):
                 shown = Rule(wider[0], wider[1], wider[2], held, not rule.allow).v1()
-                raise ConfigError(where, f"{rule.v1()!r} cannot be carved out of the wider "
-                                  f"rule {shown!r} (cgroup v1 cannot express it); "
-                                  "list the devices one by one instead")
+                raise ConfigError(where, "{rule!r} cannot be carved out of the wider rule "
+                                  "{wider!r} (cgroup v1 cannot express it); list the devices "
+                                  "one by one instead", rule=rule.v1(), wider=shown)
         left = _access("".join(c for c in self.exceptions.get(key, "") if c not in rule.access))
         if left:
             self.exceptions[key] = left
@@ -154,14 +154,15 @@ def from_spec(rules: Sequence[DeviceRule] | None, prefix: str) -> list[Rule]:
         where = f"{prefix}[{i}]"
         access = r.access if r.access else ACCESS  # v1's meaning of an omitted access
         if any(c not in ACCESS for c in access):
-            raise ConfigError(f"{where}.access", f"expected letters of 'rwm', got {access!r}")
+            raise ConfigError(f"{where}.access", "expected letters of 'rwm', got {access!r}",
+                              access=access)
         numbers = []
         for name, value in (("major", r.major), ("minor", r.minor)):
             if value is None:
                 value = WILDCARD
             if value < WILDCARD or value > 0xFFFF_FFFF:
-                raise ConfigError(f"{where}.{name}", f"expected a device number or -1 "
-                                  f"(any), got {value}")
+                raise ConfigError(f"{where}.{name}", "expected a device number or -1 (any), "
+                                  "got {value}", value=value)
             numbers.append(value)
         out.append(Rule(r.type or "a", numbers[0], numbers[1], _access(access), r.allow))
     return out

@@ -82,11 +82,12 @@ def _read_resources(path: str) -> dict[str, object]:
             with open(path) as f:
                 text = f.read()
     except OSError as exc:
-        raise ConfigError("", f"cannot read {path}: {exc.strerror}", "resources") from None
+        raise ConfigError("", "cannot read {path}: {reason}", "resources", path=path,
+                          reason=exc.strerror) from None
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise ConfigError("", f"malformed JSON: {exc}", path) from None
+        raise ConfigError("", "malformed JSON: {error}", path, error=str(exc)) from None
     if not isinstance(doc, dict):
         raise ConfigError("$", "expected an object (linux.resources)", path)
     return doc
