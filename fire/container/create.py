@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import _socket
     from collections.abc import Callable
 
+    from fire.cgroup.translate import Translation
     from fire.init.plan import Plan
     from fire.spec.config import Spec
     from fire.store import ContainerDir, Store
@@ -176,6 +177,7 @@ class Creation:
         check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
+        resources = self.translate_resources(spec, cgroup)
         self.stage("validate", "done")
 
         self.stage("claim")
@@ -198,6 +200,7 @@ class Creation:
         cdir.write_state(state)
         self.undo.append(("cgroup", cgroup.destroy))
         cgroup.create()
+        cgroup.apply(resources)  # before the init joins: it never runs unlimited
         self.cgroup = cgroup
         self.stage("cgroup", "done")
 
@@ -263,6 +266,23 @@ class Creation:
         init.reap()
         self.undo.clear()
         return Created(cdir, state, spec, self.master)
+
+    @staticmethod
+    def translate_resources(spec: Spec, cgroup: Manager) -> Translation:
+        """linux.resources as cgroup writes: every value is checked (an error names
+        its JSON path) before anything exists; ``update`` later merges into the copy
+        kept in the state."""
+        import msgspec
+
+        from fire.cgroup.translate import translate
+
+        assert spec.linux is not None
+        res = spec.linux.resources
+        translation = translate(res, cgroup.where)
+        for warning in translation.warnings:
+            log.warning("{warning}", warning=warning)
+        cgroup.resources = msgspec.to_builtins(res) if res is not None else None
+        return translation
 
     def _kill_init(self) -> None:
         state = self.state
