@@ -23,10 +23,12 @@ from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
 from fire.lifecycle import machine as lm
 from fire.log import log
+from fire.net import stage as net_stage
 from fire.procfs import start_time
 from fire.spec.load import read_config
 from fire.spec.state import CREATED, CREATING, State
 from fire.spec.validate import validate
+from fire.storage import stage as storage_stage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class Options:
     def __init__(self, bundle: str = ".", pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  no_new_keyring: bool = False, preserve_fds: int = 0,
-                 foreground: bool = False) -> None:
+                 foreground: bool = False, annotations: dict[str, str] | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -53,6 +55,8 @@ class Options:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
+        # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
+        self.annotations = annotations or {}
 
 
 def check_terminal(terminal: bool, opts: Options) -> None:
@@ -164,6 +168,8 @@ class Creation:
             raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
                               reason=exc.strerror) from None
         spec = read_config(os.path.join(bundle, "config.json"))
+        spec, net = net_stage.parse(spec, opts.annotations)  # before validate: host drops netns
+        storage = storage_stage.parse(spec)
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
@@ -206,6 +212,16 @@ class Creation:
             cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
 
+        self.stage("storage")  # Fire's own storage and network, when asked for
+        prepared = None
+        if storage is not None:
+            spec, prepared = storage_stage.prepare(self, spec, storage)
+        self.stage("storage", "done")
+        self.stage("network")
+        if net is not None and net.mode == "bridge":
+            spec = net_stage.prepare(self, spec, net)
+        self.stage("network", "done")
+
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
@@ -214,6 +230,8 @@ class Creation:
             seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
+        storage_stage.complete_plan(plan, prepared)
+        net_stage.complete_plan(plan, net)
 
         self.stage("spawn")
         init = spawn(extra)
@@ -304,6 +322,7 @@ class Creation:
             elif tag == msg.HOOKS:
                 if not state.pid:
                     self.set_pid(self.init.pid)
+                net_stage.attach(self, spec)  # the veth before any runtime hook
                 self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
