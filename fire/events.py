@@ -42,7 +42,7 @@ MAX_FRAME = 1 << 20  # no event or request comes near this; anything bigger is r
 HEADER = 4
 
 
-class Event(msgspec.Struct, tag_field="kind", kw_only=True):
+class Event(msgspec.Struct, tag_field="kind"):
     """Events are shared by every subscriber's queue: treat them as read-only."""
 
 
@@ -50,20 +50,20 @@ class Event(msgspec.Struct, tag_field="kind", kw_only=True):
     time: float = msgspec.field(default_factory=time.time)
 
 
-class StageStarted(Event, tag="stage-started"):
+class StageStarted(Event, tag="stage-started", kw_only=True):
     stage: str
     side: str  # "supervisor", "runtime" (the `fire create` process) or "init"
     run: int = 0  # which run of the container (1 = first, 2 = first restart…)
 
 
-class StageFinished(Event, tag="stage-finished"):
+class StageFinished(Event, tag="stage-finished", kw_only=True):
     stage: str
     side: str
     duration: float
     run: int = 0
 
 
-class StageFailed(Event, tag="stage-failed"):
+class StageFailed(Event, tag="stage-failed", kw_only=True):
     stage: str
     side: str
     duration: float
@@ -71,7 +71,7 @@ class StageFailed(Event, tag="stage-failed"):
     run: int = 0
 
 
-class State(Event, tag="state"):
+class State(Event, tag="state", kw_only=True):
     state: str
     pid: int = 0
     restarts: int = 0
@@ -79,46 +79,46 @@ class State(Event, tag="state"):
     supervised: bool = True  # False: a container of the state dir, not the supervisor's
 
 
-class Hook(Event, tag="hook"):
+class Hook(Event, tag="hook", kw_only=True):
     phase: str
     ok: bool
     detail: str = ""
 
 
-class Signal(Event, tag="signal"):
+class Signal(Event, tag="signal", kw_only=True):
     signal: str  # "SIGTERM"
     target: str = "supervisor"  # or "container": forwarded to it
 
 
-class Exit(Event, tag="exit"):
+class Exit(Event, tag="exit", kw_only=True):
     code: int | None  # None: unknown (an adopted container, not our child)
     signal: str | None = None
     run: int = 0
 
 
-class Oom(Event, tag="oom"):
+class Oom(Event, tag="oom", kw_only=True):
     count: int
 
 
-class Health(Event, tag="health"):
+class Health(Event, tag="health", kw_only=True):
     status: str  # "healthy" | "unhealthy" | "failing" (failed, retries left)
     failures: int = 0
     output: str = ""
 
 
-class Stats(Event, tag="stats"):
+class Stats(Event, tag="stats", kw_only=True):
     cpu: float | None = None  # seconds of CPU used, total
     memory: int | None = None  # bytes
     pids: int | None = None
 
 
-class Log(Event, tag="log"):
+class Log(Event, tag="log", kw_only=True):
     level: str = "info"
     text: str = ""
     stream: str = ""  # "output": a line the container wrote
 
 
-class Missed(Event, tag="missed"):
+class Missed(Event, tag="missed", kw_only=True):
     count: int
 
 

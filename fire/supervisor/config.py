@@ -5,6 +5,7 @@
     [supervisor]                 # optional
     stats_interval = 5           # seconds between cgroup readings (stats events)
     parallel_starts = 4          # `fire create` processes at once
+    output_events = 20           # lines of a container's output per second as events
 
     [containers.db]              # the key is the container's id in --root
     bundle = "/srv/db"           # relative paths are relative to this file
@@ -82,6 +83,7 @@ class Container(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     stats_interval: Positive = 5.0
     parallel_starts: Annotated[int, msgspec.Meta(ge=1)] = 4
+    output_events: Annotated[int, msgspec.Meta(ge=0)] = 20
 
 
 class Config(msgspec.Struct, kw_only=True, frozen=True):

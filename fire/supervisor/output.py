@@ -8,7 +8,8 @@ file under it.  Reading stops at EOF: when every process holding the write end
 has exited.
 
 Each line also becomes a ``log`` event (``stream = "output"``, at most 1 KiB of
-it), at most ``LINES_PER_SECOND`` per container: a chatty container must not
+it), at most ``per_second`` per container (``[supervisor] output_events``,
+default 20): a chatty container must not
 flood the event stream or push every other event out of the replay buffer.  The
 lines over the limit are counted and said in one event; the log file has them all.
 
@@ -36,8 +37,9 @@ MAX_LINE = 1024
 
 class Output:
     def __init__(self, root: str, cid: str, publish: Callable[[ev.AnyEvent], None],
-                 max_bytes: int, files: int) -> None:
+                 max_bytes: int, files: int, per_second: int = LINES_PER_SECOND) -> None:
         self.id = cid
+        self.per_second = per_second
         self.publish = publish
         self.log = RotatingLog(root, cid, max_bytes, files)
         self.partial = b""
@@ -75,7 +77,7 @@ class Output:
                 self.window = now
                 self.shown = 0
                 self.flush_hidden()
-            if self.shown >= LINES_PER_SECOND:
+            if self.shown >= self.per_second:
                 self.hidden += 1
                 continue
             self.shown += 1

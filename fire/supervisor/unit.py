@@ -338,7 +338,7 @@ class Unit:
     async def _logs(self) -> None:
         if self.output is None:
             self.output = Output(self.sup.root, self.id, self.publish, self.conf.log_max_bytes,
-                                 self.conf.log_files)
+                                 self.conf.log_files, self.sup.config.settings.output_events)
 
     async def _bundle(self) -> None:
         from fire.spec.load import read_config
