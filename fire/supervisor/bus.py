@@ -83,11 +83,13 @@ class Bus:
             subscriber.offer(event)
 
     def subscribe(self, replay: bool = True,
-                  snapshot: Callable[[], list[ev.AnyEvent]] | None = None) -> Subscriber:
-        """A new subscriber, its queue already holding the replay and ``snapshot()``."""
+                  snapshot: Callable[[list[ev.AnyEvent]], list[ev.AnyEvent]] | None = None,
+                  ) -> Subscriber:
+        """A new subscriber, its queue already holding the replay, then what
+        ``snapshot(replay)`` adds to it (the present state the replay does not show)."""
         backlog = list(self.history) if replay else []
         if snapshot is not None:
-            backlog += snapshot()
+            backlog += snapshot(backlog)
         subscriber = Subscriber(max(self.queue, len(backlog) + 1))
         for event in backlog:
             subscriber.offer(event)

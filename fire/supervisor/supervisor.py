@@ -193,17 +193,26 @@ class Supervisor:
                     unit.oom_kills = sample.oom_kills
 
     # ------------------------------------------------------------------ snapshot
-    def snapshot(self) -> list[ev.AnyEvent]:
-        """The present, as events: what a new subscriber gets after the replay."""
+    def snapshot(self, replayed: list[ev.AnyEvent]) -> list[ev.AnyEvent]:
+        """The present, as events, where ``replayed`` does not already say it: what a
+        new subscriber gets after the replay (which may have lost old events)."""
+        last: dict[tuple[str, type], ev.AnyEvent] = {}
+        for event in replayed:
+            last[event.id, type(event)] = event
         out: list[ev.AnyEvent] = []
         for cid, unit in self.units.items():
-            out.append(ev.State(id=cid, state=unit.state, pid=unit.pid, restarts=unit.restarts,
-                                reason=unit.reason))
-            if unit.health:
-                out.append(ev.Health(id=cid, status=unit.health))
-            if unit.sample is not None and unit.pidfd >= 0:
+            state = last.get((cid, ev.State))
+            if not (isinstance(state, ev.State) and (state.state, state.pid, state.restarts) == (
+                    unit.state, unit.shown_pid(), unit.restarts)):
+                out.append(ev.State(cid, state=unit.state, pid=unit.shown_pid(),
+                                    restarts=unit.restarts, reason=unit.reason))
+            health = last.get((cid, ev.Health))
+            if unit.health and not (isinstance(health, ev.Health)
+                                    and health.status == unit.health):
+                out.append(ev.Health(cid, status=unit.health))
+            if unit.sample is not None and unit.pidfd >= 0 and (cid, ev.Stats) not in last:
                 s = unit.sample
-                out.append(ev.Stats(id=cid, cpu=s.cpu, memory=s.memory, pids=s.pids))
+                out.append(ev.Stats(cid, cpu=s.cpu, memory=s.memory, pids=s.pids))
         return out
 
     def status_report(self) -> None:

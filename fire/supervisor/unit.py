@@ -113,9 +113,13 @@ class Unit:
     def set_state(self, state: str, reason: str = "") -> None:
         self.state = state
         self.reason = reason
-        self.publish(ev.State(id=self.id, state=state, pid=self.pid if state in (
-            CREATED, RUNNING_STATE, STOPPING) else 0, restarts=self.restarts, reason=reason))
+        self.publish(ev.State(self.id, state=state, pid=self.shown_pid(), restarts=self.restarts,
+                              reason=reason))
         self.sup.changed()
+
+    def shown_pid(self) -> int:
+        """The pid a ``state`` event carries: the container's, while it has one."""
+        return self.pid if self.state in (CREATED, RUNNING_STATE, STOPPING) else 0
 
     def say(self, text: str, level: str = "info") -> None:
         self.publish(ev.Log(id=self.id, level=level, text=text))
