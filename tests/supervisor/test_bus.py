@@ -93,7 +93,14 @@ def test_snapshot_events_follow_the_replay() -> None:
     async def main() -> None:
         bus = Bus()
         bus.publish(ev.State("db", state="creating"))
-        sub = bus.subscribe(snapshot=lambda: [ev.State("db", state="running", pid=7)])
+        seen: list[list[ev.AnyEvent]] = []
+
+        def snapshot(replayed: list[ev.AnyEvent]) -> list[ev.AnyEvent]:
+            seen.append(replayed)
+            return [ev.State("db", state="running", pid=7)]
+
+        sub = bus.subscribe(snapshot=snapshot)
+        assert [[e.state for e in r if isinstance(e, ev.State)] for r in seen] == [["creating"]]
         states = [e.state for e in drain(sub) if isinstance(e, ev.State)]
         assert states == ["creating", "running"]
 

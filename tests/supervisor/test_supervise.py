@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -104,7 +104,8 @@ def test_sigterm_stops_in_reverse_dependency_order_with_poststop_hooks(
     # Levels are the start order's, reversed: solo, needing nothing, stops with a,
     # at the same time.
     assert exited(b) < stopping(solo)
-    assert stopping(solo) < exited(a) and stopping(a) < exited(solo)
+    assert stopping(solo) < exited(a)
+    assert stopping(a) < exited(solo)
     assert hooks.read_text().split() == [c, b, a], "poststop hooks ran, in the same order"
     assert [e.ok for e in sup.events if isinstance(e, ev.Hook)] == [True] * 3
     solo_exit = next(e for e in sup.of(solo, ev.Exit))
@@ -121,7 +122,7 @@ def test_sighup_reloads_what_changed_and_leaves_the_rest(
         fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
         tmp_path: Path) -> None:
     keep, change, remove, add = (fire.unique_id(n) for n in ("keep", "change", "remove", "add"))
-    first = {
+    first: dict[str, dict[str, Any]] = {
         keep: {"bundle": str(bundles("keep", SERVE))},
         change: {"bundle": str(bundles("change", SERVE)), "stop_timeout": 5},
         remove: {"bundle": str(bundles("remove", SERVE))},
@@ -129,7 +130,7 @@ def test_sighup_reloads_what_changed_and_leaves_the_rest(
     sup = supervise(toml(first))
     pids = {cid: sup.wait_state(cid, "running").pid for cid in first}
     mark = sup.index()
-    second = {
+    second: dict[str, dict[str, Any]] = {
         keep: first[keep],
         change: {"bundle": first[change]["bundle"], "stop_timeout": 6},
         add: {"bundle": str(bundles("add", SERVE)), "depends_on": [keep]},
