@@ -89,7 +89,7 @@ class Bus:
         ``snapshot(replay)`` adds to it (the present state the replay does not show)."""
         backlog = list(self.history) if replay else []
         if snapshot is not None:
-            backlog += snapshot(backlog)
+            backlog = backlog + snapshot(backlog)
         subscriber = Subscriber(max(self.queue, len(backlog) + 1))
         for event in backlog:
             subscriber.offer(event)
