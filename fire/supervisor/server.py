@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from fire import events as ev
+from fire.errors import describe
 from fire.supervisor.files import SOCKET
 
 if TYPE_CHECKING:
@@ -74,23 +75,34 @@ class Server:
         await trio.serve_listeners(self.handle, [listener])
 
     async def handle(self, stream: trio.SocketStream) -> None:
-        async with stream:
-            try:
-                with trio.move_on_after(REQUEST_TIMEOUT):
-                    body = await read_frame(stream, ev.FrameReader())
-                if not body:
-                    return
-                request = ev.decode_request(body)
-            except (ev.FrameError, trio.BrokenResourceError, OSError):
+        """One client.  Whatever goes wrong with it ends its connection, never the
+        supervisor: ``serve_listeners`` would let an error out of a handler cancel
+        everything, containers' supervision included, so this is the one place
+        that catches every ``Exception`` (and says so in the log)."""
+        try:
+            async with stream:
+                await self._serve_client(stream)
+        except Exception as exc:  # see the docstring
+            self.sup.bus.publish(ev.Log("", level="warning",
+                                        text=f"a client connection failed: {describe(exc)}"))
+
+    async def _serve_client(self, stream: trio.SocketStream) -> None:
+        try:
+            with trio.move_on_after(REQUEST_TIMEOUT):
+                body = await read_frame(stream, ev.FrameReader())
+            if not body:
                 return
-            try:
-                if isinstance(request, ev.Subscribe):
-                    await self.stream_events(stream, request)
-                else:
-                    reply = await self.sup.control(request)
-                    await stream.send_all(ev.frame(reply))
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass
+            request = ev.decode_request(body)
+        except (ev.FrameError, trio.BrokenResourceError, OSError):
+            return
+        try:
+            if isinstance(request, ev.Subscribe):
+                await self.stream_events(stream, request)
+            else:
+                reply = await self.sup.control(request)
+                await stream.send_all(ev.frame(reply))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the client left
 
     async def stream_events(self, stream: trio.SocketStream, request: ev.Subscribe) -> None:
         bus = self.sup.bus
@@ -106,7 +118,10 @@ class Server:
                     except trio.EndOfChannel:
                         break  # the supervisor is ending: everything was sent
                     batch += subscriber.ready(BATCH)
-                    await stream.send_all(b"".join(ev.frame(e) for e in batch))
+                    try:
+                        await stream.send_all(b"".join(ev.frame(e) for e in batch))
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        break  # the subscriber left
                 nursery.cancel_scope.cancel()
         finally:
             bus.unsubscribe(subscriber)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from fire import events as ev
-from fire.errors import FireError, StateCorrupt
+from fire.errors import FireError, StateCorrupt, describe
 from fire.lifecycle.stages import CREATE, RUNTIME, Stage
 from fire.signals.table import name as signal_name
 from fire.spec.state import PAUSED, RUNNING
@@ -172,39 +172,56 @@ class Unit:
 
     # ------------------------------------------------------------------ the loop
     async def loop(self) -> None:
-        """Runs, restarts, until stopped or the policy gives up."""
+        """Runs, restarts, until stopped or the policy gives up.
+
+        An unexpected error (a bug) ends this unit — state ``failed``, the traceback
+        in the supervisor's log — and nothing else: every other container stays
+        supervised.
+        """
         try:
-            if not await self._wait_dependencies():
-                return
-            existing = self._existing()
-            while not self.asked_to_stop():
-                if existing is not None:
-                    outcome = await self._adopt(existing)
-                    existing = None
-                else:
-                    outcome = await self._run_once()
-                if self.asked_to_stop():
-                    break
-                if not policy.should_restart(self.conf.restart, outcome, self.restarts,
-                                             self.conf.max_restarts):
-                    if outcome.failed:
-                        self.set_state(FAILED, _describe(outcome))
-                    else:
-                        self.set_state(STOPPED, _describe(outcome))
-                    return
-                self.streak = policy.next_streak(self.streak, outcome)
-                delay = policy.backoff(self.streak)
-                self.streak += 1
-                self.restarts += 1
-                self.set_state(RESTARTING, f"{_describe(outcome)}; again in {delay:g} s")
-                with self._cancel_on_stop():
-                    await trio.sleep(delay)
-            self.set_state(STOPPED, "stopped on request")
+            await self._loop()
+        except Exception as exc:  # a bug: contained to this unit (see the docstring)
+            import traceback
+
+            self.sup.journal.write(self.id, "internal error:\n" + "".join(
+                traceback.format_exception(exc)).rstrip())
+            self.stop_requested = True
+            self._forget_process()
+            self.set_state(FAILED, f"internal error: {describe(exc)}")
         finally:
             if self.output is not None:
                 self.output.close()
                 self.output = None
             self.done.set()
+
+    async def _loop(self) -> None:
+        """The runs of the container, and the decisions between them."""
+        if not await self._wait_dependencies():
+            return
+        existing = self._existing()
+        while not self.asked_to_stop():
+            if existing is not None:
+                outcome = await self._adopt(existing)
+                existing = None
+            else:
+                outcome = await self._run_once()
+            if self.asked_to_stop():
+                break
+            if not policy.should_restart(self.conf.restart, outcome, self.restarts,
+                                         self.conf.max_restarts):
+                if outcome.failed:
+                    self.set_state(FAILED, _describe(outcome))
+                else:
+                    self.set_state(STOPPED, _describe(outcome))
+                return
+            self.streak = policy.next_streak(self.streak, outcome)
+            delay = policy.backoff(self.streak)
+            self.streak += 1
+            self.restarts += 1
+            self.set_state(RESTARTING, f"{_describe(outcome)}; again in {delay:g} s")
+            with self._cancel_on_stop():
+                await trio.sleep(delay)
+        self.set_state(STOPPED, "stopped on request")
 
     def _cancel_on_stop(self) -> trio.CancelScope:
         scope = trio.CancelScope()
@@ -431,12 +448,16 @@ class Unit:
         self.publish(ev.Health(id=self.id, status=self.health))
         while True:
             await trio.sleep(hc.interval)
-            result = await self.sup.engine.run("exec", self.id, *hc.command, limit=hc.timeout)
+            try:
+                result = await self.sup.engine.run("exec", self.id, *hc.command,
+                                                   limit=hc.timeout)
+                ok, detail = result.code == 0, result.error
+            except OSError as exc:  # could not even start `fire exec`: a failed check
+                ok, detail = False, describe(exc)
             grace = trio.current_time() - began < hc.start_period
-            self.health, failures = policy.health_step(failures, result.code == 0, hc.retries,
-                                                       grace)
-            self.publish(ev.Health(id=self.id, status=self.health, failures=failures,
-                                   output=result.error if result.code else ""))
+            self.health, failures = policy.health_step(failures, ok, hc.retries, grace)
+            self.publish(ev.Health(self.id, status=self.health, failures=failures,
+                                   output="" if ok else detail))
             self.sup.changed()
             if self.health == policy.UNHEALTHY:
                 self.unhealthy = True
