@@ -4,6 +4,7 @@ real thing end to end once `fire exec` exists."""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -67,7 +68,7 @@ def test_consecutive_failures_make_it_unhealthy_and_end_the_run() -> None:
     assert [args for _t, args, _limit in engine.calls] == [("exec", "web", "check")] * 5
     assert {limit for _t, _args, limit in engine.calls} == {1}, "the timeout bounds each check"
     times = [t for t, _args, _limit in engine.calls]
-    assert [round(b - a, 3) for a, b in zip(times, times[1:], strict=False)] == [2.1] * 4, \
+    assert [round(b - a, 3) for a, b in itertools.pairwise(times)] == [2.1] * 4, \
         "interval between the end of a check and the next"
 
 

@@ -36,8 +36,8 @@ def table_text(app: FireTop) -> dict[str, list[str]]:
     return out
 
 
-async def until(pilot: object, condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def until(pilot: object, condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "the view did not get there"
         await pilot.pause(0.1)  # type: ignore[attr-defined]
