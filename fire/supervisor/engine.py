@@ -133,12 +133,9 @@ async def _collect(stream: trio.abc.ReceiveStream, chunks: list[bytes], eof: tri
 
 
 def _kill(proc: trio.Process) -> None:
-    """SIGKILL the process and its session (a health check's command, say)."""
-    try:
-        os.killpg(proc.pid, 9)
-    except OSError:
-        pass
-    try:
-        proc.kill()
-    except OSError:
-        pass
+    """SIGKILL the process and everything it started (a ``fire create`` cut short
+    leaves a hook or the container's init; a health check, the command it runs in
+    the container).  What the container left is ``fire delete --force``'s."""
+    from fire.hooks.runner import kill_tree
+
+    kill_tree(proc.pid)

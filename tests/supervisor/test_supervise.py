@@ -303,3 +303,27 @@ def test_bare_bundles_are_supervised_with_defaults(
     assert stopped.reason == "exited with code 0", "restart = no: it ran once"
     assert fire("logs", cid).out == "one-shot\n"
     assert sup.terminate() == 0
+
+
+def test_a_stop_during_setup_cancels_it_and_leaves_nothing(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
+        tmp_path: Path) -> None:
+    cid = fire.unique_id("slow")
+    started = tmp_path / "hook-started"
+    slow_hook = {"prestart": [{"path": "/bin/sh",
+                               "args": ["sh", "-c", f"echo $$ > {started}; sleep 30; :"]}]}
+    sup = supervise(toml({cid: {"bundle": str(bundles("slow", SERVE, hooks=slow_hook)),
+                                "restart": "always"}}))
+    sup.wait_for(lambda e: isinstance(e, ev.StageStarted) and e.id == cid
+                 and e.stage == "hooks:runtime")
+    assert wait_until(lambda: started.exists() and started.read_text().strip() != "")
+    hook = int(started.read_text())
+    assert (fire.root / cid).exists(), "half created"
+    assert request(str(fire.root), ev.Stop(id=cid)).ok
+    stopped = sup.wait_state(cid, "stopped", timeout=20)
+    assert stopped.reason == "stopped on request"
+    assert not (fire.root / cid).exists()
+    assert cgroup_dirs_of(cid) == []
+    assert not sup.of(cid, ev.Exit), "it never ran"
+    assert wait_until(lambda: not alive(hook), 5), "the hook `fire create` was running is gone"
+    assert sup.terminate() == 0
