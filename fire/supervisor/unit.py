@@ -47,7 +47,7 @@ from fire.supervisor import graph, policy
 from fire.supervisor.engine import STAGE_FD_ENV
 from fire.supervisor.graph import SUPERVISOR, StageFailed
 from fire.supervisor.output import Output
-from fire.supervisor.reaper import ExitStatus, open_pidfd
+from fire.supervisor.reaper import open_pidfd
 
 if TYPE_CHECKING:
     from fire.spec.state import State
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 SETUP: tuple[Stage, ...] = (
     Stage("logs", side=SUPERVISOR),
     Stage("bundle", side=SUPERVISOR),
-    Stage("leftover", side=SUPERVISOR, undo=None),
+    Stage("leftover", side=SUPERVISOR),
     Stage("create", ("logs", "bundle", "leftover"), SUPERVISOR, undo="fire delete --force"),
     Stage("start", ("create",), SUPERVISOR),
 )
@@ -86,7 +86,6 @@ class Unit:
         self.state = WAITING
         self.reason = ""
         self.pid = 0
-        self.pid_start = 0
         self.pidfd = -1
         self.cgroup: str | None = None
         self.poststop = False  # the container has poststop hooks (state.json)
@@ -97,8 +96,6 @@ class Unit:
         self.health = ""
         self.sample: Sample | None = None
         self.oom_kills = 0
-        self.last_exit: ExitStatus | None = None
-        self.stages: dict[str, tuple[str, float | None, str]] = {}  # name: (status, secs, side)
         self.output: Output | None = None
         self.stop_requested = False
         self.unhealthy = False
@@ -126,16 +123,13 @@ class Unit:
 
     # graph.Reporter
     def started(self, stage: Stage) -> None:
-        self.stages[stage.name] = ("running", None, stage.side)
         self.publish(ev.StageStarted(id=self.id, stage=stage.name, side=stage.side, run=self.run))
 
     def finished(self, stage: Stage, duration: float) -> None:
-        self.stages[stage.name] = ("done", duration, stage.side)
         self.publish(ev.StageFinished(id=self.id, stage=stage.name, side=stage.side,
                                       duration=duration, run=self.run))
 
     def failed(self, stage: Stage, duration: float, error: str) -> None:
-        self.stages[stage.name] = ("failed", duration, stage.side)
         self.publish(ev.StageFailed(id=self.id, stage=stage.name, side=stage.side,
                                     duration=duration, error=error, run=self.run))
 
@@ -157,7 +151,7 @@ class Unit:
             return False
         try:
             signal.pidfd_send_signal(self.pidfd, signum)
-        except ProcessLookupError:
+        except OSError:  # ESRCH: it has just exited
             return False
         return True
 
@@ -261,7 +255,6 @@ class Unit:
         self.run += 1
         self.unhealthy = False
         self._end = trio.Event()
-        self.stages = {}
         self.set_state(CREATING)
         actions = {"logs": self._logs, "bundle": self._bundle, "leftover": self._leftover,
                    "create": self._create, "start": self._start}
@@ -301,7 +294,7 @@ class Unit:
         return await self._running(adopted=True)
 
     def _take(self, state: State, pidfd: int) -> None:
-        self.pid, self.pid_start, self.pidfd = state.pid, state.pidStart, pidfd
+        self.pid, self.pidfd = state.pid, pidfd
         path = (state.cgroup or {}).get("path")
         self.cgroup = path if isinstance(path, str) else None
         self.poststop = bool((state.hooks or {}).get("poststop"))
@@ -327,12 +320,14 @@ class Unit:
             status = await self.sup.reaper.wait(self.pidfd, self.pid)
             nursery.cancel_scope.cancel()
         uptime = trio.current_time() - began
-        self.last_exit = status
         self.publish(ev.Exit(id=self.id, code=status.code, run=self.run,
                              signal=signal_name(status.signal) if status.signal else None))
         self._check_oom()
         self._forget_process()
-        await graph.run(TEARDOWN, {"delete": self._delete}, self)
+        try:
+            await graph.run(TEARDOWN, {"delete": self._delete}, self)
+        except StageFailed:
+            pass  # reported as an event; the next run's `leftover` stage tries again
         return policy.Outcome(code=status.code, signal=status.signal, unhealthy=self.unhealthy,
                               stopped=self.stop_requested, uptime=uptime)
 
@@ -496,18 +491,15 @@ class StageRelay:
         side = _SIDES.get(name, RUNTIME)
         if phase == "start":
             self.began[name] = mono
-            unit.stages[name] = ("running", None, side)
             unit.publish(ev.StageStarted(id=unit.id, time=when, stage=name, side=side,
                                          run=unit.run))
             return
         duration = max(0.0, mono - self.began.pop(name, mono))
         if phase == "done":
-            unit.stages[name] = ("done", duration, side)
             unit.publish(ev.StageFinished(id=unit.id, time=when, stage=name, side=side,
                                           duration=duration, run=unit.run))
         elif phase == "error":
             self.error = str(record.get("error", ""))
-            unit.stages[name] = ("failed", duration, side)
             unit.publish(ev.StageFailed(id=unit.id, time=when, stage=name, side=side,
                                         duration=duration, error=self.error, run=unit.run))
 
