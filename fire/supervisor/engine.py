@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from fire.container.spawn import PACKAGE_PARENT
+import fire
 
 if TYPE_CHECKING:
     from fire.supervisor.reaper import Reaper
 
 STAGE_FD_ENV = "FIRE_STAGE_FD"
+# The directory holding the `fire` package: the subprocesses import the same code.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fire.__file__)))
 
 
 class Completed:

@@ -327,3 +327,24 @@ def test_a_stop_during_setup_cancels_it_and_leaves_nothing(
     assert not sup.of(cid, ev.Exit), "it never ran"
     assert wait_until(lambda: not alive(hook), 5), "the hook `fire create` was running is gone"
     assert sup.terminate() == 0
+
+
+def test_fire_logs_follows_a_running_container(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    cid = fire.unique_id("ticks")
+    script = "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done"
+    sup = supervise(toml({cid: {"bundle": str(bundles("ticks", script))}}))
+    sup.wait_for(lambda e: isinstance(e, ev.Log) and e.id == cid and e.text == "tick 3")
+    follower = fire.popen("logs", "--follow", "--tail", "1", cid, stdout=subprocess.PIPE)
+    try:
+        assert follower.stdout is not None
+        lines = [follower.stdout.readline() for _ in range(4)]
+    finally:
+        follower.terminate()
+        follower.wait(10)
+        if follower.stdout is not None:
+            follower.stdout.close()
+    numbers = [int(line.split()[1]) for line in lines]
+    assert numbers[0] >= 3, "the last line written before it started"
+    assert numbers == list(range(numbers[0], numbers[0] + 4)), "then each new line, in order"
+    assert sup.terminate() == 0

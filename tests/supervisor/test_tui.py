@@ -148,3 +148,12 @@ def test_fire_with_no_command_in_a_real_terminal(
         subprocess.run([*tmux, "kill-server"], capture_output=True)
     assert sup.wait_state(cid, "stopped")
     assert sup.terminate() == 0
+
+
+def test_fire_top_needs_a_terminal(tmp_path: object) -> None:
+    r = subprocess.run([sys.executable, "-m", "fire", "--root", str(tmp_path), "top"],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 1
+    assert r.stderr == ("fire: fire top needs a terminal (for scripts: fire events --follow, "
+                        "fire list)\n")
