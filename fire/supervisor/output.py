@@ -2,7 +2,9 @@
 
 The write end of a fresh pipe is ``fire create``'s stdout *and* stderr, which the
 init and the container's process inherit; the supervisor reads the other end, so
-the log is the output as a terminal would show ``2>&1``, in order.  The pipe (not
+the log is the output as a terminal would show ``2>&1``, in order.  A container
+with a terminal writes to its pty instead, whose master is pumped the same way
+(``fire.supervisor.console``).  The pipe (not
 the file itself) is what the container holds, so the supervisor can rotate the
 file under it.  Reading stops at EOF: when every process holding the write end
 has exited.
@@ -42,7 +44,6 @@ class Output:
         self.per_second = per_second
         self.publish = publish
         self.log = RotatingLog(root, cid, max_bytes, files)
-        self.partial = b""
         self.window = -1.0
         self.shown = 0
         self.hidden = 0
@@ -52,25 +53,26 @@ class Output:
         return os.pipe2(os.O_CLOEXEC)
 
     async def pump(self, read_fd: int) -> None:
-        """Copy the pipe to the log until EOF; ``read_fd`` is taken over (closed)."""
+        """Copy ``read_fd`` (a pipe, or a terminal's master) to the log until EOF or
+        EIO (a terminal whose processes are gone); the fd is taken over (closed)."""
         stream = trio.lowlevel.FdStream(read_fd)
+        partial = b""  # per pump: create's own pipe and a terminal may both feed the log
         try:
             while data := await stream.receive_some(65536):
                 self.log.write(data)
-                self.lines(data)
-        except (trio.ClosedResourceError, OSError):
+                partial = self.lines(partial + data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         finally:
-            if self.partial:
-                self.lines(b"\n")
+            if partial:
+                self.lines(partial + b"\n")
             self.flush_hidden()
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
-    def lines(self, data: bytes) -> None:
-        text = self.partial + data
+    def lines(self, text: bytes) -> bytes:
+        """Publish the complete lines of ``text``; returns the incomplete rest."""
         *complete, rest = text.split(b"\n")
-        self.partial = rest[:MAX_LINE]
         now = trio.current_time()
         for line in complete:
             if int(now) != int(self.window):
@@ -83,6 +85,7 @@ class Output:
             self.shown += 1
             self.publish(ev.Log(id=self.id, stream="output",
                                 text=line[:MAX_LINE].decode(errors="replace").rstrip("\r")))
+        return rest[-MAX_LINE:]
 
     def flush_hidden(self) -> None:
         if self.hidden:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from fire.supervisor.config import Config, Container
+    from fire.supervisor.output import Output
 
 FLUSH_GRACE = 2.0  # seconds subscribers get to receive the last events at exit
 ORPHAN_TICK = 5.0  # reap orphans this often even without SIGCHLD (it coalesces)
@@ -79,6 +80,9 @@ class Supervisor:
         self._reloading = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._lock_fd = -1
+        self.pumping = 0  # output pumps still reading (see pump())
+        self.pumps_idle = trio.Event()
+        self.pumps_idle.set()
 
     # ------------------------------------------------------------------ running
     @property
@@ -111,6 +115,10 @@ class Supervisor:
                 for cid, conf in self.config.containers.items():
                     self._spawn(cid, conf)
                 await self.finished.wait()
+                # Every container is gone: read what they wrote last, then let the
+                # subscribers have the last events.
+                with trio.move_on_after(FLUSH_GRACE):
+                    await self.pumps_idle.wait()
                 self.bus.close()
                 with trio.move_on_after(FLUSH_GRACE):
                     await self.server.idle.wait()
@@ -144,6 +152,22 @@ class Supervisor:
         if not self.exec_available and any(c.healthcheck for c in self.config.containers.values()):
             self.bus.publish(ev.Log(id="", level="warning", text="health checks need `fire exec`, "
                                     "which this installation lacks: they are not run"))
+
+    def pump(self, output: Output, fd: int) -> None:
+        """Read a container's output (``fd``) into its log, in the background: the
+        reading outlives the run (a restart does not wait for it), not the supervisor."""
+        if not self.pumping:
+            self.pumps_idle = trio.Event()
+        self.pumping += 1
+        self.nursery.start_soon(self._pump, output, fd)
+
+    async def _pump(self, output: Output, fd: int) -> None:
+        try:
+            await output.pump(fd)
+        finally:
+            self.pumping -= 1
+            if not self.pumping:
+                self.pumps_idle.set()
 
     def _spawn(self, cid: str, conf: Container) -> Unit:
         unit = Unit(self, cid, conf)

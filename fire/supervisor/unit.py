@@ -34,6 +34,7 @@ import json
 import os
 import signal
 import time
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 import trio
@@ -44,12 +45,15 @@ from fire.lifecycle.stages import CREATE, RUNTIME, Stage
 from fire.signals.table import name as signal_name
 from fire.spec.state import PAUSED, RUNNING
 from fire.supervisor import graph, policy
+from fire.supervisor.console import ConsoleSocket
 from fire.supervisor.engine import STAGE_FD_ENV
 from fire.supervisor.graph import SUPERVISOR, StageFailed
 from fire.supervisor.output import Output
 from fire.supervisor.reaper import open_pidfd
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from fire.spec.state import State
     from fire.supervisor.cgstats import Sample
     from fire.supervisor.config import Container
@@ -89,6 +93,7 @@ class Unit:
         self.pidfd = -1
         self.cgroup: str | None = None
         self.poststop = False  # the container has poststop hooks (state.json)
+        self.terminal = False  # process.terminal: its output comes through a pty
         self.since = 0.0  # time.time() it entered "running"
         self.run = 0
         self.restarts = 0
@@ -360,9 +365,7 @@ class Unit:
         from fire.spec.load import read_config
 
         spec = read_config(os.path.join(self.conf.bundle, "config.json"))
-        if spec.process is not None and spec.process.terminal:
-            raise StageFailed("bundle", "process.terminal is true: a supervised container's "
-                              "output goes to its log, not to a terminal")
+        self.terminal = spec.process is not None and bool(spec.process.terminal)
 
     def has_state_dir(self) -> bool:
         """``<root>/<id>`` exists (a local directory: no need for a thread)."""
@@ -374,25 +377,40 @@ class Unit:
             await self._delete_quietly()
 
     async def _create(self) -> None:
+        async with AsyncExitStack() as stack:
+            console = await stack.enter_async_context(ConsoleSocket()) if self.terminal else None
+            await self._create_with(console)
+        self.set_state(CREATED)
+
+    async def _create_with(self, console: ConsoleSocket | None) -> None:
         assert self.output is not None
         out_r, out_w = self.output.pipe()
         stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
         relay = StageRelay(self)
+        args = ["create", "--bundle", self.conf.bundle, self.id]
+        if console is not None:
+            args[1:1] = ["--console-socket", console.path]
         try:
             with self.sup.reaper.hold():  # the container's process is ours once create exits
                 try:
                     proc = await self.sup.engine.open(
-                        ["create", "--bundle", self.conf.bundle, self.id], stdout=out_w,
-                        stderr=out_w, pass_fds=(stage_w,), env={STAGE_FD_ENV: str(stage_w)})
+                        args, stdout=out_w, stderr=out_w, pass_fds=(stage_w,),
+                        env={STAGE_FD_ENV: str(stage_w)})
                 finally:
                     os.close(out_w)
                     os.close(stage_w)
-                self.sup.nursery.start_soon(self.output.pump, out_r)
+                self.sup.pump(self.output, out_r)
                 out_r = -1
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(relay.read, stage_r)
                     stage_r = -1
+                    accepting = trio.CancelScope()
+                    if console is not None:
+                        nursery.start_soon(_within, accepting, console.receive)
                     result = await self.sup.engine.wait(proc)
+                    accepting.cancel()  # create is gone: it sent the terminal, or never will
+                if console is not None and console.master >= 0:
+                    self.sup.pump(self.output, console.master)
                 if result.code != 0:
                     raise StageFailed("create", relay.error or result.error)
                 state = self._existing()
@@ -408,7 +426,6 @@ class Unit:
             for fd in (out_r, stage_r):
                 if fd >= 0:
                     os.close(fd)
-        self.set_state(CREATED)
 
     async def _start(self) -> None:
         result = await self.sup.engine.run("start", self.id)
@@ -458,6 +475,11 @@ class Unit:
                 self.unhealthy = True
                 self._end.set()
                 return
+
+
+async def _within(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await fn()
 
 
 class StageRelay:

@@ -9,12 +9,14 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from fire import events as ev
 from fire.supervisor.client import request
+from fire.supervisor.files import log_path
 from tests.conftest import REPO, Fire, cgroup_dirs_of
 from tests.supervisor.conftest import SERVE, Bundles, Supervised, alive, toml, wait_until
 
@@ -348,3 +350,32 @@ def test_fire_logs_follows_a_running_container(
     assert numbers[0] >= 3, "the last line written before it started"
     assert numbers == list(range(numbers[0], numbers[0] + 4)), "then each new line, in order"
     assert sup.terminate() == 0
+
+
+def _console_socket_closes_twice() -> bool:
+    """Before the core area's fix, `create --console-socket` closed the terminal's
+    master twice (EBADF): terminal containers cannot be created at all."""
+    import inspect
+
+    from fire.container.create import Creation
+
+    return "os.close(master)" in inspect.getsource(Creation.take_pty)
+
+
+@pytest.mark.skipif(_console_socket_closes_twice(), reason="fire create --console-socket fails "
+                    "with EBADF on this branch (fixed on the core branch)")
+def test_a_container_with_a_terminal_has_its_output_logged(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    cid = fire.unique_id("tty")
+    path = bundles("tty", "test -t 1 && echo on a terminal; " + SERVE)
+    config = json.loads((path / "config.json").read_text())
+    config["process"]["terminal"] = True
+    (path / "config.json").write_text(json.dumps(config))
+    sup = supervise(toml({cid: {"bundle": str(path)}}))
+    sup.wait_for(lambda e: isinstance(e, ev.Log) and e.id == cid and e.text == "on a terminal")
+    assert sup.terminate() == 0
+    with open(log_path(str(fire.root), cid), "rb") as f:
+        assert f.read() == b"on a terminal\r\nup\r\nbye\r\n", "what the terminal showed"
+    assert not [p for p in os.listdir("/tmp") if p.startswith("fire-console-")
+                and os.stat(os.path.join("/tmp", p)).st_mtime > time.time() - 600
+                and os.path.exists(os.path.join("/tmp", p, "console.sock"))]
