@@ -113,6 +113,9 @@ class FireTop(App[None]):
         self.scan_interval = scan_interval
         self.model = Model()
         self.filter_text = ""
+        self.dirty = False  # events arrived since the table was last drawn
+        self.drawn = 0.0
+        self.shown: dict[str, list[str]] = {}  # what each row's cells show now
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -133,7 +136,9 @@ class FireTop(App[None]):
         self.sub_title = f"{self.root} · connecting"
         self.rescan()
         self.set_interval(self.scan_interval, self.rescan)
-        self.set_interval(1.0, self.refresh_view)  # uptimes tick
+        # Drawn at most ten times a second however fast events come, and every
+        # second for the uptimes.
+        self.set_interval(0.1, self.draw_if_needed)
         self.run_worker(self.follow(), exclusive=True, group="events")
 
     # ------------------------------------------------------------------ data
@@ -148,10 +153,9 @@ class FireTop(App[None]):
             if not self.model.connected:
                 self.model.connected = True
                 self.sub_title = f"{self.root} · supervisor connected"
-            changed = self.model.apply(event)
+            if self.model.apply(event) is not None:
+                self.dirty = True
             self.write_event(log, event)
-            if changed is not None:
-                self.refresh_view()
 
     def write_event(self, log: RichLog, event: ev.AnyEvent) -> None:
         if isinstance(event, (ev.Stats, ev.StageStarted, ev.StageFinished)):
@@ -180,23 +184,38 @@ class FireTop(App[None]):
             return None
         return self.model.rows.get(str(key.value))
 
+    def draw_if_needed(self) -> None:
+        if self.dirty or time.monotonic() - self.drawn >= 1.0:
+            self.refresh_view()
+
     def refresh_view(self) -> None:
+        self.dirty = False
+        self.drawn = time.monotonic()
         table = self.query_one("#containers", DataTable)
         rows = self.model.visible(self.filter_text)
         wanted = {r.id for r in rows}
-        current = {str(k.value) for k in table.rows}
-        for cid in current - wanted:
+        for cid in set(self.shown) - wanted:
             table.remove_row(cid)
+            del self.shown[cid]
         now = time.time()
+        added = False
         for row in rows:
             values = cells(row, now)
+            before = self.shown.get(row.id)
+            if before == values:
+                continue
             styled = [Text(v, style=_STATUS_STYLE.get(row.status, "")) if i == 1 else v
                       for i, v in enumerate(values)]
-            if row.id not in current:
+            if before is None:
                 table.add_row(*styled, key=row.id)
-                continue
-            for name, value in zip(COLUMNS, styled, strict=True):
-                table.update_cell(row.id, name, value, update_width=True)
+                added = True
+            else:
+                for name, value, old in zip(COLUMNS, styled, before, strict=True):
+                    if str(value) != old:
+                        table.update_cell(row.id, name, value, update_width=True)
+            self.shown[row.id] = values
+        if added:
+            table.sort("ID")
         self.query_one("#stages", Static).update(stage_table(self.selected(), now))
 
     def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
