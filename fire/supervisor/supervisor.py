@@ -25,6 +25,7 @@ import trio
 from fire import events as ev
 from fire.errors import FireError, UsageError
 from fire.lifecycle.stages import Stage, levels
+from fire.signals.table import name as signal_name
 from fire.signals.table import parse as parse_signal
 from fire.store import Store
 from fire.supervisor import cgstats
@@ -266,7 +267,7 @@ class Supervisor:
                 return ev.Reply(ok=False, error=str(exc))
             if not unit.kill(signum):
                 return ev.Reply(ok=False, error="container not running")
-            self.bus.publish(ev.Signal(id=unit.id, signal=request.signal, target="container"))
+            self.bus.publish(ev.Signal(unit.id, signal=signal_name(signum), target="container"))
             return ev.Reply(ok=True)
         if isinstance(request, ev.Stop):
             self.start_soon(unit.stop)
