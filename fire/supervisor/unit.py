@@ -30,7 +30,6 @@ how from the container's state.json.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -41,7 +40,7 @@ import trio
 
 from fire import events as ev
 from fire.errors import FireError, StateCorrupt, describe
-from fire.lifecycle.stages import CREATE, RUNTIME, Stage
+from fire.lifecycle.stages import Stage
 from fire.signals.table import name as signal_name
 from fire.spec.state import PAUSED, RUNNING
 from fire.supervisor import graph, policy
@@ -50,6 +49,7 @@ from fire.supervisor.engine import STAGE_FD_ENV
 from fire.supervisor.graph import SUPERVISOR, StageFailed
 from fire.supervisor.output import Output
 from fire.supervisor.reaper import open_pidfd
+from fire.supervisor.relay import StageRelay
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -78,9 +78,6 @@ RESTARTING = "restarting"
 STOPPED = "stopped"
 FAILED = "failed"
 STATES = (WAITING, CREATING, CREATED, RUNNING_STATE, STOPPING, RESTARTING, STOPPED, FAILED)
-
-_SIDES = {s.name: s.side for s in CREATE}
-
 
 class Unit:
     def __init__(self, sup: Supervisor, cid: str, conf: Container) -> None:
@@ -386,7 +383,7 @@ class Unit:
         assert self.output is not None
         out_r, out_w = self.output.pipe()
         stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
-        relay = StageRelay(self)
+        relay = StageRelay(self.id, self.run, self.publish)
         args = ["create", "--bundle", self.conf.bundle, self.id]
         if console is not None:
             args[1:1] = ["--console-socket", console.path]
@@ -480,50 +477,6 @@ class Unit:
 async def _within(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
     with scope:
         await fn()
-
-
-class StageRelay:
-    """Turns the ``fire create`` stage channel (JSON lines) into stage events."""
-
-    def __init__(self, unit: Unit) -> None:
-        self.unit = unit
-        self.began: dict[str, float] = {}
-        self.error = ""
-
-    async def read(self, fd: int) -> None:
-        stream = trio.lowlevel.FdStream(fd)
-        buffer = b""
-        try:
-            while data := await stream.receive_some(65536):
-                *lines, buffer = (buffer + data).split(b"\n")
-                for line in lines:
-                    self.line(line)
-        finally:
-            with trio.CancelScope(shield=True):
-                await stream.aclose()
-
-    def line(self, raw: bytes) -> None:
-        try:
-            record = json.loads(raw)
-            name, phase = str(record["stage"]), str(record["phase"])
-            mono, when = float(record["mono"]), float(record["time"])
-        except (ValueError, KeyError, TypeError):
-            return  # not ours: ignored
-        unit = self.unit
-        side = _SIDES.get(name, RUNTIME)
-        if phase == "start":
-            self.began[name] = mono
-            unit.publish(ev.StageStarted(id=unit.id, time=when, stage=name, side=side,
-                                         run=unit.run))
-            return
-        duration = max(0.0, mono - self.began.pop(name, mono))
-        if phase == "done":
-            unit.publish(ev.StageFinished(id=unit.id, time=when, stage=name, side=side,
-                                          duration=duration, run=unit.run))
-        elif phase == "error":
-            self.error = str(record.get("error", ""))
-            unit.publish(ev.StageFailed(id=unit.id, time=when, stage=name, side=side,
-                                        duration=duration, error=self.error, run=unit.run))
 
 
 def _describe(outcome: policy.Outcome) -> str:
