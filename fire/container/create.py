@@ -6,6 +6,11 @@ behind pushes its undo on a stack first; any error unwinds the stack, so a faile
 create leaves no process, cgroup, mount or state directory.  Everything a later
 ``delete --force`` needs to clean up after a crash (the init's pid, the cgroup
 directories about to be made) is written to state.json *before* it exists.
+
+The stage channel: a caller that sets ``FIRE_STAGE_FD=N`` (the supervisor) gets
+one JSON line per stage start and end on fd N, the init's stages included
+(``{"stage": "mounts", "phase": "start"|"done"|"error", "time": …, "mono": …}``,
+``"error"`` with the one-line message); unset, it costs one environment lookup.
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from fire.cgroup.manager import Manager, resolve_path
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.spawn import InitProcess, spawn
-from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError, UsageError
+from fire.errors import (
+    ConfigError,
+    FireError,
+    HookError,
+    InitError,
+    SyscallError,
+    UsageError,
+    describe,
+)
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
@@ -102,6 +115,46 @@ def listen_fds() -> int:
         return 0
 
 
+STAGE_FD_ENV = "FIRE_STAGE_FD"
+
+
+class StageReport:
+    """Writes the stage channel (see the module's docstring) to the caller's fd.
+
+    Reporting must never break a create: once the reader is gone, it stops.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        try:
+            os.set_inheritable(fd, False)  # not for the init, nor hooks
+        except OSError:
+            self.fd = -1
+
+    def __call__(self, name: str, phase: str) -> None:
+        self.write({"stage": name, "phase": phase})
+
+    def error(self, stage: str, exc: BaseException) -> None:
+        self.write({"stage": stage, "phase": "error", "error": describe(exc)})
+
+    def write(self, record: dict[str, object]) -> None:
+        if self.fd < 0:
+            return
+        import json  # already loaded by fire.spec.state
+
+        record["time"] = time.time()
+        record["mono"] = time.monotonic()
+        try:
+            os.write(self.fd, json.dumps(record).encode() + b"\n")
+        except OSError:
+            self.fd = -1
+
+
+def stage_report() -> StageReport | None:
+    fd = os.environ.get(STAGE_FD_ENV, "")
+    return StageReport(int(fd)) if fd.isdigit() else None
+
+
 class Created:
     """The result of a successful create."""
 
@@ -125,12 +178,16 @@ class Creation:
         self.master = -1
         self.on_stage: Callable[[str, str], None] | None = None
         self.machine = lm.Machine(cid, CREATING)
+        self.report = stage_report()
+        self.current = ""
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Created:
         try:
             return self._run()
-        except BaseException:
+        except BaseException as exc:
+            if self.report is not None:
+                self.report.error(self.current, exc)
             actions = self.machine.send(lm.CREATE_FAILED)
             self.unwind(poststop=lm.RUN_POSTSTOP in actions)
             raise
@@ -153,8 +210,11 @@ class Creation:
 
     def stage(self, name: str, phase: str = "start") -> None:
         if phase == "start":
+            self.current = name
             crash_point(name)
         log.debug("stage {name}: {phase}", name=name, phase=phase)
+        if self.report is not None:
+            self.report(name, phase)
         if self.on_stage is not None:
             self.on_stage(name, phase)
 
