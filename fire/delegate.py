@@ -48,6 +48,7 @@ environment lookup.  No msgspec, no trio here: ``start`` and ``delete`` stay lig
 
 from __future__ import annotations
 
+import _socket
 import os
 
 from fire.i18n import N_
@@ -69,35 +70,42 @@ class Caller:
     """This process's end of the channel."""
 
     def __init__(self, fd: int) -> None:
-        self.fd = fd
+        self.sock: _socket.socket | None = None
         try:
             os.set_inheritable(fd, False)
-        except OSError:
-            self.fd = -1
+            self.sock = _socket.socket(fileno=fd)
+        except OSError:  # not an open socket: no caller
+            self.sock = None
+
+    def _gone(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
     def ask(self, request: dict[str, object]) -> dict[str, object] | None:
         """The caller's answer; None if there is no caller (any more) to ask."""
-        if self.fd < 0:
+        sock = self.sock
+        if sock is None:
             return None
         import json
 
         data = memoryview(json.dumps(request).encode() + b"\n")
         try:
-            while data:
-                data = data[os.write(self.fd, data):]
+            while data:  # MSG_NOSIGNAL: `fire run` forwards a SIGPIPE to its container
+                data = data[sock.send(data, _socket.MSG_NOSIGNAL):]
         except OSError:  # EPIPE: gone before it took the request
-            self.fd = -1
+            self._gone()
             return None
         buffer = b""
         while b"\n" not in buffer and len(buffer) < MAX_REPLY:
             try:
-                chunk = os.read(self.fd, 65536)
+                chunk = sock.recv(65536)
             except InterruptedError:
                 continue
             except OSError:
                 chunk = b""
             if not chunk:
-                self.fd = -1
+                self._gone()
                 return {"ok": False, "error": {"template": GONE, "params": {"op": request["op"]}}}
             buffer += chunk
         try:

@@ -171,13 +171,20 @@ class Delegation:
         def output(text: str) -> None:
             self.publish(ev.Log(self.id, level="info", text=text))
 
+        cut_short = True
         try:
             with self.reaper.hold():
                 await trio_runner.run_all(hooks, state, phase, output,
                                           cwd=cwd if isinstance(cwd, str) else None,
                                           report=report)
+            cut_short = False
         except (HookError, OSError) as exc:
+            cut_short = False
             return {"ok": False, "error": error_record(exc)}
+        finally:
+            if cut_short:  # cancelled (a stop during set-up): the runner killed the tree
+                self.publish(ev.Log(self.id, level="warning", text=f"the {phase} hooks were "
+                                    "cut short (the hook and what it started were killed)"))
         return {"ok": True, "warnings": [error_record(e) for e in failures]}
 
     async def attach(self, request: dict[str, object]) -> dict[str, object]:

@@ -14,7 +14,8 @@ import pytest
 from fire import events as ev
 from tests.conftest import Fire, base_config, cgroup_dirs_of
 from tests.hooks.helpers import marker, processes_with
-from tests.supervisor.conftest import SERVE, Bundles, Supervised, alive, toml
+from fire.supervisor.client import request
+from tests.supervisor.conftest import SERVE, Bundles, Supervised, alive, toml, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -144,4 +145,28 @@ def test_a_failing_poststart_hook_stops_and_deletes_the_container(
     while (fire.root / cid).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not (fire.root / cid).exists()
+    assert sup.terminate() == 0
+
+
+def test_a_stop_during_a_hook_kills_its_tree_and_tears_the_container_down(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
+        tmp_path: Path) -> None:
+    """The trio runner's shielded kill on cancellation (trio's run_process shape):
+    the set-up is cancelled while a createRuntime hook (no timeout) runs."""
+    tag = marker()
+    poststop = tmp_path / "poststop"
+    cid = fire.unique_id("stuck")
+    bundle = bundles("stuck", SERVE, hooks={
+        "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", f"sleep {tag} & sleep {tag}"]}],
+        "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > {poststop}"]}]})
+    sup = supervise(toml({cid: {"bundle": str(bundle)}}))
+    assert wait_until(lambda: len(processes_with(tag)) >= 2), "the hook and its child run"
+    assert request(str(fire.root), ev.Stop(id=cid)).ok
+    sup.wait_state(cid, "stopped")
+    assert processes_with(tag) == [], "the hook's whole tree was killed"
+    assert [(e.phase, e.ok) for e in hook_events(sup, cid)] == [("poststop", True)]
+    assert any("createRuntime hooks were cut short" in e.text for e in sup.of(cid, ev.Log))
+    assert '"status":"stopped"' in poststop.read_text(), "delete --force ran the poststop hooks"
+    assert not (fire.root / cid).exists()
+    assert cgroup_dirs_of(cid) == []
     assert sup.terminate() == 0
