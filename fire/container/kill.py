@@ -7,7 +7,6 @@ from __future__ import annotations
 import _signal
 import errno
 import os
-from typing import TYPE_CHECKING
 
 from fire.cgroup.manager import Manager
 from fire.container.status import load
@@ -15,6 +14,7 @@ from fire.errors import ContainerError, NotRunning
 from fire.lifecycle import machine as lm
 from fire.procfs import start_time
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import Store
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import _signal
 import os
 import select
-from typing import TYPE_CHECKING
 
 from fire.container.create import Options, create
 from fire.container.delete import delete
@@ -23,6 +22,7 @@ from fire.errors import FireError
 from fire.log import log
 from fire.syscalls import proc as p
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import Store
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import _socket
 import os
-from typing import TYPE_CHECKING
 
 from fire.container.destroy import destroy, run_hooks
 from fire.container.status import load
@@ -13,6 +12,7 @@ from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.spec.state import RUNNING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import Store
 

@@ -8,11 +8,11 @@ unknown capability name) for the caller to log.
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING
 
 from fire.errors import ConfigError
 from fire.spec.names import CAPABILITIES, RLIMITS
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.spec.config import Spec
 
