@@ -8,11 +8,11 @@ can be repeated.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import time
 
+from fire import jsonlite
 from fire.cgroup.manager import Manager
 from fire.errors import FireError, HookError
 from fire.hooks import runner
@@ -66,8 +66,7 @@ def hook_state(state: State, status: str) -> bytes:
     public = state.public(status)
     public["pid"] = state.pid
     keep = ("ociVersion", "id", "status", "pid", "bundle", "annotations")
-    return json.dumps({k: v for k, v in public.items() if k in keep},
-                      separators=(",", ":")).encode()
+    return jsonlite.dumps({k: v for k, v in public.items() if k in keep}).encode()
 
 
 def run_hooks(state: State, phase: str, status: str) -> None:
