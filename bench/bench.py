@@ -238,24 +238,22 @@ def ensure_packages(quiet: bool) -> None:
                    env=env, check=True, stdout=None if not quiet else subprocess.DEVNULL)
 
 
-def fire_launcher(workdir: str) -> tuple[list[str], dict[str, str], str]:
-    """How ``fire`` is started: the installed console script when there is one.
+def fire_launcher(workdir: str) -> tuple[list[str], str]:
+    """How ``fire`` is started: as ``bin/setup`` installs it.
 
-    ``bin/setup`` installs Fire in ``.venv`` (``.venv/bin/fire``).  Without it, a
-    launcher equal to pip's console-script template is written, started by this
-    interpreter, with the repository on PYTHONPATH: the same start-up path.
+    ``bin/setup`` writes ``.venv/bin/fire`` with ``fire.launcher``.  Without a
+    ``.venv``, the same launcher is written for this interpreter (which must have
+    Fire's dependencies) in the work directory.
     """
     installed = os.path.join(REPO, ".venv", "bin", "fire")
     if os.access(installed, os.X_OK):
-        return [installed], {}, installed
-    launcher = os.path.join(workdir, "fire")
-    with open(launcher, "w") as f:
-        f.write(f"#!{sys.executable}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n"
-                "from fire.cli import main\nif __name__ == '__main__':\n"
-                "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
-                "    sys.exit(main())\n")
-    os.chmod(launcher, 0o755)
-    return [launcher], {"PYTHONPATH": REPO}, f"{launcher} (pip's template, {sys.executable})"
+        return [installed], installed
+    sys.path.insert(0, REPO)
+    from fire import launcher
+
+    path = os.path.join(workdir, "fire")
+    launcher.write(path)
+    return [path], f"{path} (fire.launcher for {sys.executable})"
 
 
 def compile_fire() -> None:
@@ -639,8 +637,9 @@ def main() -> int:
     fire_env: dict[str, str] = {}
     if args.fire:
         fire_prefix, fire_desc = args.fire.split(), args.fire
+        fire_env["PYTHONPATH"] = REPO  # for a `python -m fire` given as --fire
     else:
-        fire_prefix, fire_env, fire_desc = fire_launcher(workdir)
+        fire_prefix, fire_desc = fire_launcher(workdir)
     unified = os.path.ismount(UNIFIED)
     b = Bench(args, workdir)
     b.rts = {
