@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import msgspec
-from msgspec import Meta, field
+from fire.spec.msgspec_import import Meta, field, msgspec
 
 U8 = Annotated[int, Meta(ge=0, le=255)]
 U16 = Annotated[int, Meta(ge=0, le=0xFFFF)]
