@@ -342,14 +342,14 @@ def _runtime_hooks(spec: Spec) -> dict[str, list[dict[str, object]]] | None:
 
 
 def _hook_state(state: State, status: str) -> bytes:
-    import json
+    from fire import jsonlite
 
     data = state.public(status)
     data["pid"] = state.pid
     public = {k: data[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
     if state.annotations:
         public["annotations"] = state.annotations
-    return json.dumps(public, separators=(",", ":")).encode()
+    return jsonlite.dumps(public).encode()
 
 
 def create(store: Store, cid: str, opts: Options) -> Created:
