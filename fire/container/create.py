@@ -22,7 +22,6 @@ from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
 from fire.log import log
 from fire.procfs import start_time
-from fire.spec.load import read_config
 from fire.spec.state import CREATED, CREATING, State
 from fire.spec.validate import validate
 
@@ -144,6 +143,8 @@ class Creation:
         # by itself if we die first (EOF on the channel); a failure kills it (undo).
         self.init = spawn(listen_fds() + opts.preserve_fds)
         self.undo.append(("init process", self._kill_init))
+        from fire.spec.load import read_config  # msgspec (~12 ms): while the init starts
+
         spec = read_config(os.path.join(bundle, "config.json"))
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
