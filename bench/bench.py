@@ -28,8 +28,8 @@ What it does, and why it is done this way:
 
 Nothing here asserts a time: a benchmark is not a test.  The targets (issue 9) are
 printed beside the numbers.  The supervisor's numbers come from bench/supervisor.py
-when it exists (run as ``python bench/supervisor.py --workdir DIR --bundle DIR
-[--quick]``; its output is printed as it is).
+when it exists (``python bench/supervisor.py --containers N --json``: one JSON
+object; the supervisor area owns it).
 """
 
 from __future__ import annotations
@@ -562,19 +562,49 @@ def targets(b: Bench) -> list[str]:
     return out
 
 
-def supervisor_numbers(workdir: str, bundle: str, quick: bool) -> str:
+SUPERVISOR_LABELS = {
+    "rss_1_kib": ("RSS with 1 container", "KiB"),
+    "rss_n_kib": ("RSS with all containers", "KiB"),
+    "marginal_rss_kib": ("marginal RSS per container", "KiB"),
+    "start_seconds": ("start of the added containers", "s"),
+    "signal_event_ms_median": ("signal -> event, median", "ms"),
+    "signal_event_ms_p99": ("signal -> event, p99", "ms"),
+    "stats_delivery_ms_median": ("stats event delivery, median", "ms"),
+}
+
+
+def supervisor_numbers(count: int, quick: bool) -> list[str]:
+    """One fire-supervise with ``count`` containers: bench/supervisor.py --json.
+
+    Run as its own process (it imports trio and the supervisor, which this
+    process keeps out of its measurements).
+    """
     script = os.path.join(REPO, "bench", "supervisor.py")
     if not os.path.exists(script):
-        return "supervisor: not built yet (bench/supervisor.py does not exist)"
-    cmd = [sys.executable, script, "--workdir", workdir, "--bundle", bundle]
+        return ["supervisor: not built yet (bench/supervisor.py does not exist)"]
+    cmd = [sys.executable, script, "--containers", str(count), "--json"]
     if quick:
-        cmd.append("--quick")
+        cmd += ["--samples", "5"]
     env = {**os.environ, "PYTHONPATH": REPO}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if r.returncode != 0:
-        tail = (r.stderr.strip().splitlines() or ["?"])[-1]
-        return f"supervisor: bench/supervisor.py failed (exit {r.returncode}): {tail}"
-    return "supervisor:\n" + r.stdout.rstrip()
+        tail = ((r.stderr or r.stdout).strip().splitlines() or ["?"])[-1]
+        return [f"supervisor: bench/supervisor.py failed (exit {r.returncode}): {tail}"]
+    try:
+        numbers = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return ["supervisor: bench/supervisor.py printed no JSON", r.stdout.rstrip()]
+    lines = [f"fire-supervise with {numbers.get('containers', count)} containers "
+             "(bench/supervisor.py):"]
+    for key, value in numbers.items():
+        label, unit = SUPERVISOR_LABELS.get(key, (key, ""))
+        if key != "containers":
+            lines.append(f"  {label:<32} {value:10.1f} {unit}")
+    marginal = numbers.get("marginal_rss_kib")
+    if isinstance(marginal, (int, float)):
+        verdict = "met" if marginal <= 300 else "MISSED"
+        lines.append(f"  target: marginal RSS <= 300 KiB: {marginal:.1f} KiB: {verdict}")
+    return lines
 
 
 def fire_seccomp_supported(rt: Runtime) -> bool:
@@ -668,7 +698,8 @@ def main() -> int:
         b.measure_many(bundles["default"], count)
         if args.hyperfine:
             hyperfine(b, bundles["default"])
-        sup = supervisor_numbers(workdir, bundles["default"], args.quick)
+        print("== fire-supervise", flush=True)
+        sup = supervisor_numbers(count, args.quick)
     finally:
         for rt in b.rts.values():
             rt.close()
@@ -684,14 +715,28 @@ def main() -> int:
     print("targets (issue 9; never asserted):")
     print("\n".join(targets(b)))
     print()
-    print(sup)
+    print("\n".join(sup))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({m: {rt: {"values": s.values, "problem": s.problem} for rt, s in per.items()}
                        for m, per in b.results.items()}, f, indent=1)
     if not args.keep and not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return 1 if args.quick and broken(b) else 0
+
+
+def broken(b: Bench) -> bool:
+    """--quick (CI) fails when the benchmark itself does not work: fire or runc
+    could not run the default bundle.  Times never fail it."""
+    bad = False
+    for measure in ("run /bin/true (default)", "engine total (default)"):
+        for rt in ("fire", "runc"):
+            s = b.results.get(measure, {}).get(rt)
+            if s is None or s.problem or not s.values:
+                print(f"bench: {rt}: {measure}: {s.problem if s else 'not measured'}",
+                      file=sys.stderr)
+                bad = True
+    return bad
 
 
 if __name__ == "__main__":
