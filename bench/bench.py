@@ -248,6 +248,11 @@ def fire_launcher(workdir: str) -> tuple[list[str], str]:
     installed = os.path.join(REPO, ".venv", "bin", "fire")
     if os.access(installed, os.X_OK):
         return [installed], installed
+    import importlib.util
+
+    if importlib.util.find_spec("msgspec") is None:
+        sys.exit("bench: no .venv/bin/fire and this interpreter lacks Fire's dependencies: "
+                 "run bin/setup first")
     sys.path.insert(0, REPO)
     from fire import launcher
 
