@@ -6,6 +6,11 @@ behind pushes its undo on a stack first; any error unwinds the stack, so a faile
 create leaves no process, cgroup, mount or state directory.  Everything a later
 ``delete --force`` needs to clean up after a crash (the init's pid, the cgroup
 directories about to be made) is written to state.json *before* it exists.
+
+The stage channel: a caller that sets ``FIRE_STAGE_FD=N`` (the supervisor) gets
+one JSON line per stage start and end on fd N, the init's stages included
+(``{"stage": "mounts", "phase": "start"|"done"|"error", "time": …, "mono": …}``,
+``"error"`` with the one-line message); unset, it costs one environment lookup.
 """
 
 from __future__ import annotations
@@ -14,21 +19,35 @@ import os
 import time
 
 from fire.cgroup.manager import Manager, resolve_path
+from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.spawn import InitProcess, spawn
-from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError
+from fire.errors import (
+    ConfigError,
+    FireError,
+    HookError,
+    InitError,
+    SyscallError,
+    UsageError,
+    describe,
+)
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
+from fire.lifecycle import machine as lm
 from fire.log import log
+from fire.net import stage as net_stage
 from fire.procfs import start_time
 from fire.spec.state import CREATED, CREATING, State
 from fire.spec.validate import validate
+from fire.storage import stage as storage_stage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Callable
 
+    from fire.cgroup.translate import Translation
     from fire.init.plan import Plan
     from fire.spec.config import Spec
     from fire.store import ContainerDir, Store
@@ -40,7 +59,7 @@ class Options:
     def __init__(self, bundle: str = ".", pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  no_new_keyring: bool = False, preserve_fds: int = 0,
-                 foreground: bool = False) -> None:
+                 foreground: bool = False, annotations: dict[str, str] | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -48,6 +67,18 @@ class Options:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
+        # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
+        self.annotations = annotations or {}
+
+
+def check_terminal(terminal: bool, opts: Options) -> None:
+    """runc's two rules about ``process.terminal`` and ``--console-socket``."""
+    detached = not opts.foreground
+    if detached and terminal and not opts.console_socket:
+        raise UsageError("cannot allocate tty if fire will detach without setting console "
+                         "socket ($.process.terminal is true; give --console-socket)")
+    if (not detached or not terminal) and opts.console_socket:
+        raise UsageError("cannot use console socket if fire will not detach or allocate tty")
 
 
 def crash_point(stage: str) -> None:
@@ -83,6 +114,46 @@ def listen_fds() -> int:
         return 0
 
 
+STAGE_FD_ENV = "FIRE_STAGE_FD"
+
+
+class StageReport:
+    """Writes the stage channel (see the module's docstring) to the caller's fd.
+
+    Reporting must never break a create: once the reader is gone, it stops.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        try:
+            os.set_inheritable(fd, False)  # not for the init, nor hooks
+        except OSError:
+            self.fd = -1
+
+    def __call__(self, name: str, phase: str) -> None:
+        self.write({"stage": name, "phase": phase})
+
+    def error(self, stage: str, exc: BaseException) -> None:
+        self.write({"stage": stage, "phase": "error", "error": describe(exc)})
+
+    def write(self, record: dict[str, object]) -> None:
+        if self.fd < 0:
+            return
+        import json  # already loaded by fire.spec.state
+
+        record["time"] = time.time()
+        record["mono"] = time.monotonic()
+        try:
+            os.write(self.fd, json.dumps(record).encode() + b"\n")
+        except OSError:
+            self.fd = -1
+
+
+def stage_report() -> StageReport | None:
+    fd = os.environ.get(STAGE_FD_ENV, "")
+    return StageReport(int(fd)) if fd.isdigit() else None
+
+
 class Created:
     """The result of a successful create."""
 
@@ -105,18 +176,31 @@ class Creation:
         self.cgroup: Manager | None = None
         self.master = -1
         self.on_stage: Callable[[str, str], None] | None = None
+        self.machine = lm.Machine(cid, CREATING)
+        self.report = stage_report()
+        self.current = ""
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Created:
         try:
             return self._run()
-        except BaseException:
-            self.unwind()
+        except BaseException as exc:
+            if self.report is not None:
+                self.report.error(self.current, exc)
+            actions = self.machine.send(lm.CREATE_FAILED)
+            self.unwind(poststop=lm.RUN_POSTSTOP in actions)
             raise
 
-    def unwind(self) -> None:
+    def unwind(self, poststop: bool = False) -> None:
+        """Undo what was made, newest first: the undo stack is this create's own
+        form of the machine's ``DESTROY`` (kill, cgroup, state directory), and the
+        poststop hooks, when the machine asks for them, run just before the state
+        directory goes (runtime.md steps 12 then 13)."""
         while self.undo:
             what, func = self.undo.pop()
+            if poststop and what == "state directory" and self.state is not None:
+                poststop = False
+                teardown.run_hooks(self.state, "poststop")
             try:
                 func()
             except (FireError, OSError) as exc:
@@ -125,8 +209,11 @@ class Creation:
 
     def stage(self, name: str, phase: str = "start") -> None:
         if phase == "start":
+            self.current = name
             crash_point(name)
         log.debug("stage {name}: {phase}", name=name, phase=phase)
+        if self.report is not None:
+            self.report(name, phase)
         if self.on_stage is not None:
             self.on_stage(name, phase)
 
@@ -137,7 +224,8 @@ class Creation:
         try:
             os.chdir(bundle)
         except OSError as exc:
-            raise ConfigError("", f"bundle {bundle}: {exc.strerror}", "bundle") from None
+            raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
+                              reason=exc.strerror) from None
         # Start the init's interpreter now: its start-up (~15 ms) overlaps the
         # decoding below, on the second core.  It only waits for its plan, and exits
         # by itself if we die first (EOF on the channel); a failure kills it (undo).
@@ -146,15 +234,16 @@ class Creation:
         from fire.spec.load import read_config  # msgspec (~12 ms): while the init starts
 
         spec = read_config(os.path.join(bundle, "config.json"))
+        spec, net = net_stage.parse(spec, opts.annotations)  # before validate: host drops netns
+        storage = storage_stage.parse(spec)
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
         proc = spec.process
-        if proc is not None and proc.terminal and not opts.console_socket and not opts.foreground:
-            raise ConfigError("$.process.terminal", "a terminal needs --console-socket when "
-                              "the container is not run in the foreground")
+        check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
+        resources = self.translate_resources(spec, cgroup)
         self.stage("validate", "done")
 
         self.stage("claim")
@@ -177,19 +266,38 @@ class Creation:
         cdir.write_state(state)
         self.undo.append(("cgroup", cgroup.destroy))
         cgroup.create()
+        cgroup.apply(resources)  # before the init joins: it never runs unlimited
         self.cgroup = cgroup
         self.stage("cgroup", "done")
 
         self.stage("seccomp")
+        from fire.security.setup import prepare_security
+
+        seccomp = prepare_security(spec, bundle, self.store.root, state)
+        if state.extra:
+            cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
+
+        self.stage("storage")  # Fire's own storage and network, when asked for
+        prepared = None
+        if storage is not None:
+            spec, prepared = storage_stage.prepare(self, spec, storage)
+        self.stage("storage", "done")
+        self.stage("network")
+        if net is not None and net.mode == "bridge":
+            spec = net_stage.prepare(self, spec, net)
+        self.stage("network", "done")
 
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
             cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
-            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
+            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds(),
+            seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
+        storage_stage.complete_plan(plan, prepared)
+        net_stage.complete_plan(plan, net)
 
         self.stage("spawn")
         init = self.init
@@ -200,7 +308,18 @@ class Creation:
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
         cgroup.add(init.pid)
-        init.chan.send(msg.PLAN, plan)
+        listener = bind_exec_socket(cdir.fd)
+        trees: list[int] = []
+        try:
+            if any(mp["idmap"] for mp in plan["mounts"]):
+                from fire.container import idmap
+
+                trees = idmap.prepare(plan["mounts"], 1)
+            init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
+        finally:
+            listener.close()
+            for fd in trees:
+                os.close(fd)
         self.stage("spawn", "done")
 
         self.converse(spec, plan)
@@ -214,6 +333,23 @@ class Creation:
         init.reap()
         self.undo.clear()
         return Created(cdir, state, spec, self.master)
+
+    @staticmethod
+    def translate_resources(spec: Spec, cgroup: Manager) -> Translation:
+        """linux.resources as cgroup writes: every value is checked (an error names
+        its JSON path) before anything exists; ``update`` later merges into the copy
+        kept in the state."""
+        import msgspec
+
+        from fire.cgroup.translate import translate
+
+        assert spec.linux is not None
+        res = spec.linux.resources
+        translation = translate(res, cgroup.where)
+        for warning in translation.warnings:
+            log.warning("{warning}", warning=warning)
+        cgroup.resources = msgspec.to_builtins(res) if res is not None else None
+        return translation
 
     def _kill_init(self) -> None:
         state = self.state
@@ -254,6 +390,8 @@ class Creation:
             elif tag == msg.HOOKS:
                 if not state.pid:
                     self.set_pid(self.init.pid)
+                net_stage.attach(self, spec)  # the veth before any runtime hook
+                self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:
@@ -270,7 +408,13 @@ class Creation:
                     self.set_pid(self.init.pid)
                 return
             elif tag == msg.ERROR:
-                _, stage, err, path, text = message
+                _, stage, err, path, text, *translatable = message
+                kind = HookError if stage == "hook" else InitError  # a createContainer hook
+                if translatable and translatable[0]:
+                    template, params = translatable
+                    raise kind(str(template), **dict(params))  # type: ignore[call-overload]
+                if kind is HookError:
+                    raise HookError("{detail}", detail=text)
                 raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
             for fd in fds:
                 if fd != self.master:
@@ -299,22 +443,35 @@ class Creation:
     def run_runtime_hooks(self, spec: Spec) -> None:
         """prestart, then createRuntime: in the runtime's namespaces."""
         assert self.state is not None
-        state_json = _hook_state(self.state, "creating")
         for phase in ("prestart", "createRuntime"):
-            for i, hook in enumerate(planner.hook_plans(spec, phase)):
-                runner.run(hook, state_json, phase, i, lambda text: log.info("{t}", t=text))
+            hooks = planner.hook_plans(spec, phase)
+            if hooks:
+                runner.run_all(hooks, teardown.hook_state(self.state, phase), phase,
+                               lambda text: log.info("{output}", output=text))
 
     def take_pty(self, fds: list[int]) -> None:
         if not fds:
             raise InitError(None, stage="terminal", detail="the init sent no terminal")
         master = fds[0]
         if self.opts.console_socket:
-            try:
-                send_console(self.opts.console_socket, master)
-            finally:
-                os.close(master)
+            send_console(self.opts.console_socket, master)  # converse closes our copy
         else:
             self.master = master
+
+
+def bind_exec_socket(dirfd: int) -> _socket.socket:
+    """``exec.sock``, where ``fire start`` finds the waiting init; bound here, by the
+    runtime, because the init may lack the right to create files in ``--root``."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        sock.listen(8)
+    except OSError as exc:
+        sock.close()
+        raise SyscallError("binding exec.sock", exc) from None
+    return sock
 
 
 def send_console(path: str, master: int) -> None:
@@ -340,17 +497,6 @@ def _runtime_hooks(spec: Spec) -> dict[str, list[dict[str, object]]] | None:
         if hooks:
             out[phase] = [dict(h) for h in hooks]
     return out or None
-
-
-def _hook_state(state: State, status: str) -> bytes:
-    from fire import jsonlite
-
-    data = state.public(status)
-    data["pid"] = state.pid
-    public = {k: data[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
-    if state.annotations:
-        public["annotations"] = state.annotations
-    return jsonlite.dumps(public).encode()
 
 
 def create(store: Store, cid: str, opts: Options) -> Created:
