@@ -6,8 +6,8 @@ Why not ``json``: ``json.decoder`` and ``json.scanner`` import ``re``, which bri
 scanner and encoder that ``json`` itself uses are C functions in ``_json``
 (≈0.2 ms); this module calls them directly.  Output and accepted input are those
 of ``json.loads`` / ``json.dumps`` (ASCII output, NaN/Infinity accepted), except
-that an error is a plain ``ValueError`` (``json.decoder`` is imported only to
-build the message of a malformed document: the error path, never the fast one).
+that an error is a ``ValueError`` (``json.decoder`` is imported only to build the
+message of a malformed document: the error path, never the fast one).
 """
 
 from __future__ import annotations
@@ -52,6 +52,15 @@ def loads(data: bytes | str) -> object:
         value, end = _scan(text, start)
     except StopIteration as exc:
         raise ValueError(f"Expecting value: char {exc.value}") from None
+    except SystemError:
+        # A syntax error inside the document: the scanner raises
+        # json.decoder.JSONDecodeError, a class it looks up in sys.modules without
+        # importing it (SystemError when absent).  The error path imports json, whose
+        # loads raises the JSONDecodeError (a ValueError) with json's own message.
+        import json
+
+        json.loads(text)
+        raise  # json accepted what the scanner refused: not expected
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"Extra data: char {end}")
     return value

@@ -46,6 +46,22 @@ def test_malformed_raises_value_error(bad: str) -> None:
         jsonlite.loads(bad)
 
 
+def test_malformed_is_a_value_error_without_json_imported() -> None:
+    """The C scanner finds its error class only when json.decoder is imported: in a
+    light command it is not (this test process has imported json, so check in a
+    fresh interpreter)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(jsonlite.__file__)))
+    code = (f"import sys; sys.path.insert(0, {root!r}); from fire import jsonlite\n"
+            "for bad in ['{not json', '[1,]', '{\"a\": tru}', '\"\\x01\"', '{\"a\":1} x', '']:\n"
+            "    try:\n"
+            "        jsonlite.loads(bad)\n"
+            "    except ValueError:\n"
+            "        print('ValueError')\n")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["ValueError"] * 6, out.stderr
+
+
 def test_unserializable_raises_type_error() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         jsonlite.dumps({"a": object()})
