@@ -663,6 +663,14 @@ def main() -> int:
     ensure_packages(args.quick)
     workdir = args.workdir or tempfile.mkdtemp(prefix="fire-bench-", dir="/tmp")
     os.makedirs(workdir, exist_ok=True)
+    try:
+        return run_bench(args, workdir, count)
+    finally:
+        if not args.keep and not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_bench(args: argparse.Namespace, workdir: str, count: int) -> int:
     started = time.monotonic()
     compile_fire()
     bundles = make_bundles(workdir)
@@ -725,8 +733,6 @@ def main() -> int:
         with open(args.json, "w") as f:
             json.dump({m: {rt: {"values": s.values, "problem": s.problem} for rt, s in per.items()}
                        for m, per in b.results.items()}, f, indent=1)
-    if not args.keep and not args.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
     return 1 if args.quick and broken(b) else 0
 
 
