@@ -409,12 +409,14 @@ class Creation:
                 if not state.pid:
                     self.set_pid(self.init.pid)
                 net_stage.attach(self, spec)  # the veth before any runtime hook
+                self.stage("hooks:runtime")
                 self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:
                     chan.send(msg.ERROR, "hooks", 0, "", "")
                     raise
+                self.stage("hooks:runtime", "done")
                 chan.send(msg.OK)
             elif tag == msg.PTY:
                 self.take_pty(fds)

@@ -107,7 +107,8 @@ def _convert(raw: object, typ: type[Any], where: str, document: str) -> Any:
         return msgspec.convert(raw, typ)
     except msgspec.ValidationError as exc:
         err = decode_error(exc, document)
-        raise ConfigError(where + err.where[1:], err.detail, document) from None
+        raise ConfigError(where + err.where[1:], err.detail, document,
+                          **err.detail_params) from None
 
 
 def _check_signal(text: str, where: str, document: str) -> str:
@@ -131,20 +132,22 @@ def _validate(containers: dict[str, Container], document: str) -> None:
             name = _check_signal(text, where, document)
             if name in RESERVED_SIGNALS:
                 use = RESERVED_SIGNALS[name]
-                detail = (f"{name} is the supervisor's own ({use}); it cannot be forwarded" if use
-                          else f"{name} cannot be caught, so it cannot be forwarded")
-                raise ConfigError(where, detail, document)
+                if use:
+                    raise ConfigError(where, "{name} is the supervisor's own ({use}); it cannot "
+                                      "be forwarded", document, name=name, use=use)
+                raise ConfigError(where, "{name} cannot be caught, so it cannot be forwarded",
+                                  document, name=name)
         for i, dep in enumerate(c.depends_on):
             if dep not in containers:
-                raise ConfigError(f"{base}.depends_on[{i}]", f"no container named {dep!r}",
-                                  document)
+                raise ConfigError(f"{base}.depends_on[{i}]", "no container named {dep!r}",
+                                  document, dep=dep)
             if dep == cid:
                 raise ConfigError(f"{base}.depends_on[{i}]", "a container cannot depend on "
                                   "itself", document)
     cycle = find_cycle({cid: c.depends_on for cid, c in containers.items()})
     if cycle:
         raise ConfigError(f"{_key_path('$.containers', cycle[0])}.depends_on",
-                          "a dependency cycle: " + " → ".join(cycle), document)
+                          "a dependency cycle: {cycle}", document, cycle=" → ".join(cycle))
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
@@ -184,7 +187,7 @@ def parse(data: bytes, document: str = "fire.toml", base_dir: str = ".") -> Conf
     except UnicodeDecodeError:
         raise ConfigError("", "not UTF-8 text", document) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("", f"malformed TOML: {exc}", document) from None
+        raise ConfigError("", "malformed TOML: {error}", document, error=str(exc)) from None
     unknown = sorted(set(raw) - {"containers", "supervisor"})
     if unknown:
         raise ConfigError(f"$.{unknown[0]}", "unknown table (expected containers or supervisor)",
@@ -207,7 +210,8 @@ def load(path: str) -> Config:
         with open(path, "rb") as f:
             data = f.read((1 << 20) + 1)
     except OSError as exc:
-        raise ConfigError("", f"cannot read {path}: {exc.strerror}", path) from None
+        raise ConfigError("", "cannot read {path}: {reason}", path, path=path,
+                          reason=exc.strerror) from None
     if len(data) > 1 << 20:
         raise ConfigError("", "larger than 1 MiB", path)
     config = parse(data, path, os.path.dirname(os.path.abspath(path)))
@@ -221,9 +225,10 @@ def with_bundles(config: Config, bundles: list[str]) -> Config:
         path = os.path.abspath(bundle)
         cid = os.path.basename(path.rstrip("/"))
         if not valid_id(cid):
-            raise ConfigError("", f"{cid!r} is not a valid container id (it is the bundle's "
-                              "directory name)", bundle)
+            raise ConfigError("", "{cid!r} is not a valid container id (it is the bundle's "
+                              "directory name)", bundle, cid=cid)
         if cid in containers:
-            raise ConfigError("", f"a container named {cid!r} is already supervised", bundle)
+            raise ConfigError("", "a container named {cid!r} is already supervised", bundle,
+                              cid=cid)
         containers[cid] = Container(bundle=path)
     return msgspec.structs.replace(config, containers=containers)

@@ -425,6 +425,13 @@ class Unit:
                     os.close(fd)
 
     async def _start(self) -> None:
+        # From here on the container's program runs: a stop asked now must not
+        # cancel the set-up (that would end in `delete --force`, a SIGKILL) but be
+        # the graceful stop of a running container (stop_signal, then the timeout).
+        # A stop asked before this point has cancelled the set-up's scope: the
+        # checkpoint raises, and nothing was started.
+        await trio.lowlevel.checkpoint()
+        self._cancellable = None
         result = await self.sup.engine.run("start", self.id)
         if result.code != 0:
             raise StageFailed("start", result.error)

@@ -33,7 +33,7 @@ def test_every_stage_starts_and_ends_in_order(fire: Fire, bundle: Bundle) -> Non
     assert result.code == 0, result
     assert result.out.split() == ["0", "1", "2", "3"], "the channel's fd does not leak inside"
     names = [r["stage"] for r in records if r["phase"] == "start"]
-    assert names[:5] == ["validate", "claim", "cgroup", "seccomp", "spawn"]
+    assert names[:7] == ["validate", "claim", "cgroup", "seccomp", "storage", "network", "spawn"]
     assert {"namespaces", "rootfs", "mounts", "devices", "pivot_root", "process"} <= set(names)
     assert names[-1] == "created"
     open_stage = None
