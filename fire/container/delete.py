@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fire.cgroup.freezer import thaw
 from fire.container.destroy import destroy
 from fire.container.status import current
@@ -11,6 +9,7 @@ from fire.errors import NotFound, StateCorrupt
 from fire.lifecycle import machine as lm
 from fire.log import log
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import Store
 

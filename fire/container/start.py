@@ -14,7 +14,6 @@ import _socket
 import os
 import sys
 
-from fire.container.destroy import destroy, run_hooks
 from fire.container.status import load
 from fire.errors import FireError, InitError, NotRunning
 from fire.i18n import message
@@ -138,12 +137,18 @@ def start(store: Store, cid: str) -> None:
         try:
             release(cdir.fd, _forward_listener(state))
         except InitError:
+            from fire.container.destroy import destroy
+
             destroy(cdir, state, machine.send(lm.START_FAILED))
             raise
         os.unlink(EXEC_SOCKET, dir_fd=cdir.fd)
         machine.send(lm.STARTED)  # -> SET_RUNNING, RUN_POSTSTART
         state.status = RUNNING
         cdir.write_state(state)
+        if not (state.hooks or {}).get("poststart"):
+            return  # (the hook runner and destroy are imported only when needed: ~2 ms)
+        from fire.container.destroy import destroy, run_hooks
+
         try:
             run_hooks(state, "poststart")
         except (FireError, OSError):
