@@ -27,7 +27,8 @@ def delete(store: Store, cid: str, force: bool = False) -> None:
         except StateCorrupt:
             if not force:
                 raise
-            log.warning("container {id}: unreadable state; removing its directory", id=cid)
+            log.warning("container {id}: its state is unreadable, so its processes and cgroup "
+                        "could not be identified; removing its directory", id=cid)
             cdir.remove()
             return
         machine = lm.Machine(cid, current(state))
