@@ -15,6 +15,7 @@ import time
 
 from fire.cgroup.manager import Manager, resolve_path
 from fire.container import plan as planner
+from fire.container.exec import save_plan as save_exec_plan
 from fire.container.spawn import InitProcess, spawn
 from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError
 from fire.hooks import runner
@@ -185,6 +186,8 @@ class Creation:
         for warning in warnings:
             log.warning("{warning}", warning=warning)
 
+        # `fire exec` starts from the container's compiled process (seccomp included).
+        save_exec_plan(cdir, plan["process"])
         self.stage("spawn")
         init = spawn(extra)
         self.init = init

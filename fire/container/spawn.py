@@ -107,8 +107,11 @@ class InitProcess:
         return os.waitstatus_to_exitcode(status) if pid else None
 
 
-def spawn(extra_fds: int = 0) -> InitProcess:
-    """Fork and exec the init; fds 0-2 and 3..3+extra_fds-1 are inherited."""
+def spawn(extra_fds: int = 0, entry: str = "fire.init.main") -> InitProcess:
+    """Fork and exec the init; fds 0-2 and 3..3+extra_fds-1 are inherited.
+
+    ``entry`` is the module whose ``main(FD)`` runs: the container's init, or
+    ``fire.init.join`` for an exec'd process."""
     exe = interpreter()
     sealed = sealed_interpreter()
     chan, child_end = Channel.pair()
@@ -119,7 +122,7 @@ def spawn(extra_fds: int = 0) -> InitProcess:
             p.cloexec_from(3 + extra_fds)
             fd = fcntl.fcntl(child_end, fcntl.F_DUPFD, 3 + extra_fds)
             boot = (f"import sys;sys.path[:0]=[{PACKAGE_PARENT!r}];"
-                    f"from fire.init.main import main;main({fd})")
+                    f"from {entry} import main;main({fd})")
             os.execve(sealed, [exe, "-I", "-S", "-c", boot], {})
         finally:
             os._exit(127)
