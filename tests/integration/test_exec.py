@@ -19,10 +19,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import Bundle, Fire
+if TYPE_CHECKING:
+    from tests.conftest import Bundle, Fire
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("no_leaks")]
 
@@ -236,7 +238,8 @@ def test_a_malformed_process_file(fire: Fire, container: str, tmp_path: Path) ->
     path.write_text("{not json")
     r = fire("exec", "-p", str(path), container)
     assert r.code == 1
-    assert "malformed JSON" in r.err and str(path) in r.err
+    assert "malformed JSON" in r.err
+    assert str(path) in r.err
 
 
 # --------------------------------------------------------------------------- errors
@@ -274,16 +277,21 @@ def test_a_bad_cwd_fails_and_leaves_nothing(fire: Fire, container: str) -> None:
 
 def test_usage_errors(fire: Fire, container: str, tmp_path: Path) -> None:
     no_command = fire("exec", container)
-    assert no_command.code == 1 and "command" in no_command.err
+    assert no_command.code == 1
+    assert "command" in no_command.err
     socket_without_tty = fire("exec", "-d", "--console-socket", str(tmp_path / "s"),
                               container, "true")
-    assert socket_without_tty.code == 1 and "console socket" in socket_without_tty.err
+    assert socket_without_tty.code == 1
+    assert "console socket" in socket_without_tty.err
     tty_detached = fire("exec", "-d", "-t", container, "true")
-    assert tty_detached.code == 1 and "console socket" in tty_detached.err
+    assert tty_detached.code == 1
+    assert "console socket" in tty_detached.err
     bad_user = fire("exec", "-u", "root", container, "true")
-    assert bad_user.code == 1 and "UID" in bad_user.err
+    assert bad_user.code == 1
+    assert "UID" in bad_user.err
     bad_cap = fire("exec", "--cap", "CAP_NOPE", container, "true")
-    assert bad_cap.code == 1 and "CAP_NOPE" in bad_cap.err
+    assert bad_cap.code == 1
+    assert "CAP_NOPE" in bad_cap.err
 
 
 def test_exec_into_a_stopped_or_missing_container(fire: Fire, container: str) -> None:
@@ -415,7 +423,8 @@ def test_tty_with_console_socket_sends_the_master(fire: Fire, container: str, tm
         with conn:
             msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
         assert proc.wait(timeout=30) == 0
-        assert len(fds) == 1 and msg == b"/dev/ptmx"
+        assert len(fds) == 1
+        assert msg == b"/dev/ptmx"
         master = fds[0]
         try:
             os.write(master, b"typed\n")
@@ -445,7 +454,8 @@ def test_cgroup_option_puts_the_process_in_a_sub_cgroup(fire: Fire, container: s
     pid_file = tmp_path / "pid"
     try:
         bad = fire("exec", "--cgroup", "pids:nope", container, "true")
-        assert bad.code == 1 and "does not exist" in bad.err
+        assert bad.code == 1
+        assert "does not exist" in bad.err
         r = fire("exec", "-d", "--pid-file", str(pid_file), "--cgroup", "pids:sub", container,
                  "sleep", "100")
         assert r.code == 0, r
