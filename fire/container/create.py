@@ -257,6 +257,7 @@ class Creation:
                 chan.send(msg.OK)
             elif tag == msg.PTY:
                 self.take_pty(fds)
+                fds = fds[1:]  # the master is closed (sent on) or kept (foreground)
                 chan.send(msg.OK)
             elif tag == msg.WARN:
                 log.info("{text}", text=str(message[1]))
