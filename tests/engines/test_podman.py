@@ -67,7 +67,8 @@ def test_the_runtime_is_fire(podman: Podman, runtime: Runtime, name: str) -> Non
     create = next(c for c in runtime.calls() if cid in c["argv"] and "create" in c["argv"])
     argv = create["argv"]
     assert argv[:2] == ["--log-format=json", "--log"], "runtime_supports_json lists fire"
-    assert "--pid-file" in argv and "--bundle" in argv
+    assert "--pid-file" in argv
+    assert "--bundle" in argv
 
 
 def test_one_shot_echo(podman: Podman, runtime: Runtime, tmp_path: Path) -> None:
@@ -160,7 +161,8 @@ def test_run_d_exec_stop_rm(podman: Podman, runtime: Runtime, name: str) -> None
     podman.check("rm", name)
     assert podman("container", "exists", name).code == 1
     verbs = runtime.verbs(cid)
-    assert "kill" in verbs and "delete" in verbs
+    assert "kill" in verbs
+    assert "delete" in verbs
 
 
 def test_exec_it_through_a_pty(podman: Podman, runtime: Runtime, name: str) -> None:
@@ -169,7 +171,8 @@ def test_exec_it_through_a_pty(podman: Podman, runtime: Runtime, name: str) -> N
     assert r.code == 4, r
     assert "/dev/pts/" in r.out
     tty_exec = [argv for argv in runtime.calls_for(cid) if argv[0] == "exec" and "--tty" in argv]
-    assert tty_exec and "--console-socket" in tty_exec[-1]
+    assert tty_exec
+    assert "--console-socket" in tty_exec[-1]
 
 
 def test_restart(podman: Podman, name: str) -> None:
@@ -245,7 +248,8 @@ def test_pause_unpause(podman: Podman, runtime: Runtime, name: str) -> None:
     assert podman.check("inspect", "--format", "{{.State.Status}}", name).strip() == "running"
     assert podman("exec", name, "true").code == 0
     verbs = runtime.verbs(cid)
-    assert "pause" in verbs and "resume" in verbs
+    assert "pause" in verbs
+    assert "resume" in verbs
 
 
 def test_update(podman: Podman, runtime: Runtime, name: str) -> None:
