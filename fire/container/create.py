@@ -189,7 +189,7 @@ class Creation:
         # `fire exec` starts from the container's compiled process (seccomp included).
         save_exec_plan(cdir, plan["process"])
         self.stage("spawn")
-        init = spawn(extra)
+        init = spawn(extra, null_stdio=bool(spec.process and spec.process.terminal))
         self.init = init
         self.undo.append(("init process", self._kill_init))
         state.initPid = init.pid

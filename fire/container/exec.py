@@ -413,7 +413,8 @@ class Execution:
             flags = namespaces_to_join(state.pid)
             root = os.stat(f"/proc/{state.pid}/root")
             dirs = cgroup_dirs(state, self.opts.cgroups)
-            self.init = spawn(self.opts.preserve_fds, entry="fire.init.join")
+            self.init = spawn(self.opts.preserve_fds, entry="fire.init.join",
+                              null_stdio=proc["terminal"])
             join_cgroups(dirs, self.init.pid)
             plan = {"flags": flags, "root": (root.st_dev, root.st_ino), "process": proc}
             self.init.chan.send(msg.PLAN, plan, fds=[pidfd])

@@ -145,11 +145,15 @@ class Runtime:
             "import json, os, sys\n"
             f"sys.path.insert(0, {str(REPO)!r})\n"
             f"os.environ.setdefault('FIRE_ROOT', {str(self.root)!r})\n"
-            f"with open({str(self.calls_file)!r}, 'a') as log:\n"
-            "    log.write(json.dumps({'argv': sys.argv[1:], 'PATH': os.environ.get('PATH'),"
-            " 'HOME': os.environ.get('HOME')}) + '\\n')\n"
             "from fire.cli import main\n"
-            "sys.exit(main())\n")
+            "argv, rc = sys.argv[1:], 1\n"
+            "try:\n"
+            "    rc = main()\n"
+            "finally:\n"
+            f"    with open({str(self.calls_file)!r}, 'a') as log:\n"
+            "        log.write(json.dumps({'argv': argv, 'rc': rc, 'PATH': os.environ.get('PATH'),"
+            " 'HOME': os.environ.get('HOME')}) + '\\n')\n"
+            "sys.exit(rc)\n")
         self.path.chmod(0o755)
 
     def calls(self) -> list[dict[str, Any]]:
@@ -308,10 +312,18 @@ class Containerd:
         config = workdir / "config.toml"
         config.write_text(CONTAINERD_TOML.format(dir=workdir))
         self.socket = workdir / "containerd.sock"
+        # `ctr run` names the runtime binary (--runc-binary); `ctr container create`
+        # cannot, and the shim then runs "runc" from its PATH.  So this containerd's
+        # PATH starts with a directory whose only `runc` is Fire: no real runc can
+        # be reached from it, whatever ctr asks.
+        shim_bin = workdir / "bin"
+        shim_bin.mkdir()
+        (shim_bin / "runc").symlink_to(runtime.path)
+        env = dict(os.environ, PATH=f"{shim_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}")
         self.log = open(workdir / "containerd.log", "w")  # noqa: SIM115  # closed in stop()
         self.proc = subprocess.Popen(["containerd", "--config", str(config)],
                                      stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         self.env = dict(os.environ)
         self.argv = ["ctr", "--address", str(self.socket), "--namespace", "fire-test"]
         # What `ctr run` needs to use Fire through the runc v2 shim.
