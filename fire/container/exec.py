@@ -100,8 +100,9 @@ def load_plan(cdir: ContainerDir) -> ProcessPlan | None:
     try:
         fd = os.open(EXEC_PLAN, os.O_RDONLY | os.O_CLOEXEC, dir_fd=cdir.fd)
     except FileNotFoundError:
-        raise ContainerError("container {id} has no saved process to exec from (it was "
-                             "created by an older Fire); use --process", id=cdir.id) from None
+        raise ContainerError("container {id} has no saved process plan ({name}): it was "
+                             "created by an older Fire; recreate it to exec into it",
+                             id=cdir.id, name=EXEC_PLAN) from None
     try:
         data = b""
         while chunk := os.read(fd, 1 << 20):
@@ -167,12 +168,15 @@ def process_from_file(path: str, base: ProcessPlan | None, preserve_fds: int) ->
 
 
 def _default_process() -> ProcessPlan:
-    """For a container whose config has no process: runc's defaults."""
-    return {"args": [], "env": [], "cwd": "/", "uid": 0, "gid": 0, "additional_gids": [],
-            "umask": None, "terminal": False, "console_size": None, "rlimits": [],
-            "no_new_privileges": False, "caps": None, "seccomp": None, "apparmor": "",
-            "selinux": "", "personality": None, "scheduler": None, "io_priority": None,
-            "cpu_affinity": (None, None), "memory_policy": None, "preserve_fds": 0}
+    """For a container whose config has no process: the spec's defaults, compiled
+    the usual way (so the plan has every key ``become`` reads)."""
+    from fire.container import plan as planner
+    from fire.spec.config import Linux, Process, Spec
+
+    spec = Spec(oci_version="1.0.0", process=Process(args=["sh"]), linux=Linux())
+    plan = planner.process_plan(spec, [], 0, 0)
+    assert plan is not None
+    return plan
 
 
 def _cap_bit(name: str) -> int:
@@ -347,14 +351,13 @@ class Execution:
                                      "(use --ignore-paused to override)")
             if status not in (CREATED, RUNNING, PAUSED):
                 raise NotRunning(self.id)
+            # Without the saved plan there is no compiled seccomp filter to apply:
+            # refuse rather than run the process unconfined.
+            base = load_plan(cdir)
             if opts.process_file:
-                try:
-                    base = load_plan(cdir)
-                except ContainerError:
-                    base = None
                 proc = process_from_file(opts.process_file, base, opts.preserve_fds)
             else:
-                proc = process_from_options(load_plan(cdir), opts)
+                proc = process_from_options(base, opts)
         finally:
             cdir.close()
         self.check_terminal(proc)

@@ -171,6 +171,26 @@ def test_seccomp_filter_is_the_containers(fire: Fire, bundle: Bundle) -> None:
     assert fire("exec", cid, "pwd").code != 0, "getcwd fails with EPERM"
 
 
+def test_joins_the_user_namespace(fire: Fire, bundle: Bundle) -> None:
+    bundle.args("sleep", "1000")
+    linux = bundle.config["linux"]
+    linux["namespaces"].append({"type": "user"})
+    linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.write()
+    cid = fire.unique_id("exec")
+    created = fire("create", "-b", str(bundle.path), cid)
+    if created.code != 0:
+        pytest.skip(f"a user-namespace container cannot be created on this branch yet "
+                    f"(core area): {created.err.strip()}")
+    fire("start", cid, check=True)
+    r = fire("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", "100000", "65536"]
+
+
 def test_exec_into_a_created_container(fire: Fire, bundle: Bundle) -> None:
     bundle.args("sleep", "1000").write()
     cid = fire.unique_id("exec")
