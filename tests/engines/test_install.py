@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,7 +29,7 @@ def test_pips_console_script_runs_without_path_or_home(tmp_path: Path) -> None:
     """The script pip writes for ``[project.scripts] fire`` (pip's own generator)."""
     from pip._vendor.distlib.scripts import ScriptMaker
 
-    maker = ScriptMaker(None, str(tmp_path))
+    maker: Any = ScriptMaker(None, str(tmp_path))  # distlib has no type hints
     maker.executable = sys.executable
     maker.variants = {""}
     maker.make("fire = fire.cli:main")
