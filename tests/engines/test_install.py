@@ -29,7 +29,7 @@ def test_pips_console_script_runs_without_path_or_home(tmp_path: Path) -> None:
     """The script pip writes for ``[project.scripts] fire`` (pip's own generator)."""
     from pip._vendor.distlib.scripts import ScriptMaker
 
-    maker: Any = ScriptMaker(None, str(tmp_path))  # distlib has no type hints
+    maker: Any = ScriptMaker(None, str(tmp_path))  # type: ignore[no-untyped-call]
     maker.executable = sys.executable
     maker.variants = {""}
     maker.make("fire = fire.cli:main")
