@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-from fire.i18n import tr
+from fire.i18n import render
 
 
 class FireError(Exception):
@@ -30,10 +30,7 @@ class FireError(Exception):
         super().__init__(self.template, params)
 
     def __str__(self) -> str:
-        try:
-            return tr(self.template).format(**self.params)
-        except (KeyError, IndexError, ValueError):
-            return self.template.format(**self.params)
+        return render(self.template, self.params)
 
 
 class UsageError(FireError):
@@ -41,15 +38,25 @@ class UsageError(FireError):
 
 
 class ConfigError(FireError):
-    """config.json (or another input document) is malformed or inconsistent."""
+    """config.json (or another input document) is malformed or inconsistent.
+
+    ``where`` is the JSON path (``$.process.user.uid``) or "" ; ``detail`` is itself
+    a template, formatted with ``params`` and translated on its own.
+    """
 
     template = "invalid {document}: {where}{sep}{detail}"
 
-    def __init__(self, where: str, detail: str, document: str = "config.json") -> None:
+    def __init__(self, where: str, detail: str, document: str = "config.json",
+                 **params: object) -> None:
         super().__init__(None, where=where, sep=": " if where else "", detail=detail,
                          document=document)
         self.where = where
         self.detail = detail
+        self.detail_params = params
+
+    def __str__(self) -> str:
+        detail = render(self.detail, self.detail_params)
+        return render(self.template, {**self.params, "detail": detail})
 
 
 class ContainerError(FireError):
@@ -97,6 +104,10 @@ class SyscallError(FireError):
         super().__init__(None, what=what, path=target, sep=": " if target else "", reason=reason)
         self.errno = err.errno or _errno.EIO
         self.__cause__ = err
+
+    def __str__(self) -> str:
+        what = str(self.params["what"])
+        return render(self.template, {**self.params, "what": render(what, {})})
 
 
 class InitError(FireError):

@@ -52,6 +52,36 @@ def tr(template: str) -> str:
     return _catalog.get(template) or template
 
 
+def render(template: str, params: dict[str, object]) -> str:
+    """``template`` translated and formatted with ``params``.
+
+    A translation that does not fit the parameters (a catalog bug) falls back to
+    the English template; a template without parameters is not formatted at all,
+    so text that merely contains braces passes through.
+    """
+    text = tr(template)
+    if not params:
+        return text
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        try:
+            return template.format(**params)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            return template
+
+
+def message(template: str, **params: object) -> str:
+    """A translated one-line message (for warnings built before they are logged)."""
+    return render(template, params)
+
+
+def N_(template: str) -> str:
+    """Mark a template kept in a table for extraction (fire.locale.catalog); the
+    translation happens where it is used."""
+    return template
+
+
 def reset() -> None:
     """Forget the loaded catalog (tests switch languages)."""
     global _catalog

@@ -16,9 +16,10 @@ import os
 import sys
 import time
 
-from fire.i18n import tr
+from fire.i18n import N_, message, render, tr
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+LABELS = {"debug": N_("debug"), "warning": N_("warning"), "error": N_("error")}
 
 
 class Logger:
@@ -37,13 +38,10 @@ class Logger:
     def log(self, level: str, template: str, **params: object) -> None:
         if level == "debug" and not self.debug_enabled:
             return
-        try:
-            message = tr(template).format(**params) if params else tr(template)
-        except (KeyError, IndexError, ValueError):
-            message = template
+        message = render(template, params)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.path is None and self.fmt == "text":
-            label = "" if level == "info" else tr(level) + ": "
+            label = tr(LABELS[level]) + ": " if level in LABELS else ""
             _write_stderr(f"fire: {label}{message}\n")
             return
         self._pending.append((level, message, stamp))
@@ -82,7 +80,8 @@ class Logger:
                 finally:
                     os.close(fd)
             except OSError as exc:
-                _write_stderr(f"fire: cannot write log {self.path}: {exc.strerror}\n")
+                _write_stderr("fire: " + message("cannot write log {path}: {reason}",
+                                                 path=self.path, reason=exc.strerror) + "\n")
         if error is not None:
             _write_stderr(error + "\n")
 

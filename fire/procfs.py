@@ -32,8 +32,27 @@ def alive(pid: int, started: int) -> bool:
     return pid > 0 and start_time(pid) == started
 
 
+def parents() -> dict[int, int]:
+    """pid -> parent pid of every process /proc shows, in one scan."""
+    out: dict[int, int] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return out
+    for entry in entries:
+        if entry.isdigit():
+            fields = stat_fields(int(entry))
+            if fields is not None:
+                out[int(entry)] = int(fields[1])
+    return out
+
+
 def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (all its threads)."""
+    """Direct children of ``pid`` (of all its threads).
+
+    ``/proc/PID/task/TID/children`` needs CONFIG_PROC_CHILDREN, which some kernels
+    (this VM's) lack: then the whole of /proc is scanned for parent pids.
+    """
     out: list[int] = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
@@ -43,6 +62,8 @@ def children(pid: int) -> list[int]:
         try:
             with open(f"/proc/{pid}/task/{tid}/children") as f:
                 out.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            return [child for child, parent in parents().items() if parent == pid]
         except OSError:
             continue
     return out

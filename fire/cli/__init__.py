@@ -16,6 +16,7 @@ import sys
 
 from fire.cli.args import Opt, parse
 from fire.errors import FireError, UsageError, describe
+from fire.i18n import message
 from fire.log import log
 
 TYPE_CHECKING = False
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         log.finish(str(exc))
         return 1
     except KeyboardInterrupt:
-        log.finish("interrupted")
+        log.finish(message("interrupted"))
         return 130
     except (OSError, ValueError, RuntimeError) as exc:
         # Not expected: still one line, the chain with --debug.

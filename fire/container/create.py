@@ -14,13 +14,15 @@ import os
 import time
 
 from fire.cgroup.manager import Manager, resolve_path
+from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.exec import save_plan as save_exec_plan
 from fire.container.spawn import InitProcess, spawn
-from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError
+from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError, UsageError
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
+from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.procfs import start_time
 from fire.spec.load import read_config
@@ -29,6 +31,7 @@ from fire.spec.validate import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Callable
 
     from fire.init.plan import Plan
@@ -50,6 +53,16 @@ class Options:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
+
+
+def check_terminal(terminal: bool, opts: Options) -> None:
+    """runc's two rules about ``process.terminal`` and ``--console-socket``."""
+    detached = not opts.foreground
+    if detached and terminal and not opts.console_socket:
+        raise UsageError("cannot allocate tty if fire will detach without setting console "
+                         "socket ($.process.terminal is true; give --console-socket)")
+    if (not detached or not terminal) and opts.console_socket:
+        raise UsageError("cannot use console socket if fire will not detach or allocate tty")
 
 
 def crash_point(stage: str) -> None:
@@ -107,18 +120,27 @@ class Creation:
         self.cgroup: Manager | None = None
         self.master = -1
         self.on_stage: Callable[[str, str], None] | None = None
+        self.machine = lm.Machine(cid, CREATING)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Created:
         try:
             return self._run()
         except BaseException:
-            self.unwind()
+            actions = self.machine.send(lm.CREATE_FAILED)
+            self.unwind(poststop=lm.RUN_POSTSTOP in actions)
             raise
 
-    def unwind(self) -> None:
+    def unwind(self, poststop: bool = False) -> None:
+        """Undo what was made, newest first: the undo stack is this create's own
+        form of the machine's ``DESTROY`` (kill, cgroup, state directory), and the
+        poststop hooks, when the machine asks for them, run just before the state
+        directory goes (runtime.md steps 12 then 13)."""
         while self.undo:
             what, func = self.undo.pop()
+            if poststop and what == "state directory" and self.state is not None:
+                poststop = False
+                teardown.run_hooks(self.state, "poststop")
             try:
                 func()
             except (FireError, OSError) as exc:
@@ -139,15 +161,14 @@ class Creation:
         try:
             os.chdir(bundle)
         except OSError as exc:
-            raise ConfigError("", f"bundle {bundle}: {exc.strerror}", "bundle") from None
+            raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
+                              reason=exc.strerror) from None
         spec = read_config(os.path.join(bundle, "config.json"))
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
         proc = spec.process
-        if proc is not None and proc.terminal and not opts.console_socket and not opts.foreground:
-            raise ConfigError("$.process.terminal", "a terminal needs --console-socket when "
-                              "the container is not run in the foreground")
+        check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
         self.stage("validate", "done")
@@ -176,13 +197,19 @@ class Creation:
         self.stage("cgroup", "done")
 
         self.stage("seccomp")
+        from fire.security.setup import prepare_security
+
+        seccomp = prepare_security(spec, bundle, self.store.root, state)
+        if state.extra:
+            cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
 
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
             cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
-            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds())
+            new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds(),
+            seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
 
@@ -196,7 +223,18 @@ class Creation:
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
         cgroup.add(init.pid)
-        init.chan.send(msg.PLAN, plan)
+        listener = bind_exec_socket(cdir.fd)
+        trees: list[int] = []
+        try:
+            if any(mp["idmap"] for mp in plan["mounts"]):
+                from fire.container import idmap
+
+                trees = idmap.prepare(plan["mounts"], 1)
+            init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
+        finally:
+            listener.close()
+            for fd in trees:
+                os.close(fd)
         self.stage("spawn", "done")
 
         self.converse(spec, plan)
@@ -249,6 +287,7 @@ class Creation:
             elif tag == msg.HOOKS:
                 if not state.pid:
                     self.set_pid(self.init.pid)
+                self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:
@@ -266,7 +305,13 @@ class Creation:
                     self.set_pid(self.init.pid)
                 return
             elif tag == msg.ERROR:
-                _, stage, err, path, text = message
+                _, stage, err, path, text, *translatable = message
+                kind = HookError if stage == "hook" else InitError  # a createContainer hook
+                if translatable and translatable[0]:
+                    template, params = translatable
+                    raise kind(str(template), **dict(params))  # type: ignore[call-overload]
+                if kind is HookError:
+                    raise HookError("{detail}", detail=text)
                 raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
             for fd in fds:
                 if fd != self.master:
@@ -295,22 +340,35 @@ class Creation:
     def run_runtime_hooks(self, spec: Spec) -> None:
         """prestart, then createRuntime: in the runtime's namespaces."""
         assert self.state is not None
-        state_json = _hook_state(self.state, "creating")
         for phase in ("prestart", "createRuntime"):
-            for i, hook in enumerate(planner.hook_plans(spec, phase)):
-                runner.run(hook, state_json, phase, i, lambda text: log.info("{t}", t=text))
+            hooks = planner.hook_plans(spec, phase)
+            if hooks:
+                runner.run_all(hooks, teardown.hook_state(self.state, phase), phase,
+                               lambda text: log.info("{output}", output=text))
 
     def take_pty(self, fds: list[int]) -> None:
         if not fds:
             raise InitError(None, stage="terminal", detail="the init sent no terminal")
         master = fds[0]
         if self.opts.console_socket:
-            try:
-                send_console(self.opts.console_socket, master)
-            finally:
-                os.close(master)
+            send_console(self.opts.console_socket, master)  # converse closes our copy
         else:
             self.master = master
+
+
+def bind_exec_socket(dirfd: int) -> _socket.socket:
+    """``exec.sock``, where ``fire start`` finds the waiting init; bound here, by the
+    runtime, because the init may lack the right to create files in ``--root``."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        sock.listen(8)
+    except OSError as exc:
+        sock.close()
+        raise SyscallError("binding exec.sock", exc) from None
+    return sock
 
 
 def send_console(path: str, master: int) -> None:
@@ -336,17 +394,6 @@ def _runtime_hooks(spec: Spec) -> dict[str, list[dict[str, object]]] | None:
         if hooks:
             out[phase] = [dict(h) for h in hooks]
     return out or None
-
-
-def _hook_state(state: State, status: str) -> bytes:
-    import json
-
-    data = state.public(status)
-    data["pid"] = state.pid
-    public = {k: data[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
-    if state.annotations:
-        public["annotations"] = state.annotations
-    return json.dumps(public, separators=(",", ":")).encode()
 
 
 def create(store: Store, cid: str, opts: Options) -> Created:

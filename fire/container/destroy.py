@@ -1,9 +1,11 @@
-"""Tearing a container down: what ``delete`` and a failed ``start`` share.
+"""Tearing a container down: what ``delete``, a failed ``start`` and a failed
+``create`` share (runtime.md steps 12 and 13).
 
-Order: kill what still runs (the init, every process of its cgroup) and wait for
-it; remove the cgroup; run the poststop hooks (a failure is a warning,
-runtime-spec 1.3); remove the state directory last, so that an interrupted delete
-can be repeated.
+The order is the lifecycle machine's ``DESTROY``: kill what still runs (the
+container's process, the init, every process of its cgroup) and wait for it;
+remove the cgroup; run the poststop hooks (each failure a warning, the next hook
+still runs); remove the state directory last, so that an interrupted delete can be
+repeated.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import select
 import time
 
 from fire.cgroup.manager import Manager
-from fire.errors import FireError, HookError
-from fire.hooks import runner
+from fire.hooks import policy, runner
+from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.procfs import alive
 
@@ -62,32 +64,58 @@ def kill_all(state: State) -> None:
     wait_gone(state.pid, state.pidStart)
 
 
-def hook_state(state: State, status: str) -> bytes:
-    public = state.public(status)
-    public["pid"] = state.pid
-    keep = ("ociVersion", "id", "status", "pid", "bundle", "annotations")
-    return json.dumps({k: v for k, v in public.items() if k in keep},
-                      separators=(",", ":")).encode()
+def hook_state(state: State, phase: str, pid: int | None = None) -> bytes:
+    """The state JSON a runtime-side hook of ``phase`` reads (the host's pids)."""
+    base = {"ociVersion": state.oci_version, "id": state.id, "bundle": state.bundle,
+            "annotations": state.annotations}
+    payload = policy.state(base, phase, state.pid if pid is None else pid)
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def run_hooks(state: State, phase: str, status: str) -> None:
-    """Run the stored hooks of ``phase`` (poststart or poststop) in order."""
-    hooks = (state.hooks or {}).get(phase) or []
-    payload = hook_state(state, status)
-    for i, hook in enumerate(hooks):
-        plan: HookPlan = {"path": str(hook["path"]), "args": list(hook.get("args") or []),  # type: ignore[call-overload]
-                          "env": list(hook.get("env") or []),  # type: ignore[call-overload]
-                          "timeout": hook.get("timeout")}  # type: ignore[typeddict-item]
-        runner.run(plan, payload, phase, i, lambda text: log.info("{t}", t=text))
+def stored_hooks(state: State, phase: str) -> list[HookPlan]:
+    """The hooks of ``phase`` that create stored in state.json."""
+    out: list[HookPlan] = []
+    for hook in (state.hooks or {}).get(phase) or []:
+        args = hook.get("args")
+        env = hook.get("env")
+        timeout = hook.get("timeout")
+        out.append({"path": str(hook["path"]),
+                    "args": [str(a) for a in args] if isinstance(args, list) else [],
+                    "env": [str(e) for e in env] if isinstance(env, list) else [],
+                    "timeout": float(timeout) if isinstance(timeout, (int, float)) else None})
+    return out
 
 
-def destroy(cdir: ContainerDir, state: State) -> None:
-    kill_all(state)
-    cg = Manager.from_state(state.cgroup)
-    if cg is not None:
-        cg.destroy()
-    try:
-        run_hooks(state, "poststop", "stopped")
-    except (HookError, FireError, OSError) as exc:
-        log.warning("{error}", error=str(exc))
-    cdir.remove()
+def _output(text: str) -> None:
+    log.info("{output}", output=text)
+
+
+def _warn(text: str) -> None:
+    log.warning(policy.WARNING, error=text)
+
+
+def run_hooks(state: State, phase: str) -> None:
+    """Run the stored hooks of ``phase`` (poststart or poststop) in order.
+
+    A poststart failure raises ``HookError``; poststop failures are logged as
+    warnings and the remaining hooks still run.
+    """
+    hooks = stored_hooks(state, phase)
+    if hooks:
+        runner.run_all(hooks, hook_state(state, phase), phase, _output, _warn)
+
+
+def destroy(cdir: ContainerDir | None, state: State,
+            actions: tuple[str, ...] = lm.DESTROY) -> None:
+    """Carry out the machine's destruction ``actions`` (``DESTROY`` by default)."""
+    for action in actions:
+        if action == lm.KILL_ALL:
+            kill_all(state)
+        elif action == lm.REMOVE_CGROUP:
+            cg = Manager.from_state(state.cgroup)
+            if cg is not None:
+                cg.destroy()
+        elif action == lm.RUN_POSTSTOP:
+            run_hooks(state, "poststop")
+        elif action == lm.REMOVE_STATE and cdir is not None:
+            cdir.remove()

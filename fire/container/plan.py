@@ -14,6 +14,9 @@ import posixpath
 
 from fire.errors import ConfigError
 from fire.hooks.policy import attribute
+from fire.i18n import message
+from fire.security import attributes
+from fire.security.lsm import mount_data
 from fire.spec import mountopts
 from fire.spec.names import CAPABILITIES, RLIMITS
 from fire.syscalls.ns import FLAGS as NS_FLAGS
@@ -25,15 +28,13 @@ if TYPE_CHECKING:
         CgroupMount,
         DevicePlan,
         HookPlan,
+        IdmapPlan,
         MountPlan,
         Plan,
         ProcessPlan,
+        SeccompPlan,
     )
     from fire.spec.config import Hook, Spec
-
-PER_LINUX = 0x0000
-PER_LINUX32 = 0x0008
-
 
 def host_bounding_set() -> int:
     """The runtime's own capability bounding set (what it can possibly grant)."""
@@ -50,7 +51,8 @@ def rootfs_path(spec: Spec, bundle: str) -> str:
     full = path if posixpath.isabs(path) else posixpath.join(bundle, path)
     full = posixpath.normpath(full)
     if not os.path.isdir(full):
-        raise ConfigError("$.root.path", f"rootfs {full} does not exist or is not a directory")
+        raise ConfigError("$.root.path", "rootfs {path} does not exist or is not a directory",
+                          path=full)
     return full
 
 
@@ -75,8 +77,9 @@ def caps_plan(spec: Spec, warnings: list[str]) -> CapsPlan | None:
             if bit is None:
                 continue  # warned by validation
             if not bounding_host & (1 << bit):
-                warnings.append(f"$.process.capabilities.{set_name}: {name} is not in "
-                                "the runtime's own bounding set; skipped")
+                warnings.append(message(
+                    "$.process.capabilities.{set}: {name} is not in the runtime's own "
+                    "bounding set; skipped", set=set_name, name=name))
                 continue
             out |= 1 << bit
         return out
@@ -93,25 +96,41 @@ def caps_plan(spec: Spec, warnings: list[str]) -> CapsPlan | None:
     for bit in range(64):
         if ambient & (1 << bit) and not allowed & (1 << bit):
             name = next((n for n, b in CAPABILITIES.items() if b == bit), str(bit))
-            warnings.append(f"$.process.capabilities.ambient: {name} is not in both the "
-                            "inheritable and permitted sets; the kernel refuses it, skipped")
+            warnings.append(message(
+                "$.process.capabilities.ambient: {name} is not in both the inheritable and "
+                "permitted sets; the kernel refuses it, skipped", name=name))
             ambient &= ~(1 << bit)
     plan["ambient"] = ambient
     return plan
 
 
-def process_plan(spec: Spec, warnings: list[str], extra_fds: int, listen_fds: int
+def process_plan(spec: Spec, warnings: list[str], extra_fds: int, listen_fds: int,
+                 seccomp: SeccompPlan | None = None, exec_process: bool = False
                  ) -> ProcessPlan | None:
+    """The process part of the plan: every attribute as the number the init needs.
+
+    ``exec_process``: the plan is for ``fire exec`` (``execCPUAffinity`` applies to
+    exec'd processes only: runtime-spec says it is not for the container's init).
+    """
     proc = spec.process
     if proc is None:
         return None
     env = list(proc.env or [])
     if listen_fds:
         env += [f"LISTEN_FDS={listen_fds}", "LISTEN_PID=1"]
-    personality = None
     linux = spec.linux
+    personality = None
     if linux is not None and linux.personality is not None:
-        personality = PER_LINUX32 if linux.personality.domain == "LINUX32" else PER_LINUX
+        personality = attributes.personality(linux.personality)
+    memory_policy = None
+    if linux is not None and linux.memory_policy is not None:
+        memory_policy = attributes.memory_policy(linux.memory_policy)
+    affinity: tuple[list[int] | None, list[int] | None] = (None, None)
+    if exec_process and proc.exec_cpu_affinity is not None:
+        where = "$.process.execCPUAffinity"
+        initial, final = proc.exec_cpu_affinity.initial, proc.exec_cpu_affinity.final
+        affinity = (attributes.id_list(initial, f"{where}.initial") if initial else None,
+                    attributes.id_list(final, f"{where}.final") if final else None)
     return {
         "args": list(proc.args or []),
         "env": env,
@@ -126,14 +145,15 @@ def process_plan(spec: Spec, warnings: list[str], extra_fds: int, listen_fds: in
         "rlimits": [(RLIMITS[r.type], r.soft, r.hard) for r in proc.rlimits or []],
         "no_new_privileges": proc.no_new_privileges,
         "caps": caps_plan(spec, warnings),
-        "seccomp": None,
+        "seccomp": seccomp,
         "apparmor": proc.apparmor_profile or "",
         "selinux": proc.selinux_label or "",
         "personality": personality,
-        "scheduler": None,
-        "io_priority": None,
-        "cpu_affinity": (None, None),
-        "memory_policy": None,
+        "oom_score_adj": proc.oom_score_adj,
+        "scheduler": attributes.scheduler(proc.scheduler) if proc.scheduler else None,
+        "io_priority": attributes.io_priority(proc.io_priority) if proc.io_priority else None,
+        "cpu_affinity": affinity,
+        "memory_policy": memory_policy,
         "preserve_fds": extra_fds,
     }
 
@@ -141,6 +161,7 @@ def process_plan(spec: Spec, warnings: list[str], extra_fds: int, listen_fds: in
 def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: bool
                 ) -> list[MountPlan]:
     out: list[MountPlan] = []
+    label = (spec.linux.mount_label or "") if spec.linux else ""
     for i, mnt in enumerate(spec.mounts or []):
         opts = mountopts.parse(mnt.options, mnt.type)
         if opts.is_bind:
@@ -153,24 +174,41 @@ def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: b
             kind = "cgroup" if mnt.type == "cgroup" else "fs"
             source = mnt.source or mnt.type or ""
             flags = opts.flags & ~(mountopts.MS_BIND | mountopts.MS_REC | mountopts.MS_REMOUNT)
+        idmap: IdmapPlan | None = None
         if opts.idmap or mnt.uid_mappings or mnt.gid_mappings:
-            raise ConfigError(f"$.mounts[{i}]", "idmapped mounts are not supported yet")
+            idmap = idmap_plan(spec, i, opts.recursive_idmap)
+        top_set, top_clear = mountopts.mount_attrs(opts.flags, opts.cleared)
         plan: MountPlan = {
             "dest": posixpath.normpath(mnt.destination),
             "kind": kind,
             "fstype": mnt.type or "",
             "source": "cgroupns" if kind == "cgroup" and cgroupns else source,
             "flags": flags,
-            "data": ",".join(opts.data),
+            "data": mount_data(",".join(opts.data), kind if kind == "bind" else mnt.type or "",
+                               label),
             "propagation": opts.propagation,
             "attr_set": opts.attr_set,
             "attr_clear": opts.attr_clear,
+            "top_set": top_set,
+            "top_clear": top_clear,
             "tmpcopyup": opts.tmpcopyup,
-            "idmap": None,
+            "idmap": idmap,
             "cgroups": cgroups if kind == "cgroup" else [],
         }
         out.append(plan)
     return out
+
+
+def idmap_plan(spec: Spec, i: int, recursive: bool) -> IdmapPlan:
+    """The mappings of an idmapped mount: its own, or else the container's (runc's
+    rule for ``idmap`` without ``uidMappings``); validated already."""
+    mnt = (spec.mounts or [])[i]
+    linux = spec.linux
+    uids = mnt.uid_mappings or (linux.uid_mappings if linux else None) or []
+    gids = mnt.gid_mappings or (linux.gid_mappings if linux else None) or []
+    return {"uid": [(x.container_id, x.host_id, x.size) for x in uids],
+            "gid": [(x.container_id, x.host_id, x.size) for x in gids],
+            "recursive": recursive, "index": -1, "fd": -1}
 
 
 def device_plans(spec: Spec) -> list[DevicePlan]:
@@ -200,7 +238,8 @@ def state_json(spec: Spec, cid: str, bundle: str) -> bytes:
 
 def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
           cgroups: list[CgroupMount], no_pivot: bool = False, new_keyring: bool = True,
-          extra_fds: int = 0, listen_fds: int = 0) -> tuple[Plan, list[str]]:
+          extra_fds: int = 0, listen_fds: int = 0, seccomp: SeccompPlan | None = None
+          ) -> tuple[Plan, list[str]]:
     """The init's plan, and warnings to log."""
     warnings: list[str] = []
     linux = spec.linux
@@ -243,7 +282,7 @@ def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
         "domainname": spec.domainname,
         "no_pivot": no_pivot,
         "new_keyring": new_keyring,
-        "process": process_plan(spec, warnings, extra_fds, listen_fds),
+        "process": process_plan(spec, warnings, extra_fds, listen_fds, seccomp),
         "hooks_create_container": hook_plans(spec, "createContainer"),
         "hooks_start_container": hook_plans(spec, "startContainer"),
         "state_json": state_json(spec, cid, bundle),

@@ -2,11 +2,18 @@
 
 One dedicated channel carries every signal Fire receives: the handlers do nothing
 but let ``set_wakeup_fd`` write the signal's number into a pipe, and the wait loop
-reads that pipe beside the terminal.  SIGCHLD means "reap" (Fire is a child
-subreaper: orphans of the container are re-parented to it and reaped here);
-SIGWINCH resizes the container's terminal; every other signal goes to the
-container's process through its pidfd.  The result is the container's exit code,
-or 128+N after a signal N.
+reads that pipe beside the container's pidfd and the terminal.  What each signal
+means is ``fire.signals.forward``'s decision: SIGCHLD reaps, SIGWINCH resizes the
+container's terminal, every other signal goes to the container's process through
+its pidfd.  The channel is open before ``create`` starts, as runc's handler is: a
+signal that arrives while the container is being set up is neither lost nor able
+to kill Fire half-way; it reaches the container once it runs.
+
+Fire is a child subreaper for the whole run, so the orphans of a container
+without its own pid namespace (and of processes exec'd into it) are re-parented
+to Fire: every child of this process is ours to reap, so reaping is a plain
+``waitpid(-1, WNOHANG)`` loop.  The result is the container's exit code, or 128+N
+after a signal N.
 """
 
 from __future__ import annotations
@@ -14,19 +21,19 @@ from __future__ import annotations
 import _signal
 import os
 import select
-from typing import TYPE_CHECKING
 
 from fire.container.create import Options, create
 from fire.container.delete import delete
 from fire.container.start import start
 from fire.errors import FireError
 from fire.log import log
+from fire.signals import forward
+from fire.signals.table import name as signal_name
 from fire.syscalls import proc as p
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import Store
-
-_NOT_FORWARDED = {_signal.SIGKILL, _signal.SIGSTOP, _signal.SIGCHLD, _signal.SIGWINCH}
 
 
 def _noop(sig: int, frame: object) -> None:
@@ -39,34 +46,37 @@ class SignalChannel:
     def __init__(self) -> None:
         self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.previous = _signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
-        self.handled: list[int] = []
-        for sig in range(1, _signal.NSIG):
-            if sig in (_signal.SIGKILL, _signal.SIGSTOP):
-                continue
+        self.handled: list[tuple[int, object]] = []
+        for sig in forward.catchable():
             try:
-                _signal.signal(sig, _noop)
-                self.handled.append(sig)
+                self.handled.append((sig, _signal.signal(sig, _noop)))
             except (OSError, ValueError, RuntimeError):
-                pass
+                pass  # 32 and 33 belong to the C library
 
     def read(self) -> list[int]:
-        try:
-            return list(os.read(self.r, 512))
-        except BlockingIOError:
-            return []
+        out: list[int] = []
+        while True:
+            try:
+                data = os.read(self.r, 512)
+            except BlockingIOError:
+                return out
+            if not data:
+                return out
+            out.extend(data)
 
     def close(self) -> None:
-        for sig in self.handled:
+        for sig, previous in self.handled:
             try:
-                _signal.signal(sig, _signal.SIG_DFL)
-            except (OSError, ValueError, RuntimeError):
+                _signal.signal(sig, previous)  # type: ignore[arg-type]
+            except (OSError, ValueError, RuntimeError, TypeError):
                 pass
         _signal.set_wakeup_fd(self.previous)
         os.close(self.r)
         os.close(self.w)
 
 
-def _exit_code(status: int) -> int:
+def exit_code(status: int) -> int:
+    """A wait status as a shell reports it: the exit code, or 128+N after signal N."""
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
@@ -101,110 +111,131 @@ class Terminal:
     def restore(self) -> None:
         if self.saved is not None:
             self.termios.tcsetattr(0, self.termios.TCSAFLUSH, self.saved)
+            self.saved = None
 
 
 def run(store: Store, cid: str, opts: Options, detach: bool = False, keep: bool = False) -> int:
-    p.prctl(p.PR_SET_CHILD_SUBREAPER, 1, what="prctl(PR_SET_CHILD_SUBREAPER)")
     opts.foreground = not detach
-    created = create(store, cid, opts)
-    pid = created.state.pid
-    created.cdir.close()
     if detach:
+        created = create(store, cid, opts)
+        created.cdir.close()
         start(store, cid)
         return 0
+    p.prctl(p.PR_SET_CHILD_SUBREAPER, 1, what="prctl(PR_SET_CHILD_SUBREAPER)")
     channel = SignalChannel()
-    terminal = Terminal(created.master) if created.master >= 0 else None
-    code = 255
+    terminal: Terminal | None = None
+    made = False
     try:
-        try:
-            start(store, cid)
-        except FireError:
-            if terminal is not None:
-                terminal.restore()
-            raise
+        created = create(store, cid, opts)
+        made = True
+        pid = created.state.pid
+        created.cdir.close()
+        if created.master >= 0:
+            terminal = Terminal(created.master)
+        start(store, cid)
         pidfd = os.pidfd_open(pid)
-        code = _wait(pid, pidfd, channel, terminal)
-        os.close(pidfd)
+        try:
+            return Waiter(pid, pidfd, channel, terminal).wait()
+        finally:
+            os.close(pidfd)
     finally:
         if terminal is not None:
             terminal.restore()
             os.close(terminal.master)
         channel.close()
-        _reap_all()
-        if not keep:
+        if made and not keep:
             try:
                 delete(store, cid, force=True)
             except FireError as exc:
                 log.warning("{error}", error=str(exc))
-    return code
+        reap()
 
 
-def _reap_all() -> int | None:
-    """Reap every exited child (orphans included); no blocking."""
+def reap(pid: int = 0) -> int | None:
+    """Reap every exited child (orphans included) without blocking; the wait
+    status of ``pid`` if it was among them."""
+    found = None
     while True:
         try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
+            got, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return None
-        if pid == 0:
-            return None
+            return found
+        if got == 0:
+            return found
+        if got == pid:
+            found = status
 
 
-def _wait(pid: int, pidfd: int, channel: SignalChannel, terminal: Terminal | None) -> int:
-    poller = select.poll()
-    poller.register(channel.r, select.POLLIN)
-    poller.register(pidfd, select.POLLIN)
-    if terminal is not None:
-        poller.register(terminal.master, select.POLLIN)
-        poller.register(0, select.POLLIN)
-    stdin_open = True
-    while True:
-        try:
-            events = poller.poll()
-        except InterruptedError:
-            continue
-        for fd, ev in events:
-            if fd == channel.r:
-                for sig in channel.read():
-                    if sig == _signal.SIGWINCH and terminal is not None:
-                        terminal.resize()
-                    elif sig not in _NOT_FORWARDED:
-                        try:
-                            _signal.pidfd_send_signal(pidfd, sig)
-                        except ProcessLookupError:
-                            pass
-            elif fd == pidfd:
-                if terminal is not None:
-                    _drain(terminal.master)
-                while True:
-                    try:
-                        got, status = os.waitpid(pid, 0)
-                    except ChildProcessError:
-                        return 255  # not our child: its status is unknown
-                    if got == pid:
-                        return _exit_code(status)
-            elif terminal is not None and fd == terminal.master:
-                if not _copy(terminal.master, 1):
-                    poller.unregister(terminal.master)
-            elif fd == 0 and stdin_open and terminal is not None:
-                hung_up = ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN
-                if hung_up or not _copy(0, terminal.master):
-                    poller.unregister(0)
-                    stdin_open = False
-        _reap_others(pid)
+class Waiter:
+    """The foreground loop: signals, the container's exit, the terminal."""
 
+    def __init__(self, pid: int, pidfd: int, channel: SignalChannel,
+                 terminal: Terminal | None) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.channel = channel
+        self.terminal = terminal
+        self.status: int | None = None
 
-def _reap_others(keep: int) -> None:
-    """Reap orphans re-parented to us, leaving the container's own process."""
-    import fire.procfs as procfs
+    def wait(self) -> int:
+        poller = select.poll()
+        poller.register(self.channel.r, select.POLLIN)
+        poller.register(self.pidfd, select.POLLIN)
+        terminal = self.terminal
+        if terminal is not None:
+            poller.register(terminal.master, select.POLLIN)
+            poller.register(0, select.POLLIN)
+        while self.status is None:
+            try:
+                events = poller.poll()
+            except InterruptedError:
+                continue
+            for fd, ev in events:
+                if fd == self.channel.r:
+                    self.signals()
+                elif fd == self.pidfd:
+                    self.exited()
+                elif terminal is not None and fd == terminal.master:
+                    if not _copy(terminal.master, 1):
+                        poller.unregister(terminal.master)
+                elif terminal is not None and fd == 0:
+                    hung_up = ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN
+                    if hung_up or not _copy(0, terminal.master):
+                        poller.unregister(0)
+            self.reap()  # after every wake-up: SIGCHLD may have been coalesced
+        if terminal is not None:
+            _drain(terminal.master)
+        return exit_code(self.status)
 
-    for child in procfs.children(os.getpid()):
-        if child == keep:
-            continue
-        try:
-            os.waitpid(child, os.WNOHANG)
-        except ChildProcessError:
-            pass
+    def reap(self) -> None:
+        status = reap(self.pid)
+        if status is not None:
+            self.status = status
+
+    def exited(self) -> None:
+        """The pidfd says the container's process has exited: collect its status."""
+        self.reap()
+        if self.status is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # not re-parented to us: its status is unknown
+                status = 255 << 8
+            self.status = status
+
+    def signals(self) -> None:
+        for sig in self.channel.read():
+            what = forward.action(sig)
+            if what == forward.REAP:
+                self.reap()
+            elif what == forward.RESIZE:
+                if self.terminal is not None:
+                    self.terminal.resize()
+            elif self.status is None:
+                log.debug("forwarding {signal} to the container", signal=signal_name(sig))
+                try:
+                    _signal.pidfd_send_signal(self.pidfd, sig)
+                except ProcessLookupError:
+                    pass
 
 
 def _copy(src: int, dst: int) -> bool:

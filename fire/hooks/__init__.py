@@ -1,5 +1,8 @@
-"""OCI hooks: the policy (which phases, what a failure means) and the runners.
+"""OCI hooks: the policy (which phases, what a failure means, the messages) and
+the runners that carry it out.
 
-``policy`` is pure and shared; ``runner`` waits with pidfd + poll and is used by the
-engine path and by the init; the supervisor has a trio runner over the same policy.
+``policy`` is pure and shared.  ``runner`` waits with pidfd + poll and is used by
+the engine path and by the init; ``trio_runner`` (through ``trampoline``) is the
+supervisor's, with ``trio.fail_after`` and a shielded kill.  Both kill a hook that
+runs past its timeout together with every process it started.
 """

@@ -13,7 +13,7 @@ import os
 import sys
 
 MAX_PACKET = 4 * 1024 * 1024
-MAX_FDS = 4
+MAX_FDS = 64  # the plan carries exec.sock and one tree per idmapped mount
 
 
 class ChannelClosed(EOFError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import _signal
 import _socket
 import errno
+import marshal
 import os
 import sys
 
@@ -24,6 +25,7 @@ from fire.hooks import runner
 from fire.init import devices, mounts, process, terminal
 from fire.init import plan as msg
 from fire.init.channel import Channel, ChannelClosed
+from fire.init.loopback import loopback_up
 from fire.init.paths import mkdir_all
 from fire.syscalls import KernelError
 from fire.syscalls import ns as nsc
@@ -38,7 +40,10 @@ if TYPE_CHECKING:
 EXEC_SOCKET = "exec.sock"
 
 # Signals whose default action is to ignore them: left alone in the waiting init.
-_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH}
+# SIGPIPE stays ignored too (as Python set it): a hook that exits without reading
+# its state would otherwise kill the init through the runner's write.
+_IGNORED_BY_DEFAULT = {_signal.SIGCHLD, _signal.SIGCONT, _signal.SIGURG, _signal.SIGWINCH,
+                       _signal.SIGPIPE}
 
 
 class Stage:
@@ -58,10 +63,15 @@ class Stage:
 
 
 class Init:
-    def __init__(self, chan: Channel, plan: Plan) -> None:
+    def __init__(self, chan: Channel, plan: Plan, fds: list[int] | None = None) -> None:
         self.chan = chan
         self.plan = plan
         self.stage = "start"
+        fds = fds or [-1]
+        self.listener = fds[0]  # exec.sock, bound by the runtime (see listen)
+        for mp in plan["mounts"]:  # idmapped trees, made by the runtime
+            if mp["idmap"] is not None:
+                mp["idmap"]["fd"] = fds[mp["idmap"]["index"]]
 
     def expect_ok(self) -> None:
         reply, _ = self.chan.recv()
@@ -94,16 +104,17 @@ class Init:
         rest = plan["new_flags"] & ~nsc.CLONE_NEWUSER
         if rest:
             nsc.unshare(rest)
+        if rest & nsc.CLONE_NEWNET:
+            loopback_up()
         if plan["time_offsets"]:
-            with open("/proc/self/timens_offsets", "w") as f:
-                for clock, secs, nanosecs in plan["time_offsets"]:
-                    f.write(f"{clock} {secs} {nanosecs}\n")
+            write_time_offsets(plan["time_offsets"])
 
     # ---------------------------------------------------------------- the sequence
     def run(self) -> None:
         plan = self.plan
         p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
         os.umask(0)
+        process.early(plan["process"])
         with Stage(self, "namespaces"):
             self.namespaces()
         if plan["needs_fork"]:
@@ -139,15 +150,18 @@ class Init:
             with Stage(self, "hooks:createContainer"):
                 self.hooks("createContainer", plan["hooks_create_container"], b"creating")
         listener = self.listen()
+        prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
         with Stage(self, "pivot_root"):
-            mounts.pivot(rootfd, plan["no_pivot"])
+            mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"])
             os.close(rootfd)
             rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         with Stage(self, "paths"):
-            mounts.mask_paths(rootfd, plan["masked_paths"])
-            mounts.readonly_paths(rootfd, plan["readonly_paths"])
+            # runc's order: sysctls while /proc/sys is still writable, then the
+            # read-only paths, then the masks.
             mounts.write_sysctls(rootfd, plan["sysctl"])
+            mounts.readonly_paths(rootfd, plan["readonly_paths"])
+            mounts.mask_paths(rootfd, plan["masked_paths"])
         slave = -1
         program = ""
         proc = plan["process"]
@@ -171,25 +185,38 @@ class Init:
                 self.hooks("startContainer", plan["hooks_start_container"], b"created",
                            lambda text: _send_line(conn, "L", text))
             if proc is None:
-                raise InitError(None, stage="start", detail="config.json has no process to run")
-            process.become(rootfd, proc, program, slave)
+                raise InitError("cannot start: config.json has no process ($.process)",
+                                stage="start")
+            process.become(rootfd, proc, program, slave, conn, prepared)
         except BaseException as exc:
+            template, params = error_template(exc)
+            if template:
+                _send_line(conn, "T", marshal.dumps((template, params)).hex())
             _send_line(conn, "E", _describe(self.stage, exc))
             os._exit(1)
 
     def hooks(self, phase: str, hooks: list[HookPlan], status: bytes,
               output: Callable[[str], None] | None = None) -> None:
+        """createContainer / startContainer hooks, forked from here: inside the
+        container's namespaces, so the pid they are shown is ours as seen from
+        there (1 in a new pid namespace)."""
         state = self.plan["state_json"].replace(b'"status":"@"', b'"status":"' + status + b'"')
         state = state.replace(b'"pid":-1', b'"pid":%d' % os.getpid())
         if output is None:
             def output(text: str) -> None:
                 self.chan.send(msg.WARN, text)
-        for i, hook in enumerate(hooks):
-            runner.run(hook, state, phase, i, output)
+        runner.run_all(hooks, state, phase, output)
 
     # ---------------------------------------------------------------- start
     def listen(self) -> _socket.socket:
-        """The socket ``fire start`` connects to (bound before pivot_root)."""
+        """The socket ``fire start`` connects to.
+
+        The runtime binds it in the state directory and sends it with the plan: in
+        a new user namespace the init may not even search ``--root`` (0700).  The
+        fallback binds it here, before pivot_root.
+        """
+        if self.listener >= 0:
+            return _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, self.listener)
         dirfd = os.open(self.plan["state_dir"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
@@ -213,6 +240,26 @@ class Init:
             sock.close()
 
 
+def write_time_offsets(offsets: list[tuple[str, int, int]]) -> None:
+    """Offsets of the new time namespace (for the children we fork next).
+
+    A non-dumpable process's /proc files belong to the root of the user namespace
+    it was exec'd in (the host's), so inside a new user namespace the init could
+    not open its own ``timens_offsets``: it is dumpable for this one write, before
+    any other process exists in the container.
+    """
+    text = "".join(f"{clock} {secs} {nanosecs}\n" for clock, secs, nanosecs in offsets)
+    p.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
+    try:
+        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+    finally:
+        p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
+
+
 def _send_line(conn: _socket.socket, kind: str, text: str) -> None:
     try:
         conn.sendall(f"{kind} {text}".replace("\n", " ").encode() + b"\n")
@@ -220,8 +267,18 @@ def _send_line(conn: _socket.socket, kind: str, text: str) -> None:
         pass
 
 
+def error_template(exc: BaseException) -> tuple[str, dict[str, object]]:
+    """The English template and parameters of a FireError, for the runtime to
+    render in the user's language (the init itself has no catalog)."""
+    if not isinstance(exc, FireError):
+        return "", {}
+    params: dict[str, object] = {k: v if isinstance(v, (str, int)) else str(v)
+                                 for k, v in exc.params.items()}
+    return exc.template, params
+
+
 def _describe(stage: str, exc: BaseException) -> str:
-    if isinstance(exc, InitError):
+    if isinstance(exc, (InitError, HookError)):  # a hook error names its hook
         return str(exc)
     if isinstance(exc, (FireError, KernelError)):
         return f"{stage}: {exc}"
@@ -267,10 +324,10 @@ def main(fd: int) -> None:
     chan = Channel(fd)
     init: Init | None = None
     try:
-        first, _ = chan.recv()
+        first, fds = chan.recv()
         if first[0] != msg.PLAN:
             os._exit(2)
-        init = Init(chan, first[1])  # type: ignore[arg-type]
+        init = Init(chan, first[1], fds)  # type: ignore[arg-type]
         init.run()
     except ChannelClosed:
         os._exit(1)
@@ -281,7 +338,8 @@ def main(fd: int) -> None:
         if isinstance(exc, HookError):
             stage = "hook"
         try:
-            chan.send(msg.ERROR, stage, err, str(path), _describe(stage, exc))
+            chan.send(msg.ERROR, stage, err, str(path), _describe(stage, exc),
+                      *error_template(exc))
         except OSError:
             pass
         os._exit(1)

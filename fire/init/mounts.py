@@ -38,46 +38,24 @@ PROC_BIND_ALLOWED = {
     "/proc/sys/kernel/ns_last_pid",
 }
 
-_ATTR_OF_FLAG = (
-    (m.MS_RDONLY, m.MOUNT_ATTR_RDONLY),
-    (m.MS_NOSUID, m.MOUNT_ATTR_NOSUID),
-    (m.MS_NODEV, m.MOUNT_ATTR_NODEV),
-    (m.MS_NOEXEC, m.MOUNT_ATTR_NOEXEC),
-)
-MOUNT_ATTR_NOATIME = 0x10
-MOUNT_ATTR_STRICTATIME = 0x20
-MOUNT_ATTR_NODIRATIME = 0x80
-MOUNT_ATTR_NOSYMFOLLOW = 0x200000
-
-
-def _attrs(flags: int) -> int:
-    attrs = 0
-    for flag, attr in _ATTR_OF_FLAG:
-        if flags & flag:
-            attrs |= attr
-    if flags & m.MS_NOATIME:
-        attrs |= MOUNT_ATTR_NOATIME
-    elif flags & m.MS_STRICTATIME:
-        attrs |= MOUNT_ATTR_STRICTATIME
-    if flags & m.MS_NODIRATIME:
-        attrs |= MOUNT_ATTR_NODIRATIME
-    if flags & m.MS_NOSYMFOLLOW:
-        attrs |= MOUNT_ATTR_NOSYMFOLLOW
-    return attrs
-
-
 # ----------------------------------------------------------------------------- rootfs
 
 
 def prepare_root(plan: Plan) -> int:
-    """Make "/" non-shared, bind the rootfs onto itself; return an fd of it."""
-    m.mount(None, "/", None, m.MS_REC | plan["propagation"])
+    """Give "/" the rootfs propagation, bind the rootfs onto itself; return an fd of it.
+
+    pivot_root refuses a shared new root, or one whose parent mount is shared: with
+    ``rootfsPropagation: shared`` both are made private here, and ``pivot`` gives
+    the new "/" its propagation afterwards (what runc does).
+    """
+    propagation = plan["propagation"]
+    m.mount(None, "/", None, m.MS_REC | propagation)
     rootfs = plan["rootfs"]
     m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
-    if plan["propagation"] & m.MS_SHARED:
-        # pivot_root refuses a new root whose parent mount is shared.
+    if propagation & m.MS_SHARED:
         parent = _mountpoint_of(posixpath.dirname(rootfs))
         m.mount(None, parent, None, m.MS_PRIVATE)
+        m.mount(None, rootfs, None, m.MS_PRIVATE)
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
@@ -105,17 +83,18 @@ def mount_all(rootfd: int, plan: Plan) -> None:
             else:
                 _fs(rootfd, mp)
         except KernelError as exc:
-            raise InitError(None, stage="mount " + mp["dest"], detail=str(exc)) from None
+            raise InitError("mount {dest}: {error}", stage="mounts", dest=mp["dest"],
+                            error=str(exc)) from None
 
 
 def _check_proc_dest(mp: MountPlan) -> None:
     dest = posixpath.normpath(mp["dest"])
     if dest == "/proc" and mp["fstype"] != "proc":
-        raise InitError(None, stage="mount " + dest,
-                        detail=f"{dest} cannot be mounted: not of type proc")
+        raise InitError("mount {dest}: cannot be mounted: not of type proc", stage="mounts",
+                        dest=dest)
     if dest.startswith("/proc/") and mp["kind"] == "bind" and dest not in PROC_BIND_ALLOWED:
-        raise InitError(None, stage="mount " + dest,
-                        detail=f"{dest} cannot be mounted: it is inside /proc")
+        raise InitError("mount {dest}: cannot be mounted: it is inside /proc", stage="mounts",
+                        dest=dest)
 
 
 def _ordinary_dir(rootfd: int, dest: str) -> int:
@@ -127,8 +106,8 @@ def _ordinary_dir(rootfd: int, dest: str) -> int:
             os.close(mkdir_all(rootfd, dest))
             return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
-            raise InitError(None, stage="mount " + dest,
-                            detail=f"{dest} must be mounted on an ordinary directory") from None
+            raise InitError("mount {dest}: must be mounted on an ordinary directory",
+                            stage="mounts", dest=dest) from None
         raise
 
 
@@ -158,19 +137,27 @@ def _fs(rootfd: int, mp: MountPlan) -> None:
 
 
 def _bind(rootfd: int, mp: MountPlan) -> None:
+    """Clone the source (``open_tree``), set the options' flags on the clone, move it
+    into place.  An idmapped mount's clone was made by the runtime (its fd came with
+    the plan): see fire.container.idmap."""
     _check_proc_dest(mp)
     source = mp["source"]
+    idmap = mp["idmap"]
+    if idmap is not None:
+        tree = idmap["fd"]
+        is_dir = stat.S_ISDIR(os.fstat(tree).st_mode)
+    else:
+        try:
+            is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+        except OSError as exc:
+            raise KernelError(exc.errno or errno.ENOENT, "bind source", source) from None
+        recursive = bool(mp["flags"] & m.MS_REC)
+        tree = m.open_tree(-100, source, m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
+                           | (m.AT_RECURSIVE if recursive else 0))
     try:
-        is_dir = stat.S_ISDIR(os.stat(source).st_mode)
-    except OSError as exc:
-        raise KernelError(exc.errno or errno.ENOENT, "bind source", source) from None
-    recursive = bool(mp["flags"] & m.MS_REC)
-    tree = m.open_tree(-100, source, m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
-                       | (m.AT_RECURSIVE if recursive else 0))
-    try:
-        attrs = _attrs(mp["flags"])
-        if attrs:
-            m.mount_setattr(tree, "", m.AT_EMPTY_PATH, attrs, shown=mp["dest"])
+        if mp["top_set"] or mp["top_clear"]:
+            m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+                            shown=mp["dest"])
         fd = ensure_mountpoint(rootfd, mp["dest"], is_dir)
         try:
             m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
@@ -207,7 +194,7 @@ def _cgroup(rootfd: int, mp: MountPlan) -> None:
     flags = mp["flags"] & ~m.MS_BIND
     own_ns = mp["source"] == "cgroupns"
     if len(cgroups) == 1 and cgroups[0]["name"] == "":
-        _cgroup_one(rootfd, dest, cgroups[0], flags, own_ns)
+        _cgroup_one(rootfd, dest, cgroups[0], mp, own_ns)
         return
     fd = mkdir_all(rootfd, dest)
     try:
@@ -216,7 +203,7 @@ def _cgroup(rootfd: int, mp: MountPlan) -> None:
         os.close(fd)
     for cg in cgroups:
         sub = posixpath.join(dest, cg["name"])
-        _cgroup_one(rootfd, sub, cg, flags, own_ns)
+        _cgroup_one(rootfd, sub, cg, mp, own_ns)
         for link in cg["links"]:
             dfd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY)
             try:
@@ -233,17 +220,18 @@ def _cgroup(rootfd: int, mp: MountPlan) -> None:
             os.close(fd)
 
 
-def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, flags: int, own_ns: bool) -> None:
+def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, mp: MountPlan, own_ns: bool) -> None:
     fd = mkdir_all(rootfd, dest)
     try:
         if own_ns:
-            m.mount("cgroup", fd_path(fd), cg["fstype"], flags, cg["options"] or None, shown=dest)
+            m.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
+                    cg["options"] or None, shown=dest)
         else:
             tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
             try:
-                attrs = _attrs(flags)
-                if attrs:
-                    m.mount_setattr(tree, "", m.AT_EMPTY_PATH, attrs, shown=dest)
+                if mp["top_set"] or mp["top_clear"]:
+                    m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+                                    shown=dest)
                 m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                              shown=dest)
             finally:
@@ -286,14 +274,21 @@ def _copy_tree(src: int, dst: int) -> None:
 # ----------------------------------------------------------------------------- pivot
 
 
-def pivot(rootfd: int, no_pivot: bool) -> None:
-    """Make the rootfs "/" and forget the host's tree."""
+def pivot(rootfd: int, no_pivot: bool, propagation: int = 0) -> None:
+    """Make the rootfs "/" and forget the host's tree; then "/" takes the rootfs
+    propagation when it is shared (see ``prepare_root``)."""
     os.fchdir(rootfd)
     if no_pivot:
         m.mount(".", "/", None, m.MS_MOVE, shown="/")
         os.chroot(".")
         os.chdir("/")
-        return
+    else:
+        _pivot_root()
+    if propagation & m.MS_SHARED:
+        m.mount(None, "/", None, propagation, shown="/")
+
+
+def _pivot_root() -> None:
     oldroot = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         m.pivot_root(".", ".")
@@ -316,7 +311,7 @@ def verified_null(rootfd: int) -> int:
     st = os.fstat(fd)
     if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
         os.close(fd)
-        raise InitError(None, stage="maskedPaths", detail="/dev/null is not the null device")
+        raise InitError("maskedPaths: /dev/null is not the null device", stage="paths")
     return fd
 
 
@@ -334,6 +329,9 @@ def mask_paths(rootfd: int, paths: list[str]) -> None:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     fsfd = m.fsopen("tmpfs")
                     try:
+                        # A read-only superblock, named "tmpfs", as runc mounts it.
+                        m.fsconfig_string(fsfd, "source", "tmpfs")
+                        m.fsconfig_flag(fsfd, "ro")
                         m.fsconfig_create(fsfd)
                         mnt = m.fsmount(fsfd, m.MOUNT_ATTR_RDONLY)
                     finally:
@@ -388,10 +386,11 @@ def write_sysctls(rootfd: int, sysctls: list[tuple[str, str]]) -> None:
     try:
         procsys = open_in_root(rootfd, "/proc/sys", os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
     except KernelError as exc:
-        raise InitError(None, stage="sysctl", detail=f"/proc/sys: {exc.strerror}") from None
+        raise InitError("sysctl: /proc/sys: {reason}", stage="paths",
+                        reason=exc.strerror) from None
     try:
         if fstatfs_type(procsys) != PROC_SUPER_MAGIC:
-            raise InitError(None, stage="sysctl", detail="/proc/sys is not on a procfs")
+            raise InitError("sysctl: /proc/sys is not on a procfs", stage="paths")
         for key, value in sysctls:
             rel = key.replace(".", "/")
             fd = openat2(procsys, rel, os.O_WRONLY,

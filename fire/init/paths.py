@@ -85,24 +85,33 @@ def mkdir_all(rootfd: int, path: str, mode: int = 0o755) -> int:
 
 
 def ensure_file(rootfd: int, path: str, mode: int = 0o644) -> int:
-    """Open (creating if needed) a file inside the root to mount over; O_PATH fd."""
-    try:
-        return open_in_root(rootfd, path)
-    except KernelError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-    parent, name = posixpath.split(posixpath.normpath("/" + path))
-    pfd = mkdir_all(rootfd, parent)
-    try:
+    """Open (creating if needed) a file inside the root to mount over; O_PATH fd.
+
+    A dangling symlink on the way is followed by hand, inside the root, as
+    ``mkdir_all`` does: the file is made where the link points, never outside.
+    """
+    for _ in range(MAX_LINKS):
         try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         mode, dir_fd=pfd)
-            os.close(fd)
-        except FileExistsError:
-            pass  # a dangling symlink; resolve below fails cleanly (ENOENT)
-    finally:
-        os.close(pfd)
-    return open_in_root(rootfd, path)
+            return open_in_root(rootfd, path)
+        except KernelError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+        parent, name = posixpath.split(posixpath.normpath("/" + path))
+        pfd = mkdir_all(rootfd, parent)
+        try:
+            try:
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, mode, dir_fd=pfd)
+                os.close(fd)
+            except FileExistsError:
+                # A dangling symlink: its target, resolved inside the root.
+                target = os.readlink(name, dir_fd=pfd)
+                path = posixpath.join(parent, target)
+                continue
+        finally:
+            os.close(pfd)
+        return open_in_root(rootfd, path)
+    raise KernelError(errno.ELOOP, "open", path)
 
 
 def ensure_mountpoint(rootfd: int, path: str, is_dir: bool) -> int:

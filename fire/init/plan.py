@@ -21,6 +21,8 @@ if TYPE_CHECKING:
         propagation: list[int]  # MS_SHARED|MS_REC… applied after the mount
         attr_set: int  # mount_setattr(AT_RECURSIVE) attributes
         attr_clear: int
+        top_set: int  # mount_setattr of the (bind) mount itself: its options' flags
+        top_clear: int
         tmpcopyup: bool
         idmap: IdmapPlan | None
         cgroups: list[CgroupMount]  # kind == "cgroup" only
@@ -28,7 +30,11 @@ if TYPE_CHECKING:
     class IdmapPlan(TypedDict):
         uid: list[tuple[int, int, int]]  # (container, host, size)
         gid: list[tuple[int, int, int]]
-        recursive: bool
+        recursive: bool  # "ridmap"
+        # The runtime makes the idmapped tree (fire.container.idmap) and sends it with
+        # the plan: its index among the plan message's fds, and (in the init) the fd.
+        index: int
+        fd: int
 
     class CgroupMount(TypedDict):
         name: str  # directory under the cgroup mount ("memory", "cpu,cpuacct", "")
@@ -69,10 +75,12 @@ if TYPE_CHECKING:
         apparmor: str
         selinux: str
         personality: int | None
-        scheduler: tuple[int, int, int, int] | None  # policy, priority, nice, flags
-        io_priority: int | None
-        cpu_affinity: tuple[list[int] | None, list[int] | None]  # (initial, final)
-        memory_policy: tuple[int, list[int], int] | None  # mode(+flags), nodes, maxnode
+        oom_score_adj: int | None  # None: left as it is
+        # policy, flags, nice, priority, runtime, deadline, period (sched_setattr)
+        scheduler: tuple[int, int, int, int, int, int, int] | None
+        io_priority: int | None  # class << 13 | level
+        cpu_affinity: tuple[list[int] | None, list[int] | None]  # (initial, final): exec only
+        memory_policy: tuple[int, list[int]] | None  # mode | flags, nodes
         preserve_fds: int
 
     class CapsPlan(TypedDict):
@@ -83,9 +91,9 @@ if TYPE_CHECKING:
         ambient: int
 
     class SeccompPlan(TypedDict):
-        bpf: bytes
-        flags: int  # SECCOMP_FILTER_FLAG_*
-        listener_path: str  # "" = no notify listener
+        bpf: bytes  # the compiled program (fire.seccomp.compile)
+        flags: int  # SECCOMP_FILTER_FLAG_* (NEW_LISTENER when notify is used)
+        listener_path: str  # "" = no notify listener; the runtime sends it there
         listener_metadata: str
 
     class Plan(TypedDict):

@@ -1,46 +1,69 @@
 """The container's process: find the program, then become it.
 
-``find_program`` runs at create time (a missing binary fails ``create`` with runc's
-wording); ``become`` runs after ``start``: rlimits, identity, capabilities,
-no_new_privs, seccomp, cwd, fds, and finally ``execve``.
+``early`` runs first in the init (``oomScoreAdj``, while still in the host's user
+namespace, where lowering it is judged); ``prepare`` runs before ``pivot_root``
+(it opens the LSM label files through the host's procfs); ``find_program`` runs at
+create time (a missing binary fails ``create`` with runc's wording); ``become``
+runs after ``start`` and ends in ``execve``.
 
-Order, and why:
-1. rlimits, personality, scheduler… while still fully privileged.
+The order in ``become``, and why:
+
+1. rlimits, personality, CPU affinity, memory policy, I/O priority, scheduler,
+   LSM labels: while still fully privileged (real-time classes and priorities need
+   CAP_SYS_NICE/CAP_SYS_ADMIN); affinity before the scheduler, because a
+   SCHED_DEADLINE task may not change its affinity.
 2. The bounding set is dropped while CAP_SETPCAP is still effective.
 3. uid/gid change with PR_SET_KEEPCAPS, so permitted survives it; then ``capset``.
-4. seccomp is loaded as late as possible so that Fire's own calls are not filtered:
-   with no_new_privs, right before ``execve``; without it the kernel wants
-   CAP_SYS_ADMIN to load a filter, so CAP_SYS_ADMIN is kept in the effective set
-   until the filter is in and then dropped with one last ``capset`` — the only call,
-   besides ``execve``, that runs under the container's filter.
-5. cwd is entered through ``openat2(RESOLVE_IN_ROOT|NO_MAGICLINKS)`` (never a
-   ``/proc/self/fd/N`` of a host directory) and checked with ``getcwd``.
-6. Every fd above 2 (and the preserved ones) is made close-on-exec; ignored signals
-   (Python ignores SIGPIPE and SIGXFSZ) are reset, the signal mask cleared.
+4. The cwd is entered as the container's user, through
+   ``openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`` — a ``/proc/self/fd/N`` of a
+   host directory is refused, not followed (CVE-2024-21626) — and checked with
+   ``getcwd``.
+5. Every fd above 2 (and the preserved ones) becomes close-on-exec; the signals
+   Python ignores (SIGPIPE, SIGXFSZ) are reset, the mask cleared.
+6. seccomp is loaded last, so that the container's filter judges as few of Fire's
+   own calls as possible: after it only ``execve`` (and, with a notify listener,
+   one ``sendmsg`` and one ``recv`` on exec.sock) — the runtime runs the compiled
+   program on exactly those calls at create (``fire.seccomp.compile``) and refuses
+   a filter that would break them.  Loading a filter needs no_new_privs or
+   CAP_SYS_ADMIN: with ``noNewPrivileges`` the bit is already set; without it
+   CAP_SYS_ADMIN is kept in the effective and permitted sets until the filter is
+   in.  It needs no dropping afterwards: ``execve`` recomputes the sets from the
+   bounding, inheritable and ambient sets (none of which holds it unless the config
+   asks) — for uid 0 as for any other uid — so no call under the filter can leave
+   the program with a capability the config did not grant.
 """
 
 from __future__ import annotations
 
 import _signal
+import _socket
 import errno
+import marshal
 import os
 import posixpath
 import resource
 import stat
+import sys
 
 from fire.errors import InitError
+from fire.i18n import N_
 from fire.init.paths import open_in_root
+from fire.security import lsm
 from fire.syscalls import KernelError
 from fire.syscalls import proc as p
 from fire.syscalls.tty import set_controlling
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from fire.init.plan import ProcessPlan
 
+SCHED_FIFO, SCHED_RR = 1, 2
 CAP_SYS_ADMIN = 21
 CAP_LAST = 40
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+OOM_SCORE_ADJ = "/proc/self/oom_score_adj"
 
 
 def env_value(env: list[str], key: str) -> str | None:
@@ -49,6 +72,71 @@ def env_value(env: list[str], key: str) -> str | None:
         if entry.startswith(prefix):
             return entry[len(prefix):]
     return None
+
+
+# ----------------------------------------------------------------------------- early
+
+
+def early(proc: ProcessPlan | None, path: str = OOM_SCORE_ADJ) -> None:
+    """``oomScoreAdj``, before any namespace: inherited by every child, and judged
+    in the host's user namespace (lowering it below the current value needs
+    CAP_SYS_RESOURCE there).  Unset: left untouched."""
+    if proc is None or proc["oom_score_adj"] is None:
+        return
+    value = proc["oom_score_adj"]
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InitError("oomScoreAdj: {path}: {reason}", stage="oomScoreAdj", path=path,
+                        reason=exc.strerror) from None
+    try:
+        current = os.read(fd, 32).decode().strip()
+        try:
+            os.write(fd, str(value).encode())
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise InitError("oomScoreAdj: cannot set oom_score_adj to {value}: lowering "
+                                "it below the current {current} needs CAP_SYS_RESOURCE, which "
+                                "this runtime does not have", stage="oomScoreAdj", value=value,
+                                current=current) from None
+            raise InitError("oomScoreAdj: cannot set oom_score_adj to {value}: {reason}",
+                            stage="oomScoreAdj", value=value, reason=exc.strerror) from None
+    finally:
+        os.close(fd)
+
+
+class Prepared:
+    """What ``prepare`` opened before ``pivot_root``: (lsm, fd, label) to write."""
+
+    def __init__(self) -> None:
+        self.labels: list[tuple[str, int, str]] = []
+
+    def close(self) -> None:
+        for _, fd, _ in self.labels:
+            os.close(fd)
+        self.labels = []
+
+
+def prepare(proc: ProcessPlan | None, procfs: str = "/proc") -> Prepared:
+    """Open this process's exec-label files while ``/proc`` is still the host's
+    (see fire.security.lsm).  Call it in the process that will ``execve``."""
+    out = Prepared()
+    if proc is None:
+        return out
+    for name, label in ((lsm.APPARMOR, proc["apparmor"]), (lsm.SELINUX, proc["selinux"])):
+        if not label:
+            continue
+        try:
+            fd = lsm.open_exec_attr(name, procfs)
+        except OSError as exc:
+            out.close()
+            raise InitError("{lsm}: cannot open the exec label file: {reason}", stage=name,
+                            lsm=name, reason=exc.strerror) from None
+        out.labels.append((name, fd, label))
+    return out
+
+
+# ----------------------------------------------------------------------------- create
 
 
 def _is_program(rootfd: int, path: str) -> int:
@@ -75,8 +163,8 @@ def find_program(rootfd: int, proc: ProcessPlan) -> str:
         path = name if name.startswith("/") else posixpath.join(proc["cwd"], name)
         err = _is_program(rootfd, path)
         if err:
-            raise InitError(None, stage="exec",
-                            detail=f'exec: "{name}": stat {name}: {os.strerror(err).lower()}')
+            raise InitError('exec: "{name}": stat {name}: {reason}', stage="exec", name=name,
+                            reason=os.strerror(err).lower())
         return name
     search = env_value(proc["env"], "PATH")
     if search is None:
@@ -87,8 +175,8 @@ def find_program(rootfd: int, proc: ProcessPlan) -> str:
             candidate = posixpath.join(proc["cwd"], candidate)
         if _is_program(rootfd, candidate) == 0:
             return candidate
-    raise InitError(None, stage="exec",
-                    detail=f'exec: "{name}": executable file not found in $PATH')
+    raise InitError('exec: "{name}": executable file not found in $PATH', stage="exec",
+                    name=name)
 
 
 def home_of(rootfd: int, uid: int) -> str:
@@ -110,8 +198,15 @@ def home_of(rootfd: int, uid: int) -> str:
     return "/"
 
 
+# ----------------------------------------------------------------------------- start
+
+
 def _enter_cwd(rootfd: int, cwd: str) -> None:
-    fd = open_in_root(rootfd, cwd, os.O_PATH | os.O_DIRECTORY)
+    try:
+        fd = open_in_root(rootfd, cwd, os.O_PATH | os.O_DIRECTORY)
+    except KernelError as exc:
+        raise InitError("cwd {cwd}: {reason}", stage="cwd", cwd=cwd,
+                        reason=exc.strerror) from None
     try:
         os.fchdir(fd)
     finally:
@@ -121,13 +216,13 @@ def _enter_cwd(rootfd: int, cwd: str) -> None:
     except OSError:
         here = ""
     if not here.startswith("/"):
-        raise InitError(None, stage="cwd", detail=f"{cwd} is not inside the container")
+        raise InitError("cwd {cwd} is not inside the container", stage="cwd", cwd=cwd)
 
 
-def _set_identity(proc: ProcessPlan) -> None:
+def _set_identity(proc: ProcessPlan, keep: bool) -> None:
     # Without a capabilities object the kernel's own rule applies: a switch away
-    # from uid 0 clears the capabilities (no KEEPCAPS).
-    keep = proc["caps"] is not None
+    # from uid 0 clears the capabilities (no KEEPCAPS) — unless CAP_SYS_ADMIN must
+    # survive to load the seccomp filter (``keep``; become() narrows the sets).
     if keep:
         p.prctl(p.PR_SET_KEEPCAPS, 1, what="prctl(PR_SET_KEEPCAPS)")
     groups = proc["additional_gids"]
@@ -174,12 +269,72 @@ def _reset_signals() -> None:
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
-def become(rootfd: int, proc: ProcessPlan, program: str, slave: int) -> None:
-    """Apply the process attributes and execve the program.  Does not return."""
+def _scheduling(proc: ProcessPlan) -> None:
+    """Affinity, memory policy, I/O priority, scheduler (see the module doc)."""
+    final = proc["cpu_affinity"][1]
+    if final:
+        try:
+            os.sched_setaffinity(0, final)
+        except OSError as exc:
+            raise InitError("execCPUAffinity: cannot run on CPUs {cpus}: {reason}",
+                            stage="execCPUAffinity", cpus=",".join(map(str, final)),
+                            reason=exc.strerror) from None
+    if proc["memory_policy"] is not None:
+        mode, nodes = proc["memory_policy"]
+        try:
+            p.set_mempolicy(mode, nodes)
+        except KernelError as exc:
+            raise InitError("memoryPolicy: set_mempolicy: {reason}", stage="memoryPolicy",
+                            reason=exc.strerror) from None
+    if proc["io_priority"] is not None:
+        try:
+            p.ioprio_set(proc["io_priority"])
+        except KernelError as exc:
+            raise InitError("ioPriority: ioprio_set: {reason}", stage="ioPriority",
+                            reason=exc.strerror) from None
+    if proc["scheduler"] is not None:
+        policy, flags, nice, priority, runtime, deadline, period = proc["scheduler"]
+        try:
+            p.sched_setattr(policy, flags=flags, nice=nice, priority=priority,
+                            runtime=runtime, deadline=deadline, period=period)
+        except KernelError as exc:
+            if exc.errno == errno.EPERM and policy in (SCHED_FIFO, SCHED_RR):
+                raise InitError("scheduler: sched_setattr: {reason} (a real-time policy needs "
+                                "CAP_SYS_NICE and, with cgroup v1 real-time group scheduling, "
+                                "a budget: linux.resources.cpu.realtimeRuntime)",
+                                stage="scheduler", reason=exc.strerror) from None
+            raise InitError("scheduler: sched_setattr: {reason}", stage="scheduler",
+                            reason=exc.strerror) from None
+
+
+def _write_labels(prepared: Prepared | None) -> None:
+    if prepared is None:
+        return
+    try:
+        for name, fd, label in prepared.labels:
+            try:
+                lsm.write_exec_label(fd, name, label)
+            except OSError as exc:
+                raise InitError("{lsm}: cannot set the exec label {label!r}: {reason}",
+                                stage=name, lsm=name, label=label,
+                                reason=exc.strerror) from None
+    finally:
+        prepared.close()
+
+
+def become(rootfd: int, proc: ProcessPlan, program: str, slave: int,
+           conn: _socket.socket | None = None, prepared: Prepared | None = None) -> None:
+    """Apply the process attributes and execve the program.  Does not return.
+
+    ``conn`` is the ``fire start`` connection (exec.sock): a seccomp notify
+    listener is handed over on it.
+    """
     for res, soft, hard in proc["rlimits"]:
         resource.setrlimit(res, (_rlim(soft), _rlim(hard)))
     if proc["personality"] is not None:
         p.personality(proc["personality"])
+    _scheduling(proc)
+    _write_labels(prepared)
 
     env = list(proc["env"])
     if env_value(env, "HOME") is None:
@@ -188,20 +343,24 @@ def become(rootfd: int, proc: ProcessPlan, program: str, slave: int) -> None:
     caps = proc["caps"]
     seccomp = proc["seccomp"]
     nnp = proc["no_new_privileges"]
+    # Loading a filter without no_new_privs needs CAP_SYS_ADMIN: kept until the
+    # filter is in; execve drops it (module doc).
+    admin = (1 << CAP_SYS_ADMIN) if seccomp is not None and not nnp else 0
     if caps is not None:
         _drop_bounding(caps["bounding"])
-    _set_identity(proc)
+    _set_identity(proc, keep=caps is not None or bool(admin))
     # Entering cwd as the container's user: its permissions are what count.
     _enter_cwd(rootfd, proc["cwd"])
     os.close(rootfd)
 
-    keep_admin = (seccomp is not None and not nnp and caps is not None
-                  and not caps["effective"] & (1 << CAP_SYS_ADMIN))
     if caps is not None:
-        admin = (1 << CAP_SYS_ADMIN) if keep_admin else 0
         p.capset(caps["effective"] | admin, caps["permitted"] | admin, caps["inheritable"])
         p.ambient_clear_all()
         _raise_ambient(caps["ambient"])
+    elif admin and proc["uid"] != 0:
+        # No capabilities object and a non-root user: what the kernel's rule would
+        # leave (nothing), plus CAP_SYS_ADMIN for the filter.
+        p.capset(admin, admin, p.capget()[2])
     if nnp:
         p.prctl(p.PR_SET_NO_NEW_PRIVS, 1, what="prctl(PR_SET_NO_NEW_PRIVS)")
     if proc["umask"] is not None:
@@ -223,16 +382,63 @@ def become(rootfd: int, proc: ProcessPlan, program: str, slave: int) -> None:
             pass
     _reset_signals()
 
+    args = proc["args"]
+    environ = _env_dict(env)
     if seccomp is not None:
-        p.seccomp_load(seccomp["bpf"], seccomp["flags"])
-        if keep_admin and caps is not None:
-            p.capset(caps["effective"], caps["permitted"], caps["inheritable"])
+        _load_seccomp(seccomp["bpf"], seccomp["flags"], bool(seccomp["listener_path"]), conn)
     try:
-        os.execve(program, proc["args"], _env_dict(env))
+        os.execve(program, args, environ)
     except OSError as exc:
-        raise InitError(None, stage="exec",
-                        detail=f'exec: "{proc["args"][0]}": {os.strerror(exc.errno or 0).lower()}'
-                        ) from None
+        _fail_after_load(conn, seccomp is not None, N_('exec: "{name}": {reason}'),
+                         name=args[0], reason=os.strerror(exc.errno or 0).lower())
+    # A filter answering execve with SCMP_ACT_ERRNO and errnoRet 0 fakes success.
+    _fail_after_load(conn, seccomp is not None,
+                     N_('exec: "{name}": execve returned without running the program'), name=args[0])
+
+
+def _load_seccomp(program: bytes, flags: int, listener: bool, conn: _socket.socket | None
+                  ) -> None:
+    try:
+        fd = p.seccomp_load(program, flags)
+    except KernelError as exc:
+        raise InitError("seccomp: loading the filter: {reason}", stage="seccomp",
+                        reason=exc.strerror) from None
+    if not listener:
+        return
+    # Under the filter now: sendmsg and recv only (checked at create).
+    if conn is None:
+        _fail_after_load(conn, True, N_("seccomp: no connection to hand the listener over"))
+    assert conn is not None
+    try:
+        conn.sendmsg([b"N\n"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                 fd.to_bytes(4, sys.byteorder, signed=True))],
+                     _socket.MSG_NOSIGNAL)
+        reply = conn.recv(64)
+    except OSError as exc:
+        _fail_after_load(conn, True, N_("seccomp: handing the listener over: {reason}"),
+                         reason=exc.strerror or "")
+    if reply != b"ok\n":
+        _fail_after_load(conn, True, N_("seccomp: the runtime could not hand the listener to "
+                                        "listenerPath"))
+    # The listener is close-on-exec (the kernel makes it so): execve closes our copy.
+
+
+def _fail_after_load(conn: _socket.socket | None, filtered: bool, template: str,
+                     **params: object) -> NoReturn:
+    """Report an error once the filter may be in: with ``sendmsg`` (the one call
+    checked against it besides execve; the template for the runtime to translate,
+    then the English line, as fire.init.main reports), then exit."""
+    error = InitError(template, stage="exec", **params)
+    if not filtered:
+        raise error
+    if conn is not None:
+        lines = (b"T " + marshal.dumps((template, params)).hex().encode() + b"\n"
+                 + b"E " + str(error).replace("\n", " ").encode() + b"\n")
+        try:
+            conn.sendmsg([lines], [], _socket.MSG_NOSIGNAL)
+        except OSError:
+            pass
+    os._exit(1)
 
 
 def _rlim(value: int) -> int:

@@ -14,13 +14,30 @@ The OCI rules encoded (runtime-spec 1.3 `runtime.md`):
 * ``delete`` from ``stopped``; from ``created`` too (runc and crun allow it and
   engines rely on it); from ``running``/``paused`` only with ``force`` (a paused
   container is thawed before it is killed).
-* a failing startContainer/poststart hook ⇒ the container is stopped and destroyed
-  (poststop hooks run); a failing poststop hook is a warning only.
+* runtime.md steps 3-9: a failing prestart, createRuntime, createContainer,
+  startContainer or poststart hook is an error; the container is stopped and the
+  lifecycle "continues at step 12": destroy (undo step 2), then step 13, the
+  poststop hooks.  So every such failure yields ``DESTROY``, poststop included.
+* a failing poststop hook is a warning only (the caller logs it and goes on).
+* a create that fails *before* its first hook step (step 2: "unable to create the
+  environment") only generates an error: no hook has run, so there is nothing for
+  a poststop hook to undo, and none runs.  Once the hook steps have begun
+  (``HOOKS_BEGIN``), any later create failure — a hook's, or pivot_root's after the
+  hooks — destroys the container *with* its poststop hooks: a createRuntime hook
+  that set up a network must see its poststop counterpart, or the network leaks.
+  (runc's destroy path runs the poststop hooks after any failed create.)
+
+Destruction order (``DESTROY``): kill everything and wait, remove the cgroup and
+the rest of step 2's work, run the poststop hooks (step 13 comes after step 12),
+and remove the state directory last, so that an interrupted delete can be
+repeated and still finds the hooks to run.
 """
 
 from __future__ import annotations
 
 from fire.errors import LifecycleError
+from fire.hooks.policy import CREATE_PHASES
+from fire.i18n import N_
 from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 
 # Events
@@ -34,6 +51,8 @@ FORCE_DELETE = "force-delete"
 PAUSE = "pause"
 RESUME = "resume"
 EXITED = "exited"
+HOOKS_BEGIN = "hooks-begin"  # create reached its hook steps (runtime.md step 3)
+CREATE_FAILED = "create-failed"
 
 # Actions
 RELEASE = "release-init"  # let the waiting init run the program
@@ -48,10 +67,12 @@ REMOVE_STATE = "remove-state"
 SET_RUNNING = "set-running"
 SET_PAUSED = "set-paused"
 
-DESTROY = (KILL_ALL, RUN_POSTSTOP, REMOVE_CGROUP, REMOVE_STATE)
+DESTROY = (KILL_ALL, REMOVE_CGROUP, RUN_POSTSTOP, REMOVE_STATE)
 
 # (status, event) -> actions.  Anything absent is illegal.
 _TABLE: dict[tuple[str, str], tuple[str, ...]] = {
+    (CREATING, HOOKS_BEGIN): (),
+    (CREATING, CREATE_FAILED): DESTROY,
     (CREATED, START): (RELEASE,),
     (CREATED, STARTED): (SET_RUNNING, RUN_POSTSTART),
     (CREATED, START_FAILED): DESTROY,
@@ -73,31 +94,39 @@ _TABLE: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 _ERRORS: dict[tuple[str, str], str] = {
-    (RUNNING, START): "cannot start an already running container",
-    (PAUSED, START): "cannot start a container in the paused state",
-    (STOPPED, START): "cannot start a container that has stopped",
-    (CREATING, START): "cannot start a container that is still being created",
-    (STOPPED, KILL): "container not running",
-    (CREATING, KILL): "container not running",
-    (RUNNING, DELETE): "cannot delete container {id} that is not stopped: running",
-    (PAUSED, DELETE): "cannot delete container {id} that is not stopped: paused",
-    (CREATING, DELETE): "cannot delete container {id} that is not stopped: creating",
-    (STOPPED, PAUSE): "container not running",
-    (CREATING, PAUSE): "container not running",
-    (PAUSED, PAUSE): "container already paused",
-    (RUNNING, RESUME): "container not paused",
-    (CREATED, RESUME): "container not paused",
-    (STOPPED, RESUME): "container not running",
+    (RUNNING, START): N_("cannot start an already running container"),
+    (PAUSED, START): N_("cannot start a container in the paused state"),
+    (STOPPED, START): N_("cannot start a container that has stopped"),
+    (CREATING, START): N_("cannot start a container that is still being created"),
+    (STOPPED, KILL): N_("container not running"),
+    (CREATING, KILL): N_("container not running"),
+    (RUNNING, DELETE): N_("cannot delete container {id} that is not stopped: running"),
+    (PAUSED, DELETE): N_("cannot delete container {id} that is not stopped: paused"),
+    (CREATING, DELETE): N_("cannot delete container {id} that is not stopped: creating"),
+    (STOPPED, PAUSE): N_("container not running"),
+    (CREATING, PAUSE): N_("container not running"),
+    (PAUSED, PAUSE): N_("container already paused"),
+    (RUNNING, RESUME): N_("container not paused"),
+    (CREATED, RESUME): N_("container not paused"),
+    (STOPPED, RESUME): N_("container not running"),
 }
 
 # The status that follows an action sequence, for the caller's bookkeeping.
 _NEXT = {SET_RUNNING: RUNNING, SET_PAUSED: PAUSED, REMOVE_STATE: STOPPED}
 
 
+def failure_event(phase: str) -> str | None:
+    """The event a failing hook of ``phase`` sends; None: the failure is a warning."""
+    if phase in CREATE_PHASES:
+        return CREATE_FAILED
+    return {"startContainer": START_FAILED, "poststart": POSTSTART_FAILED}.get(phase)
+
+
 class Machine:
     def __init__(self, cid: str, status: str) -> None:
         self.id = cid
         self.status = status
+        self.hooks_begun = False  # create only: see CREATE_FAILED
 
     def allowed(self, event: str) -> bool:
         return (self.status, event) in _TABLE
@@ -108,8 +137,12 @@ class Machine:
         actions = _TABLE.get((self.status, event))
         if actions is None:
             template = _ERRORS.get((self.status, event),
-                                   "cannot {event} a container that is {status}")
+                                   N_("cannot {event} a container that is {status}"))
             raise LifecycleError(template, id=self.id, event=event, status=self.status)
+        if event == HOOKS_BEGIN:
+            self.hooks_begun = True
+        if event == CREATE_FAILED and not self.hooks_begun:
+            actions = tuple(a for a in actions if a != RUN_POSTSTOP)
         for action in actions:
             if action in _NEXT:
                 self.status = _NEXT[action]

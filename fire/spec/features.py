@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fire import SPEC_VERSION, __version__
 from fire.hooks.policy import ORDER
+from fire.security.attributes import MPOL_FLAGS, MPOL_MODES
 from fire.spec import mountopts
 from fire.spec.names import CAPABILITIES
 from fire.syscalls.ns import FLAGS
@@ -21,10 +22,14 @@ def document() -> dict[str, object]:
         "capabilities": sorted(CAPABILITIES, key=CAPABILITIES.__getitem__),
         "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
                    "rdma": True},
+        # Implemented (fire.security.lsm); the spec asks whether the runtime supports
+        # them, not whether this host has them (a label on a host without the LSM is
+        # an error at create).
         "apparmor": {"enabled": True},
         "selinux": {"enabled": True},
+        "memoryPolicy": {"modes": sorted(MPOL_MODES), "flags": sorted(MPOL_FLAGS)},
         "intelRdt": {"enabled": False},
-        "mountExtensions": {"idmap": {"enabled": False}},
+        "mountExtensions": {"idmap": {"enabled": True}},
     }
     try:
         from fire.seccomp.features import seccomp_features

@@ -41,6 +41,8 @@ def _value_at(data: bytes, path: str) -> object:
 
 
 _MISS = object()
+_ENUM = re.compile(r"^invalid enum value (?P<value>.*)$", re.S)
+_EXPECTED = re.compile(r"^expected (?P<expected>.+?)(?:, got (?P<got>.*))?$", re.S)
 
 
 def _camel(name: str) -> str:
@@ -50,7 +52,11 @@ def _camel(name: str) -> str:
 
 def decode_error(exc: msgspec.DecodeError, document: str = "config.json",
                  data: bytes | None = None) -> ConfigError:
-    """Turn msgspec's message into ``$.a.b: expected …, got …``."""
+    """Turn msgspec's message into ``$.a.b: expected …, got …``.
+
+    msgspec's wording is mapped onto a few templates of our own (so that it can be
+    translated); anything unforeseen passes through as ``{text}``.
+    """
     m = _AT.match(str(exc))
     msg, path = (m.group("msg"), m.group("path")) if m else (str(exc), None)
     missing = _MISSING.match(msg)
@@ -64,18 +70,35 @@ def decode_error(exc: msgspec.DecodeError, document: str = "config.json",
             path = f"{path or '$'}.{_camel(first.group('field'))}"
             detail = first.group("rest")
         detail = detail[:1].lower() + detail[1:]
-        if data is not None and path and ", got" not in detail:
-            value = _value_at(data, path)
-            if value is not _MISS and isinstance(value, (int, float, str)):
-                detail += f", got {value!r}" if isinstance(value, str) else f", got {value}"
-        return ConfigError(path or "$", detail, document)
+        # Optional fields are `T | null` to msgspec; "null" is no help to a user.
+        detail = detail.replace(" | null,", ",")
+        if detail.endswith(" | null"):
+            detail = detail[: -len(" | null")]
+        where = path or "$"
+        enum = _ENUM.match(detail)
+        if enum:
+            return ConfigError(where, "unknown value {value}", document, value=enum.group("value"))
+        expected = _EXPECTED.match(detail)
+        if expected:
+            got = expected.group("got")
+            if got is None and data is not None and path:
+                value = _value_at(data, path)
+                if value is not _MISS and isinstance(value, (int, float, str)):
+                    got = repr(value) if isinstance(value, str) else str(value)
+            if got is None:
+                return ConfigError(where, "expected {expected}", document,
+                                   expected=expected.group("expected"))
+            return ConfigError(where, "expected {expected}, got {got}", document,
+                               expected=expected.group("expected"), got=got)
+        return ConfigError(where, "{text}", document, text=detail)
     # Malformed JSON: no path, but msgspec tells the byte offset.
     detail = msg.replace("`", "")
     if detail.startswith("JSON is malformed: "):
-        detail = "malformed JSON: " + detail[len("JSON is malformed: "):]
-    elif detail == "Input data was truncated":
-        detail = "malformed JSON: input ends early"
-    return ConfigError("", detail, document)
+        return ConfigError("", "malformed JSON: {reason}", document,
+                           reason=detail[len("JSON is malformed: "):])
+    if detail == "Input data was truncated":
+        return ConfigError("", "malformed JSON: input ends early", document)
+    return ConfigError("", "{text}", document, text=detail)
 
 
 def decode_spec(data: bytes) -> Spec:
@@ -92,22 +115,29 @@ def read_config(path: str) -> Spec:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConfigError("", f"cannot open {path}: {exc.strerror}") from None
+        raise ConfigError("", "cannot open {path}: {reason}", path=path,
+                          reason=exc.strerror) from None
     try:
-        size = os.fstat(fd).st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                "", f"{path} is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes")
-        chunks = []
-        total = 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > MAX_CONFIG_BYTES:  # grew while we read it
-                raise ConfigError("", f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
-            chunks.append(chunk)
+        return decode_spec(_read_bounded(fd, path))
+    except OSError as exc:  # a directory, an I/O error
+        raise ConfigError("", "cannot read {path}: {reason}", path=path,
+                          reason=exc.strerror) from None
     finally:
         os.close(fd)
-    return decode_spec(b"".join(chunks))
+
+
+def _read_bounded(fd: int, path: str) -> bytes:
+    """The file's bytes, refusing more than MAX_CONFIG_BYTES (even if it grows)."""
+    size = os.fstat(fd).st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError("", "{path} is {size} bytes; the limit is {limit} bytes",
+                          path=path, size=size, limit=MAX_CONFIG_BYTES)
+    chunks = []
+    total = 0
+    while chunk := os.read(fd, 1 << 20):
+        total += len(chunk)
+        if total > MAX_CONFIG_BYTES:
+            raise ConfigError("", "{path} is larger than {limit} bytes", path=path,
+                              limit=MAX_CONFIG_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -121,11 +121,12 @@ EXTENSIONS = ("tmpcopyup", "idmap", "ridmap")
 class MountOptions:
     """The meaning of one mount's options."""
 
-    __slots__ = ("attr_clear", "attr_set", "data", "flags", "idmap", "propagation",
+    __slots__ = ("attr_clear", "attr_set", "cleared", "data", "flags", "idmap", "propagation",
                  "recursive_idmap", "tmpcopyup")
 
     def __init__(self) -> None:
         self.flags = 0
+        self.cleared = 0  # flags an option explicitly turns off ("rw", "suid", "atime"…)
         self.propagation: list[int] = []
         self.attr_set = 0
         self.attr_clear = 0
@@ -150,8 +151,10 @@ def parse(options: list[str] | None, fstype: str | None = None) -> MountOptions:
             clear, flag = FLAGS[opt]
             if clear:
                 out.flags &= ~flag
+                out.cleared |= flag
             else:
                 out.flags |= flag
+                out.cleared &= ~flag
         elif opt in PROPAGATION:
             out.propagation.append(PROPAGATION[opt])
         elif opt in RECURSIVE:
@@ -159,6 +162,9 @@ def parse(options: list[str] | None, fstype: str | None = None) -> MountOptions:
             if attr == MOUNT_ATTR_RELATIME or attr & MOUNT_ATTR__ATIME:
                 # atime attributes are one field: setting one clears the others.
                 out.attr_clear |= MOUNT_ATTR__ATIME
+                out.attr_set &= ~MOUNT_ATTR__ATIME
+                if clear:
+                    continue  # "ratime", "rnostrictatime"…: back to relatime
             if clear:
                 out.attr_clear |= attr
             else:
@@ -173,6 +179,44 @@ def parse(options: list[str] | None, fstype: str | None = None) -> MountOptions:
     if fstype == "bind":
         out.flags |= MS_BIND
     return out
+
+
+_PER_MOUNT = (
+    (MS_RDONLY, MOUNT_ATTR_RDONLY),
+    (MS_NOSUID, MOUNT_ATTR_NOSUID),
+    (MS_NODEV, MOUNT_ATTR_NODEV),
+    (MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+    (MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+    (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+)
+_ATIME_FLAGS = MS_NOATIME | MS_STRICTATIME | MS_RELATIME
+
+
+def mount_attrs(flags: int, cleared: int = 0) -> tuple[int, int]:
+    """``(attr_set, attr_clr)`` for ``mount_setattr`` on one (bind) mount.
+
+    A bind mount keeps its source's per-mount flags except those its options name:
+    ``ro`` sets read-only, ``rw`` clears it, and an option not given leaves the
+    source's setting alone (so a locked flag of a mount from a less privileged
+    namespace is never asked to change).  Superblock flags (``sync``, ``lazytime``…)
+    cannot change through a bind mount and are ignored here, as the kernel ignores
+    them on a bind remount.  atime is one field: any atime option replaces it.
+    """
+    attr_set = attr_clr = 0
+    for flag, attr in _PER_MOUNT:
+        if flags & flag:
+            attr_set |= attr
+        elif cleared & flag:
+            attr_clr |= attr
+    if flags & MS_NOATIME:
+        attr_clr |= MOUNT_ATTR__ATIME
+        attr_set |= MOUNT_ATTR_NOATIME
+    elif flags & MS_STRICTATIME:
+        attr_clr |= MOUNT_ATTR__ATIME
+        attr_set |= MOUNT_ATTR_STRICTATIME
+    elif flags & MS_RELATIME or cleared & _ATIME_FLAGS:
+        attr_clr |= MOUNT_ATTR__ATIME  # relatime is the value 0
+    return attr_set, attr_clr
 
 
 def all_options() -> list[str]:

@@ -8,13 +8,16 @@ unknown capability name) for the caller to log.
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING
 
 from fire.errors import ConfigError
+from fire.i18n import N_, message
 from fire.spec.names import CAPABILITIES, RLIMITS
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from fire.spec.config import Spec
+    from fire.spec.config import Linux, Spec
+
+ABSOLUTE = N_("must be an absolute path, got {path!r}")
 
 SUPPORTED_MINOR = (0, 1, 2, 3)
 
@@ -51,9 +54,9 @@ def validate(spec: Spec) -> list[str]:
     warnings: list[str] = []
     version = parse_version(spec.oci_version)
     if version is None or version[0] != 1 or version[1] not in SUPPORTED_MINOR:
-        raise ConfigError(
-            "$.ociVersion",
-            f"unsupported version {spec.oci_version!r} (Fire supports 1.0.0 to 1.3.x)")
+        raise ConfigError("$.ociVersion",
+                          "unsupported version {version!r} (Fire supports 1.0.0 to 1.3.x)",
+                          version=spec.oci_version)
     if spec.root is None:
         raise ConfigError("$.root", "required field is missing")
     if not spec.root.path:
@@ -66,12 +69,12 @@ def validate(spec: Spec) -> list[str]:
     for i, ns in enumerate(namespaces):
         if ns.type in seen:
             raise ConfigError(f"$.linux.namespaces[{i}].type",
-                              f"namespace {ns.type!r} is listed twice")
+                              "namespace {type!r} is listed twice", type=ns.type)
         seen.add(ns.type)
         if ns.path is None:
             new_ns.add(ns.type)
         elif not posixpath.isabs(ns.path):
-            raise ConfigError(f"$.linux.namespaces[{i}].path", f"must be absolute, got {ns.path!r}")
+            raise ConfigError(f"$.linux.namespaces[{i}].path", ABSOLUTE, path=ns.path)
     if "mount" not in seen:
         raise ConfigError("$.linux.namespaces", "a mount namespace is required")
 
@@ -98,22 +101,24 @@ def validate(spec: Spec) -> list[str]:
                 raise ConfigError(f"$.linux.sysctl.{key}",
                                   "not a namespaced sysctl: it would change the host")
             if needs not in new_ns:
-                raise ConfigError(f"$.linux.sysctl.{key}",
-                                  f"needs a new {needs} namespace")
+                raise ConfigError(f"$.linux.sysctl.{key}", "needs a new {kind} namespace",
+                                  kind=needs)
         for field_name, paths in (("maskedPaths", linux.masked_paths),
                                   ("readonlyPaths", linux.readonly_paths)):
             for i, path in enumerate(paths or []):
                 if not posixpath.isabs(path):
-                    raise ConfigError(f"$.linux.{field_name}[{i}]", f"must be absolute, got {path!r}")
+                    raise ConfigError(f"$.linux.{field_name}[{i}]", ABSOLUTE, path=path)
         for i, dev in enumerate(linux.devices or []):
             if not posixpath.isabs(dev.path) or posixpath.normpath(dev.path) == "/":
-                raise ConfigError(f"$.linux.devices[{i}].path", f"must be absolute, got {dev.path!r}")
+                raise ConfigError(f"$.linux.devices[{i}].path", ABSOLUTE, path=dev.path)
             if dev.type != "p" and (dev.major is None or dev.minor is None):
                 raise ConfigError(f"$.linux.devices[{i}]", "major and minor are required")
         if linux.rootfs_propagation not in (None, "", "shared", "slave", "private", "unbindable",
                                             "rshared", "rslave", "rprivate", "runbindable"):
-            raise ConfigError("$.linux.rootfsPropagation",
-                              f"unknown propagation {linux.rootfs_propagation!r}")
+            raise ConfigError("$.linux.rootfsPropagation", "unknown propagation {value!r}",
+                              value=linux.rootfs_propagation)
+    if linux is not None:
+        _validate_unified(linux)
     if spec.hostname and "uts" not in new_ns:
         raise ConfigError("$.hostname", "setting the hostname needs a new uts namespace")
     if spec.domainname and "uts" not in new_ns:
@@ -128,16 +133,19 @@ def _validate_process(spec: Spec, warnings: list[str]) -> None:
     if not proc.args:
         raise ConfigError("$.process.args", "must name the program to run")
     if not posixpath.isabs(proc.cwd):
-        raise ConfigError("$.process.cwd", f"must be absolute, got {proc.cwd!r}")
+        raise ConfigError("$.process.cwd", ABSOLUTE, path=proc.cwd)
     for i, entry in enumerate(proc.env or []):
         if "=" not in entry or entry.startswith("="):
-            raise ConfigError(f"$.process.env[{i}]", f"expected KEY=VALUE, got {entry!r}")
+            raise ConfigError(f"$.process.env[{i}]", "expected KEY=VALUE, got {entry!r}",
+                              entry=entry)
     seen: set[str] = set()
     for i, rl in enumerate(proc.rlimits or []):
         if rl.type not in RLIMITS:
-            raise ConfigError(f"$.process.rlimits[{i}].type", f"unknown rlimit {rl.type!r}")
+            raise ConfigError(f"$.process.rlimits[{i}].type", "unknown rlimit {type!r}",
+                              type=rl.type)
         if rl.type in seen:
-            raise ConfigError(f"$.process.rlimits[{i}].type", f"{rl.type} is listed twice")
+            raise ConfigError(f"$.process.rlimits[{i}].type", "{type} is listed twice",
+                              type=rl.type)
         seen.add(rl.type)
         if rl.soft > rl.hard:
             raise ConfigError(f"$.process.rlimits[{i}]", "soft limit is above the hard limit")
@@ -146,21 +154,44 @@ def _validate_process(spec: Spec, warnings: list[str]) -> None:
         for set_name in ("bounding", "effective", "inheritable", "permitted", "ambient"):
             for name in getattr(caps, set_name) or []:
                 if name not in CAPABILITIES:
-                    warnings.append(
-                        f"$.process.capabilities.{set_name}: unknown capability {name}, skipped")
+                    warnings.append(message(
+                        "$.process.capabilities.{set}: unknown capability {name}, skipped",
+                        set=set_name, name=name))
 
 
 def _validate_mounts(spec: Spec) -> None:
     for i, m in enumerate(spec.mounts or []):
         if not posixpath.isabs(m.destination):
-            raise ConfigError(f"$.mounts[{i}].destination",
-                              f"must be an absolute path, got {m.destination!r}")
+            raise ConfigError(f"$.mounts[{i}].destination", ABSOLUTE, path=m.destination)
         options = m.options or []
         is_bind = m.type == "bind" or "bind" in options or "rbind" in options
         if is_bind and not m.source:
             raise ConfigError(f"$.mounts[{i}].source", "a bind mount needs a source")
         if not is_bind and not m.type:
             raise ConfigError(f"$.mounts[{i}].type", "required for a mount that is not a bind")
+        idmap = "idmap" in options or "ridmap" in options
+        if idmap or m.uid_mappings or m.gid_mappings:
+            _validate_idmap(spec, i, is_bind)
+
+
+def _validate_idmap(spec: Spec, i: int, is_bind: bool) -> None:
+    """An idmapped mount: a bind, with both maps (its own or the container's)."""
+    m = (spec.mounts or [])[i]
+    if not is_bind:
+        raise ConfigError(f"$.mounts[{i}].options",
+                          "idmapped mounts are supported for bind mounts only")
+    if bool(m.uid_mappings) != bool(m.gid_mappings):
+        missing = "gidMappings" if m.uid_mappings else "uidMappings"
+        raise ConfigError(f"$.mounts[{i}].{missing}",
+                          "an idmapped mount needs both uidMappings and gidMappings")
+    linux = spec.linux
+    if not m.uid_mappings and not (linux and linux.uid_mappings and linux.gid_mappings):
+        raise ConfigError(f"$.mounts[{i}].uidMappings",
+                          "idmap needs uidMappings and gidMappings, on the mount or in "
+                          "$.linux (the container's user namespace)")
+    for field_name, maps in (("uidMappings", m.uid_mappings), ("gidMappings", m.gid_mappings)):
+        if maps and len(maps) > 340:
+            raise ConfigError(f"$.mounts[{i}].{field_name}", "at most 340 ranges")
 
 
 def _validate_hooks(spec: Spec) -> None:
@@ -173,7 +204,17 @@ def _validate_hooks(spec: Spec) -> None:
                         ("poststop", "poststop")):
         for i, hook in enumerate(getattr(hooks, phase) or []):
             if not posixpath.isabs(hook.path):
-                raise ConfigError(f"$.hooks.{name}[{i}].path", f"must be absolute, got {hook.path!r}")
+                raise ConfigError(f"$.hooks.{name}[{i}].path", ABSOLUTE, path=hook.path)
             if hook.timeout is not None and hook.timeout <= 0:
                 raise ConfigError(f"$.hooks.{name}[{i}].timeout",
-                                  f"must be greater than zero, got {hook.timeout}")
+                                  "must be greater than zero, got {value}", value=hook.timeout)
+
+
+def _validate_unified(linux: Linux) -> None:
+    """``resources.unified`` keys name files of the container's own cgroup: a key
+    that is a path (``../x``, ``a/b``) would write elsewhere."""
+    resources = linux.resources
+    for key in (resources.unified or {}) if resources else {}:
+        if not key or "/" in key or "\0" in key or key in (".", ".."):
+            raise ConfigError("$.linux.resources.unified",
+                              "{key!r} is not a cgroup file name (no path allowed)", key=key)

@@ -24,12 +24,14 @@ _NR: dict[str, dict[str, int]] = {
         "set_mempolicy": 238, "seccomp": 317, "bpf": 321, "open_tree": 428,
         "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
         "pidfd_getfd": 438, "close_range": 436, "openat2": 437, "mount_setattr": 442,
+        "sched_setattr": 314, "sched_getattr": 315, "get_mempolicy": 239,
     },
     "aarch64": {
         "pivot_root": 41, "ioprio_set": 30, "ioprio_get": 31, "keyctl": 219,
         "set_mempolicy": 237, "seccomp": 277, "bpf": 280, "open_tree": 428,
         "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
         "pidfd_getfd": 438, "close_range": 436, "openat2": 437, "mount_setattr": 442,
+        "sched_setattr": 274, "sched_getattr": 275, "get_mempolicy": 236,
     },
 }
 

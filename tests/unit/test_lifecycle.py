@@ -1,0 +1,154 @@
+"""The pure lifecycle machine and the stage graph (fire.lifecycle), no root."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from fire.errors import LifecycleError
+from fire.lifecycle import machine as lm
+from fire.lifecycle import stages
+from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
+
+STATES = [CREATING, CREATED, RUNNING, PAUSED, STOPPED]
+EVENTS = [lm.START, lm.STARTED, lm.START_FAILED, lm.POSTSTART_FAILED, lm.KILL, lm.DELETE,
+          lm.FORCE_DELETE, lm.PAUSE, lm.RESUME]
+
+
+def test_start_only_from_created() -> None:
+    for status in STATES:
+        m = lm.Machine("c", status)
+        if status == CREATED:
+            assert m.send(lm.START) == (lm.RELEASE,)
+        else:
+            with pytest.raises(LifecycleError):
+                m.send(lm.START)
+            assert m.status == status, "an illegal event changes nothing"
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    (RUNNING, "cannot start an already running container"),
+    (STOPPED, "cannot start a container that has stopped"),
+    (PAUSED, "cannot start a container in the paused state"),
+])
+def test_start_errors_are_runcs(status: str, message: str) -> None:
+    with pytest.raises(LifecycleError, match=message):
+        lm.Machine("c", status).send(lm.START)
+
+
+def test_successful_start_runs_poststart() -> None:
+    m = lm.Machine("c", CREATED)
+    m.send(lm.START)
+    assert m.send(lm.STARTED) == (lm.SET_RUNNING, lm.RUN_POSTSTART)
+    assert m.status == RUNNING
+
+
+def test_kill() -> None:
+    for status in (CREATED, RUNNING, PAUSED):
+        assert lm.Machine("c", status).send(lm.KILL) == (lm.SIGNAL,)
+    for status in (STOPPED, CREATING):
+        with pytest.raises(LifecycleError, match="container not running"):
+            lm.Machine("c", status).send(lm.KILL)
+
+
+def test_delete() -> None:
+    for status in (STOPPED, CREATED):
+        assert lm.Machine("c", status).send(lm.DELETE) == lm.DESTROY
+    with pytest.raises(LifecycleError, match="cannot delete container c that is not stopped: "
+                                             "running"):
+        lm.Machine("c", RUNNING).send(lm.DELETE)
+    with pytest.raises(LifecycleError, match="paused"):
+        lm.Machine("c", PAUSED).send(lm.DELETE)
+
+
+def test_force_delete_from_anywhere() -> None:
+    for status in STATES:
+        actions = lm.Machine("c", status).send(lm.FORCE_DELETE)
+        assert actions[-len(lm.DESTROY):] == lm.DESTROY
+    assert lm.Machine("c", PAUSED).send(lm.FORCE_DELETE)[0] == lm.THAW, "thawed, then killed"
+
+
+def test_destroy_order() -> None:
+    """Kill, remove the cgroup (step 12 undoes step 2), then the poststop hooks
+    (step 13), and the state directory last."""
+    assert lm.DESTROY == (lm.KILL_ALL, lm.REMOVE_CGROUP, lm.RUN_POSTSTOP, lm.REMOVE_STATE)
+
+
+def test_hook_failures_destroy() -> None:
+    assert lm.Machine("c", CREATED).send(lm.START_FAILED) == lm.DESTROY
+    assert lm.Machine("c", RUNNING).send(lm.POSTSTART_FAILED) == lm.DESTROY
+
+
+def test_pause_resume() -> None:
+    m = lm.Machine("c", RUNNING)
+    assert m.send(lm.PAUSE) == (lm.FREEZE, lm.SET_PAUSED)
+    assert m.status == PAUSED
+    with pytest.raises(LifecycleError, match="container already paused"):
+        m.send(lm.PAUSE)
+    assert m.send(lm.RESUME) == (lm.THAW, lm.SET_RUNNING)
+    assert m.status == RUNNING
+    with pytest.raises(LifecycleError, match="container not paused"):
+        m.send(lm.RESUME)
+
+
+def test_every_pair_either_acts_or_raises_without_change() -> None:
+    for status, event in itertools.product(STATES, EVENTS):
+        m = lm.Machine("c", status)
+        if m.allowed(event):
+            assert m.send(event)
+        else:
+            with pytest.raises(LifecycleError) as info:
+                m.send(event)
+            assert m.status == status
+            assert str(info.value), "a readable message"
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def test_create_order_follows_needs() -> None:
+    order = stages.order(stages.CREATE)
+    assert order[0] == "validate"
+    assert order[-1] == "created"
+    for stage in stages.CREATE:
+        for need in stage.needs:
+            assert order.index(need) < order.index(stage.name), (need, stage.name)
+    assert order.index("pivot_root") < order.index("paths") < order.index("process")
+
+
+def test_create_stages_match_what_the_init_reports() -> None:
+    """The init announces these stage names (fire.init.main); the graph must know them."""
+    names = {s.name for s in stages.CREATE}
+    assert {"namespaces", "rootfs", "mounts", "devices", "hooks:runtime", "pivot_root",
+            "paths", "process"} <= names
+    init_side = {s.name for s in stages.CREATE if s.side == stages.INIT}
+    assert "pivot_root" in init_side
+    assert "claim" not in init_side
+
+
+def test_undo_is_declared_where_something_is_left_behind() -> None:
+    undo = {s.name: s.undo for s in stages.CREATE}
+    assert undo["claim"]
+    assert undo["cgroup"]
+    assert undo["spawn"]
+    assert undo["validate"] is None
+
+
+def test_levels_allow_seccomp_beside_cgroup() -> None:
+    levels = stages.levels(stages.CREATE)
+    by_stage = {name: i for i, level in enumerate(levels) for name in level}
+    assert by_stage["seccomp"] <= by_stage["cgroup"], "no path between them"
+    assert by_stage["spawn"] > max(by_stage["seccomp"], by_stage["cgroup"])
+    assert sum(len(level) for level in levels) == len(stages.CREATE)
+
+
+def test_a_cycle_is_refused() -> None:
+    graph = (stages.Stage("a", ("b",)), stages.Stage("b", ("a",)))
+    with pytest.raises(ValueError, match="cycle"):
+        stages.order(graph)
+
+
+def test_needs_outside_the_graph_are_ignored() -> None:
+    assert stages.order(stages.START) == ["hooks:startContainer", "exec", "hooks:poststart"]
+    assert stages.order((stages.Stage("x", ("elsewhere",)),)) == ["x"]
