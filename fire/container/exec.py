@@ -44,6 +44,8 @@ from fire.procfs import start_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fire.container.spawn import InitProcess
     from fire.init.plan import ProcessPlan
     from fire.spec.state import State
@@ -408,22 +410,41 @@ class Execution:
                 self.master = -1
 
     def start(self, state: State, proc: ProcessPlan) -> None:
+        import _socket
+
         from fire.container.spawn import spawn
+        from fire.container.start import serve
         from fire.init import plan as msg
 
         pidfd = open_target(state)
+        report, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
-            flags = namespaces_to_join(state.pid)
-            root = os.stat(f"/proc/{state.pid}/root")
-            dirs = cgroup_dirs(state, self.opts.cgroups)
-            self.init = spawn(self.opts.preserve_fds, entry="fire.init.join",
-                              null_stdio=proc["terminal"])
-            join_cgroups(dirs, self.init.pid)
-            plan = {"flags": flags, "root": (root.st_dev, root.st_ino), "process": proc}
-            self.init.chan.send(msg.PLAN, plan, fds=[pidfd])
+            try:
+                flags = namespaces_to_join(state.pid)
+                root = os.stat(f"/proc/{state.pid}/root")
+                dirs = cgroup_dirs(state, self.opts.cgroups)
+                self.init = spawn(self.opts.preserve_fds, entry="fire.init.join",
+                                  null_stdio=proc["terminal"])
+                join_cgroups(dirs, self.init.pid)
+                plan = {"flags": flags, "root": (root.st_dev, root.st_ino), "process": proc}
+                self.init.chan.send(msg.PLAN, plan, fds=[pidfd, theirs.fileno()])
+            finally:
+                os.close(pidfd)
+                theirs.close()
+            self.converse()
+            # The program's last steps (become) report here, as to `fire start`.
+            serve(report, self.forward_listener(state))
         finally:
-            os.close(pidfd)
-        self.converse()
+            report.close()
+
+    @staticmethod
+    def forward_listener(state: State) -> Callable[[int], None]:
+        def forward(fd: int) -> None:
+            from fire.seccomp.notify import forward
+
+            forward(state, fd)
+
+        return forward
 
     def converse(self) -> None:
         """Serve the join init until the program runs (EOF) or fails."""
@@ -495,19 +516,19 @@ class Execution:
                 pass
 
     def wait(self, channel: object) -> int:
-        from fire.container.run import SignalChannel, Terminal, _reap_all
-        from fire.container.run import _wait as wait_process
+        """The foreground: run.py's loop (signals forwarded, the terminal proxied)."""
+        from fire.container.run import SignalChannel, Terminal, Waiter, reap
 
         assert isinstance(channel, SignalChannel)
         terminal = Terminal(self.master) if self.master >= 0 else None
         pidfd = os.pidfd_open(self.child)  # ours now: a zombie at worst, never reaped yet
         try:
-            return wait_process(self.child, pidfd, channel, terminal)
+            return Waiter(self.child, pidfd, channel, terminal).wait()
         finally:
             os.close(pidfd)
             if terminal is not None:
                 terminal.restore()
-            _reap_all()
+            reap()
 
 
 def execute(store: Store, cid: str, opts: ExecOptions) -> int:

@@ -1,9 +1,18 @@
 """The init of an exec'd process: join a running container, then become the program.
 
-    runtime  spawn a sealed interpreter ─ put it in the container's cgroup ─ PLAN + pidfd
-    join     disable imports ─ setns(pidfd, every namespace that differs) ─ check "/" ─ fork
+    runtime  spawn a sealed interpreter ─ put it in the container's cgroup
+             ─ PLAN + (pidfd, report socket)
+    join     open the host's /proc ─ disable imports ─ setns(pidfd, every namespace that
+             differs) ─ check "/" ─ fork
     middle   CHILD pid ─ exit
-    child    setsid ─ terminal (PTY) ─ find the program ─ process.become() ─ execve
+    child    setsid ─ terminal (PTY) ─ find the program ─ LSM label files ─ close the
+             channel ─ process.become() ─ execve
+
+Two ways back to the runtime: the channel (CHILD, PTY, and errors up to finding the
+program), then, once the channel is closed, the report socket that
+``process.become()`` writes to as it would to ``fire start``'s connection (``E``/``T``
+lines for an error, ``N`` to hand a seccomp notify listener over); the runtime reads
+it with ``fire.container.start.serve``.
 
 Why the same sealed interpreter as ``create`` (fire/container/spawn.py): until
 ``execve`` this process is the host's Python *inside* the container, exactly like
@@ -23,19 +32,28 @@ foreground ``fire exec`` is the subreaper that inherits it.
 
 Imports are disabled *before* ``setns``: once we are in the container's mount
 namespace, every path the import system could look at is the container's.
-Everything used afterwards is imported at the top of this module.
+Everything used afterwards is imported at the top of this module.  For the same
+reason the LSM exec-label files are opened through an fd of the *host's* /proc
+taken before ``setns`` (the container's /proc could be shadowed: CVE-2019-16884);
+that fd is closed before ``become``, and the process is non-dumpable meanwhile.
+
+Not applied to an exec'd process: ``oomScoreAdj`` (runc 1.1 neither; it keeps the
+caller's, which conmon and the shim choose).
 """
 
 from __future__ import annotations
 
+import _socket
+import marshal
 import os
 
 from fire.errors import FireError, InitError
 from fire.init import plan as msg
 from fire.init.channel import Channel, ChannelClosed
-from fire.init.main import lockdown_imports
+from fire.init.main import error_template, lockdown_imports
 from fire.init.paths import open_in_root
-from fire.init.process import become, find_program
+from fire.init.process import Prepared, become, find_program
+from fire.security import lsm
 from fire.syscalls import KernelError
 from fire.syscalls import ns as nsc
 from fire.syscalls import proc as p
@@ -79,11 +97,44 @@ def describe(stage: str, exc: BaseException) -> str:
     return f"{stage}: {type(exc).__name__}: {exc}"
 
 
+def prepare_labels(proc: ProcessPlan, procfd: int) -> Prepared:
+    """``process.prepare``, through an fd of the host's /proc: this process is in the
+    container's mount namespace already.  ``thread-self`` on the host's procfs is
+    this thread (it names it by its host tid)."""
+    out = Prepared()
+    for name, label in ((lsm.APPARMOR, proc["apparmor"]), (lsm.SELINUX, proc["selinux"])):
+        if not label:
+            continue
+        last: OSError | None = None
+        for rel in lsm.EXEC_ATTR[name]:
+            try:
+                fd = os.open(rel, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=procfd)
+                break
+            except OSError as exc:
+                last = exc
+        else:
+            out.close()
+            reason = last.strerror if last is not None else "not found"
+            raise InitError("{lsm}: cannot open the exec label file: {reason}", stage=name,
+                            lsm=name, reason=reason)
+        out.labels.append((name, fd, label))
+    return out
+
+
+def send_line(conn: _socket.socket, kind: str, text: str) -> None:
+    try:
+        conn.sendall(f"{kind} {text}".replace("\n", " ").encode() + b"\n")
+    except OSError:
+        pass
+
+
 class Join:
-    def __init__(self, chan: Channel, plan: JoinPlan, pidfd: int) -> None:
+    def __init__(self, chan: Channel, plan: JoinPlan, pidfd: int, report: int) -> None:
         self.chan = chan
         self.plan = plan
         self.pidfd = pidfd
+        self.report = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, report)
+        self.procfd = -1
         self.stage = "join"
 
     def enter(self) -> None:
@@ -122,11 +173,22 @@ class Join:
                 os._exit(1)  # the runtime could not pass the terminal on; it reports that
         self.stage = "exec"
         program = find_program(rootfd, proc)
-        # Success closes the channel (close-on-exec): the runtime sees EOF.
-        become(rootfd, proc, program, slave)
+        prepared = prepare_labels(proc, self.procfd)
+        os.close(self.procfd)
+        self.chan.close()
+        try:
+            # Success closes the report socket (close-on-exec): the runtime sees EOF.
+            become(rootfd, proc, program, slave, self.report, prepared)
+        except BaseException as exc:
+            template, params = error_template(exc)
+            if template:
+                send_line(self.report, "T", marshal.dumps((template, params)).hex())
+            send_line(self.report, "E", describe(self.stage, exc))
+            os._exit(1)
 
     def run(self) -> None:
         p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
+        self.procfd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         lockdown_imports()
         self.enter()
         self.stage = "fork"
@@ -145,7 +207,7 @@ class Join:
         try:
             self.chan.send(msg.ERROR, self.stage, err, str(path), describe(self.stage, exc))
         except OSError:
-            pass  # the channel may be gone, or a seccomp filter may forbid sendmsg
+            pass  # the channel is gone
 
 
 def main(fd: int) -> None:
@@ -155,9 +217,9 @@ def main(fd: int) -> None:
         first, fds = chan.recv()
     except (ChannelClosed, OSError):
         os._exit(1)
-    if first[0] != msg.PLAN or len(fds) != 1:
+    if first[0] != msg.PLAN or len(fds) != 2:
         os._exit(2)
-    join = Join(chan, first[1], fds[0])  # type: ignore[arg-type]
+    join = Join(chan, first[1], fds[0], fds[1])  # type: ignore[arg-type]
     try:
         join.run()
     except BaseException as exc:

@@ -23,10 +23,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.integration.core_support import open_rootfs, userns
+
 if TYPE_CHECKING:
     from tests.conftest import Bundle, Fire
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("no_leaks")]
+__all__ = ["open_rootfs"]  # a fixture used here
 
 
 @pytest.fixture
@@ -171,24 +174,26 @@ def test_seccomp_filter_is_the_containers(fire: Fire, bundle: Bundle) -> None:
     assert fire("exec", cid, "pwd").code != 0, "getcwd fails with EPERM"
 
 
-def test_joins_the_user_namespace(fire: Fire, bundle: Bundle) -> None:
-    bundle.args("sleep", "1000")
-    linux = bundle.config["linux"]
-    linux["namespaces"].append({"type": "user"})
-    linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    bundle.write()
+def test_joins_the_user_namespace(fire: Fire, bundle: Bundle, open_rootfs: str) -> None:
+    userns(bundle, open_rootfs)
+    bundle.args("sleep", "1000").write()
     cid = fire.unique_id("exec")
-    created = fire("create", "-b", str(bundle.path), cid)
-    if created.code != 0:
-        pytest.skip(f"a user-namespace container cannot be created on this branch yet "
-                    f"(core area): {created.err.strip()}")
+    fire("create", "-b", str(bundle.path), cid, check=True)
     fire("start", cid, check=True)
-    r = fire("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    init = fire.state(cid)["pid"]
+    r = fire("exec", "-u", "1000", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
     assert r.code == 0, r
     lines = r.out.splitlines()
-    assert lines[0] == "0"
+    assert lines[0] == "1000"
     assert lines[1].split() == ["0", "100000", "65536"]
+    pid_file = Path(str(bundle.path)) / "exec.pid"
+    fire("exec", "-d", "--pid-file", str(pid_file), cid, "sleep", "100", check=True)
+    pid = _read_pid(pid_file)
+    try:
+        assert os.readlink(f"/proc/{pid}/ns/user") == os.readlink(f"/proc/{init}/ns/user")
+        assert os.stat(f"/proc/{pid}").st_uid == 100000, "in-container root is host 100000"
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_exec_into_a_created_container(fire: Fire, bundle: Bundle) -> None:
