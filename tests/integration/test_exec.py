@@ -174,6 +174,40 @@ def test_seccomp_filter_is_the_containers(fire: Fire, bundle: Bundle) -> None:
     assert fire("exec", cid, "pwd").code != 0, "getcwd fails with EPERM"
 
 
+def test_seccomp_notify_listener_goes_to_listener_path(fire: Fire, bundle: Bundle,
+                                                      tmp_path: Path) -> None:
+    """Each exec'd process gets its own listener, handed to listenerPath as the
+    container's own was (runc does the same)."""
+    import errno
+
+    from tests.security.helpers import SeccompAgent
+
+    sock = tmp_path / "agent.sock"
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(sock),
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+    bundle.args("sleep", "1000").write()
+    cid = fire.unique_id("exec")
+    first = SeccompAgent(sock, errno.EXDEV)
+    try:
+        fire("create", "-b", str(bundle.path), cid, check=True)
+        fire("start", cid, check=True)
+        sock.unlink()  # the next connection goes to a second agent
+        second = SeccompAgent(sock, errno.EXDEV)
+        try:
+            r = fire("exec", cid, "sh", "-c", "mkdir /tmp/n; echo done")
+        finally:
+            fire("kill", cid, "KILL")
+            second.close()
+    finally:
+        first.close()
+    assert r.code == 0, r
+    assert os.strerror(errno.EXDEV) in r.err, "the exec's agent answered its mkdir"
+    assert second.notified
+    assert second.state is not None
+    assert second.state["state"]["id"] == cid
+
+
 def test_joins_the_user_namespace(fire: Fire, bundle: Bundle, open_rootfs: str) -> None:
     userns(bundle, open_rootfs)
     bundle.args("sleep", "1000").write()
