@@ -126,13 +126,14 @@ def _read_limited(path: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConfigError("", f"cannot open {path}: {exc.strerror}", path) from None
+        raise ConfigError("", "cannot open {path}: {reason}", path, path=path,
+                          reason=exc.strerror) from None
     try:
         data = os.read(fd, MAX_PROCESS_BYTES + 1)
     finally:
         os.close(fd)
     if len(data) > MAX_PROCESS_BYTES:
-        raise ConfigError("", f"larger than {MAX_PROCESS_BYTES} bytes", path)
+        raise ConfigError("", "larger than {limit} bytes", path, limit=MAX_PROCESS_BYTES)
     return data
 
 
@@ -158,7 +159,8 @@ def process_from_file(path: str, base: ProcessPlan | None, preserve_fds: int) ->
     try:
         _validate_process(spec, warnings)
     except ConfigError as exc:  # the rules of config.json's process, paths of this file
-        raise ConfigError("$" + exc.where.removeprefix("$.process"), exc.detail, path) from None
+        raise ConfigError("$" + exc.where.removeprefix("$.process"), exc.detail, path,
+                          **exc.detail_params) from None
     plan = planner.process_plan(spec, warnings, preserve_fds, 0)
     assert plan is not None
     for warning in warnings:
@@ -478,8 +480,8 @@ class Execution:
         if error is not None:
             raise error
         if not self.child:
-            raise InitError("{detail}", stage="exec",
-                            detail=f"the process was not started (status {status})")
+            raise InitError("exec: the process was not started (status {status})",
+                            stage="exec", status=status)
 
     def take_pty(self, master: int) -> None:
         if self.opts.console_socket:

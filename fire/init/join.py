@@ -152,9 +152,8 @@ class Join:
                 pass  # root is not mapped: keep the namespace's full capabilities
         st = os.stat("/")
         if (st.st_dev, st.st_ino) != tuple(self.plan["root"]):
-            raise InitError(None, stage="join",
-                            detail="the root of the container's mount namespace is not "
-                            "the container's root")
+            raise InitError("join: the root of the container's mount namespace is not the "
+                            "container's root", stage="join")
 
     def child(self) -> None:
         """In the container's pid namespace: set up and become the program."""
