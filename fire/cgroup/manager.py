@@ -35,7 +35,9 @@ def resolve_path(cgroups_path: str | None, cid: str) -> str:
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
         raise CgroupError("$.linux.cgroupsPath: {path}: the systemd cgroup driver is not "
                           "available on this host", path=cgroups_path)
-    path = os.path.normpath("/" + cgroups_path)
+    # One leading slash: normpath keeps a leading "//" (POSIX), and podman's
+    # cgroupsPath is absolute ("/libpod_parent/libpod-ID").
+    path = os.path.normpath("/" + cgroups_path.lstrip("/"))
     if path == "/":
         raise CgroupError("$.linux.cgroupsPath: the root cgroup cannot be a container's")
     return path
