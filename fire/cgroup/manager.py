@@ -146,6 +146,7 @@ class Manager:
             return
         deadline = time.monotonic() + 5
         self.kill_all()
+        own = set(self.dirs())
         for d in reversed(self.created):
             while True:
                 try:
@@ -154,6 +155,10 @@ class Manager:
                 except FileNotFoundError:
                     break
                 except OSError as exc:
+                    if d not in own and exc.errno in (errno.EBUSY, errno.ENOTEMPTY):
+                        # A parent this container made that others now use (podman's
+                        # /libpod_parent): it stays, as runc leaves every parent.
+                        break
                     if exc.errno != errno.EBUSY or time.monotonic() > deadline:
                         raise CgroupError("cannot remove cgroup {path}: {reason}", path=d,
                                           reason=exc.strerror) from None

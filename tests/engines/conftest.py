@@ -192,6 +192,59 @@ def _command_part(argv: list[str]) -> list[str]:
     return argv[i:]
 
 
+def sweep_fire_root(runtime: Runtime, root: Path) -> None:
+    """``delete --force`` what Fire still holds under ``root`` (processes, cgroups,
+    state) for the containers of this session (named in the call log): what an
+    engine failed to clean up must not outlive the tests."""
+    if not root.is_dir():
+        return
+    ours = {arg for call in runtime.calls() for arg in call["argv"]}
+    for cid in os.listdir(root):
+        if cid in ours:
+            run([str(runtime.path), "--root", str(root), "delete", "--force", cid],
+                dict(os.environ), timeout=60)
+
+
+def _parents() -> dict[int, int]:
+    out: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        out[int(entry)] = int(data[data.rindex(b")") + 2:].split()[1])
+    return out
+
+
+def kill_strays(marker: str) -> None:
+    """SIGKILL the engine helpers (conmon, shims) whose command line names
+    ``marker`` (this session's directory), and everything below them."""
+    parents = _parents()
+    roots = []
+    for pid in parents:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and ("conmon" in cmdline or "containerd-shim" in cmdline):
+            roots.append(pid)
+    doomed: list[int] = []
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        doomed.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    for pid in reversed(doomed):  # children first
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.fixture(scope="session")
 def engines_dir() -> Iterator[Path]:
     if os.geteuid() != 0:
@@ -263,6 +316,8 @@ class Podman:
     def cleanup(self) -> None:
         self("rm", "--all", "--force", "--time", "0")
         self("rmi", "--all", "--force")
+        sweep_fire_root(self.runtime, self.runtime.root)
+        kill_strays(str(self.dir))
 
 
 @pytest.fixture(scope="session")
@@ -367,6 +422,10 @@ class Containerd:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        # --runc-root for `ctr run`; the shim's default for `ctr container create`.
+        sweep_fire_root(self.runtime, self.dir / "runc" / "fire-test")
+        sweep_fire_root(self.runtime, Path("/run/containerd/runc/fire-test"))
+        kill_strays(str(self.dir))
 
 
 @pytest.fixture(scope="session")
