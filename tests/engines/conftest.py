@@ -205,6 +205,13 @@ def sweep_fire_root(runtime: Runtime, root: Path) -> None:
                 dict(os.environ), timeout=60)
 
 
+def _cgroup_dirs(path: str) -> list[str]:
+    """``path`` in every mounted cgroup hierarchy (existing or not)."""
+    from fire.cgroup.hierarchy import host_hierarchies
+
+    return [h.mountpoint.rstrip("/") + path for h in host_hierarchies()]
+
+
 def _parents() -> dict[int, int]:
     out: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -297,6 +304,9 @@ class Podman:
         self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
         self.argv = ["podman", "--root", str(workdir / "storage"), "--runroot",
                      str(workdir / "runroot"), "--storage-driver", "overlay"]
+        # podman (cgroupfs) puts conmon in /libpod_parent/conmon and the containers
+        # beside it; the session removes those directories if it made them.
+        self.cgroup_parents = [d for d in _cgroup_dirs("/libpod_parent") if not os.path.isdir(d)]
 
     def __call__(self, *args: str, input: str | None = None, timeout: float = TIMEOUT
                  ) -> Result:
@@ -318,6 +328,12 @@ class Podman:
         self("rmi", "--all", "--force")
         sweep_fire_root(self.runtime, self.runtime.root)
         kill_strays(str(self.dir))
+        for parent in self.cgroup_parents:
+            for d in (parent + "/conmon", parent):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass  # in use (or never made)
 
 
 @pytest.fixture(scope="session")
@@ -381,6 +397,8 @@ class Containerd:
                                      stdin=subprocess.DEVNULL, env=env)
         self.env = dict(os.environ)
         self.argv = ["ctr", "--address", str(self.socket), "--namespace", "fire-test"]
+        # ctr's containers live under /fire-test (the namespace) in each hierarchy.
+        self.cgroup_parents = [d for d in _cgroup_dirs("/fire-test") if not os.path.isdir(d)]
         # What `ctr run` needs to use Fire through the runc v2 shim.
         self.runc = ["--runc-binary", str(runtime.path), "--runc-root", str(workdir / "runc")]
         deadline = time.monotonic() + 30
@@ -426,6 +444,11 @@ class Containerd:
         sweep_fire_root(self.runtime, self.dir / "runc" / "fire-test")
         sweep_fire_root(self.runtime, Path("/run/containerd/runc/fire-test"))
         kill_strays(str(self.dir))
+        for d in self.cgroup_parents:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass  # in use (or never made)
 
 
 @pytest.fixture(scope="session")
