@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from fire.container.spawn import InitProcess
+    from fire.init.channel import Channel
     from fire.init.plan import ProcessPlan
     from fire.spec.state import State
     from fire.store import ContainerDir, Store
@@ -341,6 +342,8 @@ class Execution:
         self.opts = opts
         self.init: InitProcess | None = None
         self.child = 0
+        self.child_fd = -1  # a pidfd: safe to signal even once the process is reaped
+        self.child_chan = -1  # the child's own channel (fd), until it closes it
         self.master = -1
 
     def prepare(self) -> tuple[State, ProcessPlan]:
@@ -410,6 +413,9 @@ class Execution:
             if self.master >= 0:
                 os.close(self.master)
                 self.master = -1
+            if self.child_fd >= 0:
+                os.close(self.child_fd)
+                self.child_fd = -1
 
     def start(self, state: State, proc: ProcessPlan) -> None:
         import _socket
@@ -438,6 +444,9 @@ class Execution:
             serve(report, self.forward_listener(state))
         finally:
             report.close()
+        # It runs: the join init may go, leaving it to our subreaper (or the caller's).
+        self.verdict(msg.OK)
+        self._reap_init()
 
     @staticmethod
     def forward_listener(state: State) -> Callable[[int], None]:
@@ -449,39 +458,60 @@ class Execution:
         return forward
 
     def converse(self) -> None:
-        """Serve the join init until the program runs (EOF) or fails."""
+        """Serve the join init until its child is about to become the program
+        (READY: the report socket tells the rest) or an error comes."""
+        from fire.init.channel import Channel
+
+        assert self.init is not None
+        self.serve(self.init.chan, until_child=True)
+        if self.child_chan < 0:
+            raise InitError("exec: the process was not started (status {status})",
+                            stage="exec", status=self._reap_init())
+        chan = Channel(self.child_chan)
+        try:
+            self.serve(chan, until_child=False)
+        finally:
+            chan.close()
+            self.child_chan = -1
+
+    def serve(self, chan: Channel, until_child: bool) -> None:
+        """One channel's messages: the join init's (until CHILD) or its child's
+        (until READY); an ERROR is raised, EOF means the sender died."""
         from fire.init import plan as msg
         from fire.init.channel import ChannelClosed
 
-        assert self.init is not None
-        chan = self.init.chan
-        error: InitError | None = None
         while True:
             try:
                 message, fds = chan.recv()
             except ChannelClosed:
-                break
+                if until_child:
+                    return
+                raise InitError("exec: the process died before it ran", stage="exec"
+                                ) from None
             tag = message[0]
-            if tag == msg.CHILD:
+            done = False
+            if tag == msg.CHILD and len(fds) >= 2:
                 self.child = int(message[1])  # type: ignore[call-overload]
+                self.child_fd, self.child_chan = fds[0], fds[1]
+                fds = fds[2:]
+                done = until_child
             elif tag == msg.PTY and fds:
                 self.take_pty(fds[0])
                 fds = fds[1:]
                 chan.send(msg.OK)
             elif tag == msg.WARN:
                 log.info("{text}", text=str(message[1]))
+            elif tag == msg.READY:
+                done = not until_child
             elif tag == msg.ERROR:
+                for fd in fds:
+                    os.close(fd)
                 _, stage, err, path, text = message
-                error = InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
+                raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
             for fd in fds:
                 os.close(fd)
-        chan.close()
-        status = self._reap_init()
-        if error is not None:
-            raise error
-        if not self.child:
-            raise InitError("exec: the process was not started (status {status})",
-                            stage="exec", status=status)
+            if done:
+                return
 
     def take_pty(self, master: int) -> None:
         if self.opts.console_socket:
@@ -495,8 +525,8 @@ class Execution:
             self.master = master
 
     def _reap_init(self) -> int | None:
-        """Wait for the join init (it exits right after the fork): from then on its
-        child belongs to our subreaper (us, or the caller's)."""
+        """Wait for the join init (it exits once its child has exec'd): from then on
+        the child belongs to our subreaper (us, or the caller's)."""
         assert self.init is not None
         try:
             _, status = os.waitpid(self.init.pid, 0)
@@ -504,18 +534,55 @@ class Execution:
             return None
         return os.waitstatus_to_exitcode(status)
 
+    def verdict(self, word: str) -> None:
+        """Tell the join init how its child ended up (it waits for this)."""
+        assert self.init is not None
+        try:
+            self.init.chan.send(word)
+        except OSError:
+            pass  # it is gone already
+
     def abandon(self) -> None:
-        """A failed exec leaves no process behind."""
+        """A failed exec leaves no process behind: the join init kills and reaps its
+        child on our word, so not even the caller's subreaper sees it."""
+        import _signal
+
+        from fire.init import plan as msg
+
+        if self.child_chan >= 0:
+            os.close(self.child_chan)
+            self.child_chan = -1
         if self.init is not None:
-            self.init.kill()
+            self.verdict(msg.ERROR)
+            if not self._wait_init(10.0):
+                self.init.kill()  # stuck (a frozen cgroup): then by force
+                if self.child_fd >= 0:
+                    try:
+                        _signal.pidfd_send_signal(self.child_fd, _signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
             self._reap_init()
-        if self.child:
+        if self.child and not self.opts.detach:
             try:
-                os.kill(self.child, 9)
-                if not self.opts.detach:
-                    os.waitpid(self.child, 0)
-            except (ProcessLookupError, ChildProcessError):
+                os.waitpid(self.child, os.WNOHANG)  # re-parented to us if forced
+            except ChildProcessError:
                 pass
+
+    def _wait_init(self, timeout: float) -> bool:
+        """Has the join init exited within ``timeout`` seconds?"""
+        import select
+
+        assert self.init is not None
+        try:
+            fd = os.pidfd_open(self.init.pid)
+        except ProcessLookupError:
+            return True
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return bool(poller.poll(int(timeout * 1000)))
+        finally:
+            os.close(fd)
 
     def wait(self, channel: object) -> int:
         """The foreground: run.py's loop (signals forwarded, the terminal proxied)."""
@@ -523,11 +590,9 @@ class Execution:
 
         assert isinstance(channel, SignalChannel)
         terminal = Terminal(self.master) if self.master >= 0 else None
-        pidfd = os.pidfd_open(self.child)  # ours now: a zombie at worst, never reaped yet
         try:
-            return Waiter(self.child, pidfd, channel, terminal).wait()
+            return Waiter(self.child, self.child_fd, channel, terminal).wait()
         finally:
-            os.close(pidfd)
             if terminal is not None:
                 terminal.restore()
             reap()

@@ -4,12 +4,13 @@
              ─ PLAN + (pidfd, report socket)
     join     open the host's /proc ─ disable imports ─ setns(pidfd, every namespace that
              differs) ─ check "/" ─ fork
-    middle   CHILD pid ─ exit
-    child    setsid ─ terminal (PTY) ─ find the program ─ LSM label files ─ close the
-             channel ─ process.become() ─ execve
+    middle   CHILD pid + (pidfd, the child's channel) ─ wait for the runtime's verdict
+             (OK: exit; otherwise kill and reap the child) ─ exit
+    child    setsid ─ terminal (PTY) ─ find the program ─ LSM label files ─ READY,
+             close its channel ─ process.become() ─ execve
 
-Two ways back to the runtime: the channel (CHILD, PTY, and errors up to finding the
-program), then, once the channel is closed, the report socket that
+The child reports on its own channel (PTY, errors up to finding the program; READY
+when it closes it), then on the report socket that
 ``process.become()`` writes to as it would to ``fire start``'s connection (``E``/``T``
 lines for an error, ``N`` to hand a seccomp notify listener over); the runtime reads
 it with ``fire.container.start.serve``.
@@ -26,9 +27,11 @@ namespace is refused (EINVAL), and a container may share the host's network or
 pid namespace.
 
 Why a fork: a new pid (or time) namespace applies to children only.  Why the middle
-exits instead of waiting: conmon and containerd's shim expect the exec'd process to
-be re-parented to them (they are child subreapers) and reap it themselves; in the
-foreground ``fire exec`` is the subreaper that inherits it.
+exits once the program runs instead of waiting for it: conmon and containerd's shim
+expect the exec'd process to be re-parented to them (they are child subreapers) and
+reap it themselves; in the foreground ``fire exec`` is the subreaper that inherits
+it.  A child that fails before ``execve`` is reaped by the middle, on the runtime's
+word: no engine sees a process that never ran.
 
 Imports are disabled *before* ``setns``: once we are in the container's mount
 namespace, every path the import system could look at is the container's.
@@ -61,7 +64,7 @@ from fire.syscalls.tty import set_winsize, unlock_pt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TypedDict
+    from typing import NoReturn, TypedDict
 
     from fire.init.plan import ProcessPlan
 
@@ -169,11 +172,12 @@ class Join:
             os.close(master)
             reply, _ = self.chan.recv()
             if reply[0] != msg.OK:
-                os._exit(1)  # the runtime could not pass the terminal on; it reports that
+                self.give_up()  # the runtime could not pass the terminal on; it reports that
         self.stage = "exec"
         program = find_program(rootfd, proc)
         prepared = prepare_labels(proc, self.procfd)
         os.close(self.procfd)
+        self.chan.send(msg.READY, os.getpid())  # the rest goes to the report socket
         self.chan.close()
         try:
             # Success closes the report socket (close-on-exec): the runtime sees EOF.
@@ -183,7 +187,11 @@ class Join:
             if template:
                 send_line(self.report, "T", marshal.dumps((template, params)).hex())
             send_line(self.report, "E", describe(self.stage, exc))
-            os._exit(1)
+            self.give_up()
+
+    def give_up(self) -> NoReturn:
+        """The child failed before ``execve`` (it said so): the middle reaps it."""
+        os._exit(1)
 
     def run(self) -> None:
         p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
@@ -191,14 +199,46 @@ class Join:
         lockdown_imports()
         self.enter()
         self.stage = "fork"
+        # The child talks to the runtime on a channel of its own: replies meant for
+        # it (the terminal's OK) must not reach the middle, which waits on this one.
+        child_chan, theirs = Channel.pair()
         pid = os.fork()
         if pid == 0:
+            self.chan.close()
+            self.chan = child_chan
+            os.close(theirs)
             try:
                 self.child()
             except BaseException as exc:
                 self.fail(exc)
-            os._exit(1)
-        self.chan.send(msg.CHILD, pid)
+            self.give_up()
+        child_chan.close()
+        # The child's alone: the runtime sees EOF on the report socket at its execve.
+        self.report.close()
+        os.close(self.procfd)
+        # With a pidfd the runtime can signal the child safely even after we reap it.
+        child_fd = os.pidfd_open(pid)
+        self.chan.send(msg.CHILD, pid, fds=[child_fd, theirs])
+        os.close(child_fd)
+        os.close(theirs)
+        self.verdict(pid)
+
+    def verdict(self, pid: int) -> None:
+        """Stay until the runtime knows how the child ended up: OK (it runs the
+        program: leave it to the subreaper, which owns its exit status) or anything
+        else (it failed, or the runtime is gone: make sure it is dead and reap it,
+        so that no engine sees a process that never ran)."""
+        try:
+            reply, _ = self.chan.recv()
+        except (ChannelClosed, OSError):
+            reply = (msg.ERROR,)
+        if reply[0] == msg.OK:
+            return
+        try:
+            os.kill(pid, 9)  # still our child (unreaped): the pid is its own
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
 
     def fail(self, exc: BaseException) -> None:
         err = exc.errno if isinstance(exc, OSError) and exc.errno else 0

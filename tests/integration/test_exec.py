@@ -404,6 +404,25 @@ def test_detach_leaves_the_process_to_the_callers_subreaper(fire: Fire, containe
     assert r.stdout.split() == ["0", "True", "7"], r
 
 
+def test_a_failed_detached_exec_leaves_no_process_to_the_subreaper(fire: Fire, container: str
+                                                                   ) -> None:
+    helper = (
+        "import ctypes, os, subprocess, sys, time\n"
+        "ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, as conmon\n"
+        "r = subprocess.run(sys.argv[1:], capture_output=True)\n"
+        "time.sleep(0.5)\n"
+        "try:\n"
+        "    left = os.waitpid(-1, os.WNOHANG)\n"
+        "except ChildProcessError:\n"
+        "    left = None\n"
+        "print(r.returncode, left)\n")
+    argv = [*fire.argv, "--root", str(fire.root), "exec", "--detach", container,
+            "no-such-program"]
+    r = subprocess.run([sys.executable, "-c", helper, *argv], capture_output=True, text=True,
+                       env=fire.env(), timeout=60)
+    assert r.stdout.split() == ["1", "None"], r
+
+
 def test_detach_returns_while_the_process_runs(fire: Fire, container: str, tmp_path: Path
                                               ) -> None:
     pid_file = tmp_path / "pid"
