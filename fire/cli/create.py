@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from fire.cli import runflags
 from fire.cli.args import Opt
 from fire.cli.common import need_id, parse_command, store
 
@@ -21,6 +22,7 @@ OPTIONS = [
     Opt("--no-new-keyring", help="keep the caller's session keyring"),
     Opt("--preserve-fds", value=True, default=0, convert=int,
         help="pass N extra fds (3, 4, …) to the container", metavar="N"),
+    *runflags.OPTIONS,  # Fire's own network and storage (run.fire.* annotations)
 ]
 SYNOPSIS = "[options] ID [BUNDLE]"
 
@@ -34,7 +36,8 @@ def options_from(parsed: Parsed, foreground: bool = False) -> Options:
     return Options(bundle=bundle, pid_file=parsed.text("pid_file"),
                    console_socket=parsed.text("console_socket"),
                    no_pivot=parsed.flag("no_pivot"), no_new_keyring=parsed.flag("no_new_keyring"),
-                   preserve_fds=parsed.number("preserve_fds"), foreground=foreground)
+                   preserve_fds=parsed.number("preserve_fds"), foreground=foreground,
+                   annotations=runflags.annotations_of(parsed))
 
 
 def run(ctx: Context, command: str, argv: list[str]) -> int:

@@ -6,6 +6,11 @@ behind pushes its undo on a stack first; any error unwinds the stack, so a faile
 create leaves no process, cgroup, mount or state directory.  Everything a later
 ``delete --force`` needs to clean up after a crash (the init's pid, the cgroup
 directories about to be made) is written to state.json *before* it exists.
+
+The stage channel: a caller that sets ``FIRE_STAGE_FD=N`` (the supervisor) gets
+one JSON line per stage start and end on fd N, the init's stages included
+(``{"stage": "mounts", "phase": "start"|"done"|"error", "time": …, "mono": …}``,
+``"error"`` with the one-line message); unset, it costs one environment lookup.
 """
 
 from __future__ import annotations
@@ -18,22 +23,33 @@ from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.exec import save_plan as save_exec_plan
 from fire.container.spawn import InitProcess, spawn
-from fire.errors import ConfigError, FireError, HookError, InitError, SyscallError, UsageError
+from fire.errors import (
+    ConfigError,
+    FireError,
+    HookError,
+    InitError,
+    SyscallError,
+    UsageError,
+    describe,
+)
 from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
 from fire.lifecycle import machine as lm
 from fire.log import log
+from fire.net import stage as net_stage
 from fire.procfs import start_time
 from fire.spec.load import read_config
 from fire.spec.state import CREATED, CREATING, State
 from fire.spec.validate import validate
+from fire.storage import stage as storage_stage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
     from collections.abc import Callable
 
+    from fire.cgroup.translate import Translation
     from fire.init.plan import Plan
     from fire.spec.config import Spec
     from fire.store import ContainerDir, Store
@@ -45,7 +61,7 @@ class Options:
     def __init__(self, bundle: str = ".", pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  no_new_keyring: bool = False, preserve_fds: int = 0,
-                 foreground: bool = False) -> None:
+                 foreground: bool = False, annotations: dict[str, str] | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -53,6 +69,8 @@ class Options:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
+        # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
+        self.annotations = annotations or {}
 
 
 def check_terminal(terminal: bool, opts: Options) -> None:
@@ -98,6 +116,46 @@ def listen_fds() -> int:
         return 0
 
 
+STAGE_FD_ENV = "FIRE_STAGE_FD"
+
+
+class StageReport:
+    """Writes the stage channel (see the module's docstring) to the caller's fd.
+
+    Reporting must never break a create: once the reader is gone, it stops.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        try:
+            os.set_inheritable(fd, False)  # not for the init, nor hooks
+        except OSError:
+            self.fd = -1
+
+    def __call__(self, name: str, phase: str) -> None:
+        self.write({"stage": name, "phase": phase})
+
+    def error(self, stage: str, exc: BaseException) -> None:
+        self.write({"stage": stage, "phase": "error", "error": describe(exc)})
+
+    def write(self, record: dict[str, object]) -> None:
+        if self.fd < 0:
+            return
+        import json  # already loaded by fire.spec.state
+
+        record["time"] = time.time()
+        record["mono"] = time.monotonic()
+        try:
+            os.write(self.fd, json.dumps(record).encode() + b"\n")
+        except OSError:
+            self.fd = -1
+
+
+def stage_report() -> StageReport | None:
+    fd = os.environ.get(STAGE_FD_ENV, "")
+    return StageReport(int(fd)) if fd.isdigit() else None
+
+
 class Created:
     """The result of a successful create."""
 
@@ -121,12 +179,16 @@ class Creation:
         self.master = -1
         self.on_stage: Callable[[str, str], None] | None = None
         self.machine = lm.Machine(cid, CREATING)
+        self.report = stage_report()
+        self.current = ""
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Created:
         try:
             return self._run()
-        except BaseException:
+        except BaseException as exc:
+            if self.report is not None:
+                self.report.error(self.current, exc)
             actions = self.machine.send(lm.CREATE_FAILED)
             self.unwind(poststop=lm.RUN_POSTSTOP in actions)
             raise
@@ -149,8 +211,11 @@ class Creation:
 
     def stage(self, name: str, phase: str = "start") -> None:
         if phase == "start":
+            self.current = name
             crash_point(name)
         log.debug("stage {name}: {phase}", name=name, phase=phase)
+        if self.report is not None:
+            self.report(name, phase)
         if self.on_stage is not None:
             self.on_stage(name, phase)
 
@@ -164,6 +229,8 @@ class Creation:
             raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
                               reason=exc.strerror) from None
         spec = read_config(os.path.join(bundle, "config.json"))
+        spec, net = net_stage.parse(spec, opts.annotations)  # before validate: host drops netns
+        storage = storage_stage.parse(spec)
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
         assert spec.linux is not None
@@ -171,6 +238,7 @@ class Creation:
         check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
+        resources = self.translate_resources(spec, cgroup)
         self.stage("validate", "done")
 
         self.stage("claim")
@@ -193,6 +261,7 @@ class Creation:
         cdir.write_state(state)
         self.undo.append(("cgroup", cgroup.destroy))
         cgroup.create()
+        cgroup.apply(resources)  # before the init joins: it never runs unlimited
         self.cgroup = cgroup
         self.stage("cgroup", "done")
 
@@ -204,6 +273,16 @@ class Creation:
             cdir.write_state(state)  # where a notify listener goes, for `fire start`
         self.stage("seccomp", "done")
 
+        self.stage("storage")  # Fire's own storage and network, when asked for
+        prepared = None
+        if storage is not None:
+            spec, prepared = storage_stage.prepare(self, spec, storage)
+        self.stage("storage", "done")
+        self.stage("network")
+        if net is not None and net.mode == "bridge":
+            spec = net_stage.prepare(self, spec, net)
+        self.stage("network", "done")
+
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
             spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
@@ -212,6 +291,8 @@ class Creation:
             seccomp=seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
+        storage_stage.complete_plan(plan, prepared)
+        net_stage.complete_plan(plan, net)
 
         # `fire exec` starts from the container's compiled process (seccomp included).
         save_exec_plan(cdir, plan["process"])
@@ -248,6 +329,23 @@ class Creation:
         init.reap()
         self.undo.clear()
         return Created(cdir, state, spec, self.master)
+
+    @staticmethod
+    def translate_resources(spec: Spec, cgroup: Manager) -> Translation:
+        """linux.resources as cgroup writes: every value is checked (an error names
+        its JSON path) before anything exists; ``update`` later merges into the copy
+        kept in the state."""
+        import msgspec
+
+        from fire.cgroup.translate import translate
+
+        assert spec.linux is not None
+        res = spec.linux.resources
+        translation = translate(res, cgroup.where)
+        for warning in translation.warnings:
+            log.warning("{warning}", warning=warning)
+        cgroup.resources = msgspec.to_builtins(res) if res is not None else None
+        return translation
 
     def _kill_init(self) -> None:
         state = self.state
@@ -287,12 +385,15 @@ class Creation:
             elif tag == msg.HOOKS:
                 if not state.pid:
                     self.set_pid(self.init.pid)
+                net_stage.attach(self, spec)  # the veth before any runtime hook
+                self.stage("hooks:runtime")
                 self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:
                     chan.send(msg.ERROR, "hooks", 0, "", "")
                     raise
+                self.stage("hooks:runtime", "done")
                 chan.send(msg.OK)
             elif tag == msg.PTY:
                 self.take_pty(fds)

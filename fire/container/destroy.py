@@ -3,9 +3,10 @@
 
 The order is the lifecycle machine's ``DESTROY``: kill what still runs (the
 container's process, the init, every process of its cgroup) and wait for it;
-remove the cgroup; run the poststop hooks (each failure a warning, the next hook
-still runs); remove the state directory last, so that an interrupted delete can be
-repeated.
+remove the cgroup, and Fire's own network and storage (fire.net.stage,
+fire.storage.stage: the veth, the address lease, a kept upper layer moved out);
+run the poststop hooks (each failure a warning, the next hook still runs); remove
+the state directory last, so that an interrupted delete can be repeated.
 """
 
 from __future__ import annotations
@@ -115,7 +116,20 @@ def destroy(cdir: ContainerDir | None, state: State,
             cg = Manager.from_state(state.cgroup)
             if cg is not None:
                 cg.destroy()
+            if cdir is not None and ("net" in (state.extra or {})
+                                     or "storage" in (state.extra or {})):
+                release_own(cdir, state)
         elif action == lm.RUN_POSTSTOP:
             run_hooks(state, "poststop")
         elif action == lm.REMOVE_STATE and cdir is not None:
             cdir.remove()
+
+
+def release_own(cdir: ContainerDir, state: State) -> None:
+    """Fire's own network and storage, as state.json records them (it is written
+    before they are made, so this also cleans after a crash)."""
+    from fire.net.stage import teardown as net_teardown
+    from fire.storage.stage import teardown as storage_teardown
+
+    net_teardown(cdir.root, state)
+    storage_teardown(cdir.root, cdir.path, state)

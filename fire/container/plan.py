@@ -286,5 +286,7 @@ def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
         "hooks_create_container": hook_plans(spec, "createContainer"),
         "hooks_start_container": hook_plans(spec, "startContainer"),
         "state_json": state_json(spec, cid, bundle),
+        "overlay": None,  # fire.storage.stage.complete_plan
+        "mountpoints": [],
     }
     return plan, warnings

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fire.procfs import alive
 from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, State
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import ContainerDir, Store
 

@@ -16,6 +16,7 @@ import stat
 
 from fire.errors import InitError
 from fire.init.paths import ensure_mountpoint, fd_path, mkdir_all, open_in_root
+from fire.storage import inside as storage
 from fire.syscalls import KernelError
 from fire.syscalls import mount as m
 from fire.syscalls.fs import (
@@ -42,7 +43,8 @@ PROC_BIND_ALLOWED = {
 
 
 def prepare_root(plan: Plan) -> int:
-    """Give "/" the rootfs propagation, bind the rootfs onto itself; return an fd of it.
+    """Give "/" the rootfs propagation, bind the rootfs onto itself (or mount the
+    overlay whose lower layer it is: fire.storage); return an fd of it.
 
     pivot_root refuses a shared new root, or one whose parent mount is shared: with
     ``rootfsPropagation: shared`` both are made private here, and ``pivot`` gives
@@ -51,12 +53,20 @@ def prepare_root(plan: Plan) -> int:
     propagation = plan["propagation"]
     m.mount(None, "/", None, m.MS_REC | propagation)
     rootfs = plan["rootfs"]
-    m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+    if plan["overlay"] is not None:
+        storage.mount_overlay_root(rootfs, plan["overlay"])
+    else:
+        m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
     if propagation & m.MS_SHARED:
         parent = _mountpoint_of(posixpath.dirname(rootfs))
         m.mount(None, parent, None, m.MS_PRIVATE)
         m.mount(None, rootfs, None, m.MS_PRIVATE)
-    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    if plan["mountpoints"]:
+        writable = plan["overlay"] is not None or not plan["root_readonly"]
+        userns = any(kind == "user" for kind, _, _ in plan["namespaces"])
+        storage.ensure_mountpoints(rootfd, plan["mountpoints"], writable, userns)
+    return rootfd
 
 
 def _mountpoint_of(path: str) -> str:

@@ -96,6 +96,11 @@ if TYPE_CHECKING:
         listener_path: str  # "" = no notify listener; the runtime sends it there
         listener_metadata: str
 
+    class OverlayPlan(TypedDict):
+        upper: str  # the overlay's upper and work directories (fire.storage.overlay)
+        work: str
+        userxattr: bool  # in a user namespace
+
     class Plan(TypedDict):
         id: str
         bundle: str
@@ -124,6 +129,11 @@ if TYPE_CHECKING:
         # The spec state JSON for the init's own hooks, with "status":"@" and
         # "pid":-1 for the init to fill in (it has no json module to spare).
         state_json: bytes
+        # fire.storage: the rootfs as an overlay's lower layer (None: bind it as it is),
+        # and the mount points of Fire's own mounts (path, is_dir), made without
+        # writing into a read-only image (fire.storage.inside).
+        overlay: OverlayPlan | None
+        mountpoints: list[tuple[str, bool]]
 
 # Messages, init -> runtime
 STAGE = "stage"  # (STAGE, name, "start"|"done"|"failed")

@@ -30,6 +30,7 @@ def document() -> dict[str, object]:
         "memoryPolicy": {"modes": sorted(MPOL_MODES), "flags": sorted(MPOL_FLAGS)},
         "intelRdt": {"enabled": False},
         "mountExtensions": {"idmap": {"enabled": True}},
+        "netDevices": {"enabled": True},  # fire.net.netlink.move_device (runtime-spec 1.2)
     }
     try:
         from fire.seccomp.features import seccomp_features

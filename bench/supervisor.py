@@ -1,0 +1,199 @@
+"""Benchmark of fire-supervise (not a test): one supervisor, N busybox containers.
+
+    python bench/supervisor.py [--containers N] [--json]        (as root)
+
+Measures, in one supervisor process:
+
+* its RSS with 1 container running, then with N (after a SIGHUP reload to a file
+  of N containers), and the *marginal RSS per container*: (RSS_N - RSS_1) / (N - 1)
+  — the issue's goal is at most 300 KiB;
+* how long the N - 1 added containers took to all reach ``running``;
+* event latency: SIGUSR1 sent to the supervisor → its ``signal`` event read by a
+  subscriber on the socket (median and p99 of ``--samples``), with N containers
+  running, and the delivery delay of ``stats`` events (publish → read).
+
+``run(n)`` returns the numbers as a dict, for bench/bench.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from fire import events as ev  # noqa: E402
+from fire.supervisor.client import subscribe  # noqa: E402
+
+SERVE = "trap 'exit 0' TERM; sleep 100000 & wait"
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def make_bundles(base: Path, n: int, tag: str) -> dict[str, Path]:
+    from fire.bundle import make_rootfs
+    from fire.spec.default import default_spec
+
+    rootfs = base / "rootfs"
+    make_rootfs(str(rootfs))
+    out: dict[str, Path] = {}
+    for i in range(n):
+        cid = f"bench-{tag}-{i:03d}"
+        path = base / cid
+        path.mkdir()
+        config = default_spec(args=["sh", "-c", SERVE], terminal=False)
+        config["root"] = {"path": str(rootfs), "readonly": True}
+        (path / "config.json").write_text(json.dumps(config))
+        out[cid] = path
+    return out
+
+
+def write_config(path: Path, bundles: dict[str, Path], stats_interval: float) -> None:
+    lines = ["[supervisor]", f"stats_interval = {stats_interval}", "parallel_starts = 4"]
+    for cid, bundle in bundles.items():
+        lines += [f"[containers.{cid}]", f'bundle = "{bundle}"', "stop_timeout = 5"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+class Listener:
+    """Reads the supervisor's events in a thread, noting when each arrived."""
+
+    def __init__(self, root: str) -> None:
+        self.events: list[tuple[float, ev.AnyEvent]] = []
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, args=(root,), daemon=True)
+        self.thread.start()
+
+    def _run(self, root: str) -> None:
+        for event in subscribe(root, wait=30, replay=False):
+            now = time.time()
+            with self.cond:
+                self.events.append((now, event))
+                self.cond.notify_all()
+
+    def running(self) -> set[str]:
+        with self.cond:
+            state: dict[str, str] = {}
+            for _, e in self.events:
+                if isinstance(e, ev.State):
+                    state[e.id] = e.state
+            return {cid for cid, s in state.items() if s == "running"}
+
+    def wait(self, condition: object, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not condition():  # type: ignore[operator]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(min(left, 0.5))
+        return True
+
+
+def run(n: int = 100, samples: int = 50) -> dict[str, float]:
+    if os.geteuid() != 0:
+        raise SystemExit("bench/supervisor.py runs containers: run it as root")
+    with tempfile.TemporaryDirectory(prefix="fire-bench-sv-") as tmp:
+        base = Path(tmp)
+        root = base / "root"
+        bundles = make_bundles(base, n, os.urandom(3).hex())
+        first = dict(list(bundles.items())[:1])
+        config = base / "fire.toml"
+        write_config(config, first, stats_interval=1.0)
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen([sys.executable, "-m", "fire.supervisor", "--root", str(root),
+                                 "--config", str(config)], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            listener = Listener(str(root))
+            if not listener.wait(lambda: set(first) <= listener.running(), 60):
+                raise SystemExit("the first container did not start")
+            time.sleep(2)
+            rss_1 = rss_kib(proc.pid)
+
+            write_config(config, bundles, stats_interval=1.0)
+            began = time.monotonic()
+            proc.send_signal(signal.SIGHUP)
+            if not listener.wait(lambda: set(bundles) <= listener.running(), 60 + 3 * n):
+                raise SystemExit(f"only {len(listener.running())} of {n} containers started")
+            start_all = time.monotonic() - began
+            time.sleep(3)  # let the stats loop and the set-up garbage settle
+            rss_n = rss_kib(proc.pid)
+
+            latencies = []
+            for _ in range(samples):
+                mark = len(listener.events)
+                sent = time.time()
+                proc.send_signal(signal.SIGUSR1)
+
+                def got_it(mark: int = mark) -> bool:
+                    return any(isinstance(e, ev.Signal) and e.signal == "SIGUSR1"
+                               for _, e in listener.events[mark:])
+
+                listener.wait(got_it, 10)
+                arrived = next(t for t, e in listener.events[mark:] if isinstance(e, ev.Signal))
+                latencies.append(arrived - sent)
+                time.sleep(0.02)
+            delivery = [t - e.time for t, e in listener.events if isinstance(e, ev.Stats)]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                for cid in bundles:
+                    subprocess.run([sys.executable, "-m", "fire", "--root", str(root), "delete",
+                                    "--force", cid], env=env, capture_output=True)
+    latencies.sort()
+    return {
+        "containers": n,
+        "rss_1_kib": rss_1,
+        "rss_n_kib": rss_n,
+        "marginal_rss_kib": (rss_n - rss_1) / max(1, n - 1),
+        "start_seconds": start_all,
+        "signal_event_ms_median": statistics.median(latencies) * 1000,
+        "signal_event_ms_p99": latencies[min(len(latencies) - 1,
+                                             int(len(latencies) * 0.99))] * 1000,
+        "stats_delivery_ms_median": statistics.median(delivery) * 1000 if delivery else -1,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--containers", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    numbers = run(args.containers, args.samples)
+    if args.json:
+        print(json.dumps(numbers))
+        return
+    print(f"fire-supervise with {numbers['containers']} busybox containers")
+    print(f"  RSS with 1 container      {numbers['rss_1_kib'] / 1024:8.1f} MiB")
+    print(f"  RSS with {args.containers:<4} containers  {numbers['rss_n_kib'] / 1024:8.1f} MiB")
+    print(f"  marginal RSS / container  {numbers['marginal_rss_kib']:8.1f} KiB   (goal ≤ 300)")
+    print(f"  start of {args.containers - 1} more           {numbers['start_seconds']:8.1f} s")
+    print(f"  SIGUSR1 → event, median   {numbers['signal_event_ms_median']:8.2f} ms")
+    print(f"  SIGUSR1 → event, p99      {numbers['signal_event_ms_p99']:8.2f} ms")
+    print(f"  stats event delivery      {numbers['stats_delivery_ms_median']:8.2f} ms (median)")
+
+
+if __name__ == "__main__":
+    main()

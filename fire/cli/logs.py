@@ -1,0 +1,115 @@
+"""fire logs [--follow] [--tail N] ID
+
+Prints the output of a container run by ``fire-supervise``: its stdout and
+stderr as they were written (``2>&1``), kept in ``<root>/@logs/<id>.log`` and
+the rotated ``.log.1``, ``.log.2`` … (``fire.supervisor.files``), oldest first.
+``--follow`` keeps printing what the container writes, across rotations and
+restarts, until interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from fire.cli.args import Opt
+from fire.cli.common import need_id, parse_command
+from fire.errors import ContainerError
+from fire.store import check_id
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    from fire.cli import Context
+
+OPTIONS = [
+    Opt("-f", "--follow", help="keep printing new output"),
+    Opt("-n", "--tail", value=True, default=None, convert=int,
+        help="print only the last N lines first", metavar="N"),
+]
+POLL = 0.2  # seconds between looks at a followed file
+
+
+def tail_lines(paths: list[str], count: int) -> bytes:
+    """The last ``count`` lines of the concatenation of ``paths`` (oldest first)."""
+    if count <= 0:
+        return b""
+    kept: list[bytes] = []
+    for path in reversed(paths):  # a log file is at most a few MiB: read it whole
+        with open(path, "rb") as f:
+            kept = f.read().splitlines(keepends=True) + kept
+        if len(kept) >= count:
+            break
+    return b"".join(kept[-count:])
+
+
+def follow(path: str, out: BinaryIO, start: int) -> None:
+    """Print what is appended to ``path`` from ``start``; reopen it when it rotates."""
+    f = _open(path)
+    inode = os.fstat(f.fileno()).st_ino if f is not None else 0
+    if f is not None:
+        f.seek(start)
+    while True:
+        data = f.read(65536) if f is not None else b""
+        if data:
+            out.write(data)
+            out.flush()
+            continue
+        try:
+            st: os.stat_result | None = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and (f is None or st.st_ino != inode or st.st_size < f.tell()):
+            if f is not None:
+                out.write(f.read())  # the end of the file that was rotated away
+                out.flush()
+                f.close()
+            f = _open(path)
+            inode = st.st_ino
+            continue
+        time.sleep(POLL)
+
+
+def _open(path: str) -> BinaryIO | None:
+    try:
+        return open(path, "rb")  # kept open while following
+    except FileNotFoundError:
+        return None
+
+
+def run(ctx: Context, command: str, argv: list[str]) -> int:
+    parsed = parse_command(command, argv, OPTIONS, "[--follow] [--tail N] ID")
+    if parsed is None:
+        return 0
+    cid = need_id(parsed, command)
+    check_id(cid)
+    from fire.supervisor.files import log_files, log_path
+
+    paths = log_files(ctx.root, cid)
+    if not paths and not parsed.flag("follow"):
+        raise ContainerError("no output recorded for container {id} (only containers run by "
+                             "fire-supervise have logs)", id=cid)
+    out = sys.stdout.buffer
+    tail = parsed.text("tail")
+    try:
+        if tail is None:
+            for path in paths:
+                with open(path, "rb") as f:
+                    while chunk := f.read(65536):
+                        out.write(chunk)
+        else:
+            out.write(tail_lines(paths, int(tail)))
+        out.flush()
+        if parsed.flag("follow"):
+            current = log_path(ctx.root, cid)
+            size = os.path.getsize(current) if os.path.exists(current) else 0
+            follow(current, out, size)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except KeyboardInterrupt:
+        pass
+    return 0

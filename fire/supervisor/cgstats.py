@@ -1,0 +1,132 @@
+"""CPU, memory, pids and OOM kills of a container, read from its cgroup files.
+
+Which file holds a number depends on the hierarchy the controller lives in (a
+hybrid host has both): v1 ``cpuacct.usage`` (ns), ``memory.usage_in_bytes``,
+``pids.current``, ``memory.oom_control``'s ``oom_kill``; v2 ``cpu.stat``'s
+``usage_usec``, ``memory.current``, ``pids.current``, ``memory.events``'s
+``oom_kill``.  A controller in a v1 hierarchy is read there, otherwise in the
+unified one; a number no hierarchy has is None.
+
+``Reader`` resolves the files once per cgroup path (the hierarchies are read from
+mountinfo once), so a reading is a few small ``read``\\ s: cheap enough to do for
+every container every few seconds and at every Prometheus scrape.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fire.cgroup.hierarchy import Hierarchy, host_hierarchies
+
+
+class Sample:
+    __slots__ = ("cpu", "memory", "oom_kills", "pids")
+
+    def __init__(self, cpu: float | None = None, memory: int | None = None,
+                 pids: int | None = None, oom_kills: int | None = None) -> None:
+        self.cpu = cpu  # seconds
+        self.memory = memory  # bytes
+        self.pids = pids
+        self.oom_kills = oom_kills
+
+    def __repr__(self) -> str:
+        return (f"Sample(cpu={self.cpu}, memory={self.memory}, pids={self.pids}, "
+                f"oom_kills={self.oom_kills})")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(65536).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def keyed(text: str | None, key: str) -> int | None:
+    """The value of ``key`` in a ``key value`` per line file (cpu.stat, memory.events)."""
+    if text is None:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def number(text: str | None) -> int | None:
+    if text is None:
+        return None
+    value = text.strip()
+    return int(value) if value.isdigit() else None
+
+
+class Files:
+    """Where one cgroup's numbers are, for the host's hierarchies."""
+
+    __slots__ = ("cpu", "memory", "oom", "pids", "v2")
+
+    def __init__(self, path: str, hierarchies: list[Hierarchy]) -> None:
+        def v1(controller: str, name: str) -> str | None:
+            for h in hierarchies:
+                if not h.is_v2 and controller in h.controllers:
+                    return os.path.join(h.mountpoint.rstrip("/") + path, name)
+            return None
+
+        unified = next((h for h in hierarchies if h.is_v2), None)
+
+        def v2(controller: str, name: str) -> str | None:
+            if unified is None or (controller != "cpu" and controller not in unified.controllers):
+                return None  # cpu.stat's usage_usec is there even without the controller
+            return os.path.join(unified.mountpoint.rstrip("/") + path, name)
+
+        self.v2: set[str] = set()
+        self.cpu = v1("cpuacct", "cpuacct.usage")
+        if self.cpu is None:
+            self.cpu = v2("cpu", "cpu.stat")
+            if self.cpu is not None:
+                self.v2.add("cpu")
+        self.memory = v1("memory", "memory.usage_in_bytes") or v2("memory", "memory.current")
+        self.oom = v1("memory", "memory.oom_control") or v2("memory", "memory.events")
+        self.pids = v1("pids", "pids.current") or v2("pids", "pids.current")
+
+    def sample(self) -> Sample:
+        cpu: float | None = None
+        if self.cpu is not None:
+            text = _read(self.cpu)
+            if "cpu" in self.v2:
+                usec = keyed(text, "usage_usec")
+                cpu = None if usec is None else usec / 1e6
+            else:
+                ns = number(text)
+                cpu = None if ns is None else ns / 1e9
+        return Sample(cpu=cpu,
+                      memory=number(_read(self.memory)) if self.memory else None,
+                      pids=number(_read(self.pids)) if self.pids else None,
+                      oom_kills=keyed(_read(self.oom), "oom_kill") if self.oom else None)
+
+
+class Reader:
+    def __init__(self, hierarchies: list[Hierarchy] | None = None) -> None:
+        self._hierarchies = hierarchies
+        self._files: dict[str, Files] = {}
+
+    @property
+    def hierarchies(self) -> list[Hierarchy]:
+        if self._hierarchies is None:
+            try:
+                self._hierarchies = host_hierarchies()
+            except OSError:
+                self._hierarchies = []
+        return self._hierarchies
+
+    def files(self, path: str) -> Files:
+        found = self._files.get(path)
+        if found is None:
+            found = self._files[path] = Files(path, self.hierarchies)
+        return found
+
+    def sample(self, path: str) -> Sample:
+        return self.files(path).sample()
+
+    def forget(self, path: str) -> None:
+        self._files.pop(path, None)

@@ -1,0 +1,143 @@
+"""The engine path, called as subprocesses: ``python -m fire --root R <verb> …``.
+
+The supervisor never forks or unshares itself (it is a trio process, and trio has
+threads: ``unshare(CLONE_NEWUSER)`` fails in a threaded process and a fork there
+copies locks held by other threads).  Everything that makes or tears down a
+container runs in a fresh, single-threaded ``fire`` process instead — the same
+code an engine runs — and the supervisor only watches: the create process's stage
+channel (``FIRE_STAGE_FD``, see ``fire.container.create``), its exit code, and
+the container's process, which becomes the supervisor's child once ``create``
+exits (see ``fire.supervisor.reaper``).
+
+Every process started here is registered with the reaper while it lives, so
+that orphan reaping never takes its exit status from trio.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import trio
+
+import fire
+
+if TYPE_CHECKING:
+    from fire.supervisor.reaper import Reaper
+
+STAGE_FD_ENV = "FIRE_STAGE_FD"
+# The directory holding the `fire` package: the subprocesses import the same code.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fire.__file__)))
+
+
+class Completed:
+    __slots__ = ("code", "error", "stderr")
+
+    def __init__(self, code: int, stderr: str) -> None:
+        self.code = code
+        self.stderr = stderr
+        self.error = last_error(stderr) or (f"exited with status {code}" if code else "")
+
+
+def last_error(stderr: str) -> str:
+    """The one-line error a failing ``fire`` command printed (``fire: …``)."""
+    for line in reversed(stderr.strip().splitlines()):
+        if line.startswith("fire: "):
+            return line[len("fire: "):]
+    return ""
+
+
+def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + path if path else "")
+    env.pop(STAGE_FD_ENV, None)
+    for name in ("LANG", "LC_ALL", "LC_MESSAGES"):  # errors are parsed: keep them English
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+class Engine:
+    def __init__(self, root: str, reaper: Reaper, python: str | None = None) -> None:
+        self.root = root
+        self.reaper = reaper
+        self.python = python or sys.executable
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.python, "-m", "fire", "--root", self.root, *args]
+
+    async def open(self, args: list[str], *, stdout: int | None = None,
+                   stderr: int | None = None, pass_fds: tuple[int, ...] = (),
+                   env: dict[str, str] | None = None) -> trio.Process:
+        """Start a fire process (stdin is /dev/null); it is registered as ours."""
+        with self.reaper.hold():
+            proc = await trio.lowlevel.open_process(
+                self.argv(*args), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if stdout is None else stdout,
+                stderr=subprocess.PIPE if stderr is None else stderr,
+                pass_fds=pass_fds, env=environment(env), start_new_session=True)
+            self.reaper.owned.add(proc.pid)
+        return proc
+
+    async def wait(self, proc: trio.Process) -> Completed:
+        """Wait for ``proc`` and collect its stderr (when it is a pipe of ours).
+
+        The output is read while the process runs (a full pipe would stall it),
+        and given a moment after its exit: a child it left behind may hold the
+        pipe open, and must not keep us waiting for an EOF.
+        """
+        chunks: list[bytes] = []
+        try:
+            async with trio.open_nursery() as nursery:
+                eof = trio.Event()
+                if proc.stderr is not None:
+                    nursery.start_soon(_collect, proc.stderr, chunks, eof)
+                else:
+                    eof.set()
+                code = await proc.wait()
+                with trio.move_on_after(1.0):
+                    await eof.wait()
+                nursery.cancel_scope.cancel()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                _kill(proc)
+                await proc.wait()
+            raise
+        finally:
+            self.reaper.owned.discard(proc.pid)
+            if proc.stderr is not None:
+                with trio.CancelScope(shield=True):
+                    await proc.stderr.aclose()
+        return Completed(code, b"".join(chunks).decode(errors="replace"))
+
+    async def run(self, *args: str, limit: float | None = None,
+                  stdout: int | None = None) -> Completed:
+        """Run ``fire <args>`` to the end; past ``limit`` seconds (or when
+        cancelled) it is killed."""
+        proc = await self.open(list(args), stdout=stdout)
+        with trio.move_on_after(math.inf if limit is None else limit):
+            return await self.wait(proc)
+        return Completed(124, f"fire: timed out after {limit:g} s\n")
+
+
+async def _collect(stream: trio.abc.ReceiveStream, chunks: list[bytes], eof: trio.Event) -> None:
+    kept = 0
+    while chunk := await stream.receive_some(65536):
+        chunks.append(bytes(chunk))
+        kept += len(chunk)
+        while kept > 65536 and len(chunks) > 1:  # the tail holds the error line
+            kept -= len(chunks.pop(0))
+    eof.set()
+
+
+def _kill(proc: trio.Process) -> None:
+    """SIGKILL the process and everything it started (a ``fire create`` cut short
+    leaves a hook or the container's init; a health check, the command it runs in
+    the container).  What the container left is ``fire delete --force``'s."""
+    from fire.hooks.runner import kill_tree
+
+    kill_tree(proc.pid)

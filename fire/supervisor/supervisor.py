@@ -1,0 +1,359 @@
+"""The supervisor: the units of one TOML file, and what they share.
+
+One trio nursery holds everything: a task per container (``Unit.loop``), the
+socket server, the signal channel, the stats sampler, the metrics server, and
+each container's output pump.  The supervisor itself only decides *which* units
+run: at start (every container of the file; those that depend on others wait
+for them to run), on a reload (``SIGHUP``: added ones start, removed ones stop,
+changed ones are replaced, the others are not touched) and at the end (``SIGTERM``:
+every unit stops, in reverse dependency order, the units of one level at once).
+
+One supervisor per ``--root`` (an flock on ``@supervisor.lock``): two would both
+try to own the same containers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import signal
+from typing import TYPE_CHECKING
+
+import trio
+
+from fire import events as ev
+from fire.errors import FireError, UsageError
+from fire.lifecycle.stages import Stage, levels
+from fire.signals.table import name as signal_name
+from fire.signals.table import parse as parse_signal
+from fire.store import Store
+from fire.supervisor import cgstats
+from fire.supervisor import config as cfg
+from fire.supervisor.bus import Bus
+from fire.supervisor.engine import Engine
+from fire.supervisor.files import LOCK, SOCKET
+from fire.supervisor.journal import Journal
+from fire.supervisor.reaper import Reaper, become_subreaper
+from fire.supervisor.server import Server
+from fire.supervisor.signals import SignalChannel
+from fire.supervisor.unit import RUNNING_STATE, STOPPING, Unit
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from fire.supervisor.config import Config, Container
+    from fire.supervisor.output import Output
+
+FLUSH_GRACE = 2.0  # seconds subscribers get to receive the last events at exit
+ORPHAN_TICK = 5.0  # reap orphans this often even without SIGCHLD (it coalesces)
+
+
+def stop_levels(deps: dict[str, list[str]]) -> list[list[str]]:
+    """Groups of ids to stop one after the other: dependants before what they need."""
+    graph = tuple(Stage(cid, tuple(needs)) for cid, needs in deps.items())
+    return [sorted(level) for level in reversed(levels(graph))]
+
+
+class Supervisor:
+    def __init__(self, root: str, config: Config, bundles: list[str] | None = None,
+                 metrics: tuple[str, int] | None = None, journal: Journal | None = None) -> None:
+        self.root = os.path.abspath(root)
+        self.store = Store(self.root)
+        self.config = config
+        self.bundles = bundles or []  # bare BUNDLE arguments: kept across reloads
+        self.metrics = metrics
+        self.metrics_port = 0
+        self.journal = journal or Journal()
+        self.bus = Bus()
+        self.bus.listeners.append(self.journal)
+        self.reaper = Reaper()
+        self.engine = Engine(self.root, self.reaper)
+        self.cgroups = cgstats.Reader()
+        self.units: dict[str, Unit] = {}
+        self.starts = trio.CapacityLimiter(config.settings.parallel_starts)
+        self.exec_available = importlib.util.find_spec("fire.cli.exec") is not None
+        self.server = Server(self)
+        self.signals = SignalChannel(self)
+        self.shutting_down = False
+        self.finished = trio.Event()
+        self._changed = trio.Event()
+        self._reloading = trio.Lock()
+        self._nursery: trio.Nursery | None = None
+        self._lock_fd = -1
+        self.pumping = 0  # output pumps still reading (see pump())
+        self.pumps_idle = trio.Event()
+        self.pumps_idle.set()
+
+    # ------------------------------------------------------------------ running
+    @property
+    def nursery(self) -> trio.Nursery:
+        assert self._nursery is not None, "the supervisor is not running"
+        return self._nursery
+
+    def start_soon(self, fn: Callable[[], Awaitable[object]]) -> None:
+        self.nursery.start_soon(fn)
+
+    async def run(self) -> None:
+        self._lock_root()
+        try:
+            become_subreaper()
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(self.signals.run)
+                await nursery.start(self.server.serve)
+                if self.metrics is not None:
+                    host, port = self.metrics
+                    from fire.supervisor.metrics import serve
+
+                    self.metrics_port = await nursery.start(serve, self, host, port)
+                    self.journal.write("", f"metrics on http://{host}:{self.metrics_port}/metrics")
+                nursery.start_soon(self._sample_stats)
+                nursery.start_soon(self._reap_periodically)
+                self._check_exec()
+                self.journal.write("", f"supervising {len(self.config.containers)} "
+                                   f"container(s) in {self.root} (pid {os.getpid()})")
+                for cid, conf in self.config.containers.items():
+                    self._spawn(cid, conf)
+                await self.finished.wait()
+                # Every container is gone: read what they wrote last, then let the
+                # subscribers have the last events.
+                with trio.move_on_after(FLUSH_GRACE):
+                    await self.pumps_idle.wait()
+                self.bus.close()
+                with trio.move_on_after(FLUSH_GRACE):
+                    await self.server.idle.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._unlock_root()
+
+    def _lock_root(self) -> None:
+        self.store.ensure_root()
+        fd = os.open(os.path.join(self.root, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FireError("another fire-supervise is running with --root {root}",
+                            root=self.root) from None
+        self._lock_fd = fd
+
+    def _unlock_root(self) -> None:
+        if self._lock_fd < 0:
+            return
+        for name in (SOCKET, LOCK):  # removed while the lock is still held
+            try:
+                os.unlink(os.path.join(self.root, name))
+            except FileNotFoundError:
+                pass
+        os.close(self._lock_fd)
+        self._lock_fd = -1
+
+    def _check_exec(self) -> None:
+        if not self.exec_available and any(c.healthcheck for c in self.config.containers.values()):
+            self.bus.publish(ev.Log(id="", level="warning", text="health checks need `fire exec`, "
+                                    "which this installation lacks: they are not run"))
+
+    def pump(self, output: Output, fd: int) -> None:
+        """Read a container's output (``fd``) into its log, in the background: the
+        reading outlives the run (a restart does not wait for it), not the supervisor."""
+        if not self.pumping:
+            self.pumps_idle = trio.Event()
+        self.pumping += 1
+        self.nursery.start_soon(self._pump, output, fd)
+
+    async def _pump(self, output: Output, fd: int) -> None:
+        try:
+            await output.pump(fd)
+        finally:
+            self.pumping -= 1
+            if not self.pumping:
+                self.pumps_idle.set()
+
+    def _spawn(self, cid: str, conf: Container) -> Unit:
+        unit = Unit(self, cid, conf)
+        self.units[cid] = unit
+        self.nursery.start_soon(unit.loop)
+        return unit
+
+    # ------------------------------------------------------------------ unit helpers
+    def changed(self) -> None:
+        """Wake every task waiting in ``wait_until`` (a unit's state changed)."""
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            await self._changed.wait()
+
+    def is_running(self, cid: str) -> bool:
+        unit = self.units.get(cid)
+        return unit is not None and unit.state == RUNNING_STATE
+
+    def forwarded(self) -> set[int]:
+        return {s for c in self.config.containers.values() for s in c.forward_signums}
+
+    def reap_orphans(self) -> None:
+        for pid, status in self.reaper.reap_orphans():
+            self.bus.publish(ev.Log(id="", level="debug",
+                                    text=f"reaped orphan {pid} (exit code {status.code})"))
+
+    async def _reap_periodically(self) -> None:
+        while True:
+            await trio.sleep(ORPHAN_TICK)
+            self.reap_orphans()
+
+    async def _sample_stats(self) -> None:
+        while True:
+            await trio.sleep(self.config.settings.stats_interval)
+            for unit in list(self.units.values()):
+                if unit.cgroup is None or unit.pidfd < 0:
+                    continue
+                sample = self.cgroups.sample(unit.cgroup)
+                unit.sample = sample
+                self.bus.publish(ev.Stats(id=unit.id, cpu=sample.cpu, memory=sample.memory,
+                                          pids=sample.pids))
+                if sample.oom_kills and sample.oom_kills > unit.oom_kills:
+                    self.bus.publish(ev.Oom(id=unit.id, count=sample.oom_kills - unit.oom_kills))
+                    unit.oom_kills = sample.oom_kills
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self, replayed: list[ev.AnyEvent]) -> list[ev.AnyEvent]:
+        """The present, as events, where ``replayed`` does not already say it: what a
+        new subscriber gets after the replay (which may have lost old events)."""
+        last: dict[tuple[str, type], ev.AnyEvent] = {}
+        for event in replayed:
+            last[event.id, type(event)] = event
+        out: list[ev.AnyEvent] = []
+        for cid, unit in self.units.items():
+            state = last.get((cid, ev.State))
+            if not (isinstance(state, ev.State) and (state.state, state.pid, state.restarts) == (
+                    unit.state, unit.shown_pid(), unit.restarts)):
+                out.append(ev.State(cid, state=unit.state, pid=unit.shown_pid(),
+                                    restarts=unit.restarts, reason=unit.reason))
+            health = last.get((cid, ev.Health))
+            if unit.health and not (isinstance(health, ev.Health)
+                                    and health.status == unit.health):
+                out.append(ev.Health(cid, status=unit.health))
+            if unit.sample is not None and unit.pidfd >= 0 and (cid, ev.Stats) not in last:
+                s = unit.sample
+                out.append(ev.Stats(cid, cpu=s.cpu, memory=s.memory, pids=s.pids))
+        return out
+
+    def status_report(self) -> None:
+        """SIGUSR1: a table of the containers in the log."""
+        rows = []
+        for cid, unit in self.units.items():
+            s = unit.sample
+            rows.append([cid, unit.state, str(unit.pid or "-"), _duration(unit.uptime),
+                         str(unit.restarts), unit.health or "-",
+                         "-" if s is None or s.cpu is None else f"{s.cpu:.2f}s",
+                         "-" if s is None or s.memory is None else f"{s.memory // 1024}K",
+                         "-" if s is None or s.pids is None else str(s.pids)])
+        self.journal.write("", f"status: {len(rows)} container(s), {self.bus.published} events")
+        self.journal.table(["ID", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "MEM",
+                            "PIDS"], rows)
+
+    # ------------------------------------------------------------------ control
+    async def control(self, request: ev.AnyRequest) -> ev.Reply:
+        assert not isinstance(request, ev.Subscribe)
+        unit = self.units.get(request.id)
+        if unit is None:
+            return ev.Reply(ok=False, error=f"no container {request.id!r} is supervised here")
+        if isinstance(request, ev.Kill):
+            try:
+                signum = parse_signal(request.signal)
+            except UsageError as exc:
+                return ev.Reply(ok=False, error=str(exc))
+            if not unit.kill(signum):
+                return ev.Reply(ok=False, error="container not running")
+            self.bus.publish(ev.Signal(unit.id, signal=signal_name(signum), target="container"))
+            return ev.Reply(ok=True)
+        if isinstance(request, ev.Stop):
+            self.start_soon(unit.stop)
+            return ev.Reply(ok=True)
+        if self.shutting_down:
+            return ev.Reply(ok=False, error="the supervisor is stopping")
+        if isinstance(request, ev.Start):
+            if not unit.done.is_set():
+                return ev.Reply(ok=False, error=f"{unit.id} is already {unit.state}")
+            self._spawn(unit.id, unit.conf)
+            return ev.Reply(ok=True)
+        cid = unit.id
+
+        async def restart() -> None:
+            await unit.stop()
+            if not self.shutting_down and self.units.get(cid) is unit:
+                self._spawn(cid, unit.conf)
+
+        self.start_soon(restart)
+        return ev.Reply(ok=True)
+
+    # ------------------------------------------------------------------ stop, reload
+    async def stop_units(self, ids: list[str], deps: dict[str, list[str]]) -> None:
+        """Stop ``ids``: dependants first, one level at a time, a level in parallel."""
+        wanted = set(ids)
+        for level in stop_levels(deps):
+            async with trio.open_nursery() as nursery:
+                for cid in level:
+                    unit = self.units.get(cid)
+                    if cid in wanted and unit is not None:
+                        nursery.start_soon(unit.stop)
+
+    async def shutdown(self) -> None:
+        if self.shutting_down:
+            # A second TERM/INT: the person is not waiting for stop timeouts.
+            for unit in self.units.values():
+                if unit.state == STOPPING:
+                    unit.kill(signal.SIGKILL)
+            return
+        self.shutting_down = True
+        self.journal.write("", f"stopping {len(self.units)} container(s)")
+        async with self._reloading:
+            deps = {cid: list(u.conf.depends_on) for cid, u in self.units.items()}
+            await self.stop_units(list(self.units), deps)
+        self.finished.set()
+
+    async def reload(self) -> None:
+        async with self._reloading:
+            if self.shutting_down:
+                return
+            if self.config.path is None:
+                self.journal.write("", "SIGHUP: there is no --config file to reload")
+                return
+            try:
+                new = cfg.with_bundles(cfg.load(self.config.path), self.bundles)
+            except FireError as exc:
+                self.bus.publish(ev.Log(id="", level="error",
+                                        text=f"reload: {exc}; the configuration is unchanged"))
+                return
+            old = self.config.containers
+            removed = [cid for cid in old if cid not in new.containers]
+            changed = [cid for cid, c in new.containers.items() if cid in old and old[cid] != c]
+            added = [cid for cid in new.containers if cid not in old]
+            self.bus.publish(ev.Log(id="", text=f"reload: {len(added)} added, {len(removed)} "
+                                    f"removed, {len(changed)} changed"))
+            await self.signals.listen({s for c in new.containers.values()
+                                       for s in c.forward_signums})
+            self.starts.total_tokens = new.settings.parallel_starts
+            deps = {cid: list(c.depends_on) for cid, c in old.items()}
+            await self.stop_units(removed + changed, deps)
+            for cid in removed:
+                self.units.pop(cid, None)
+            self.config = new
+            self._check_exec()
+            for cid in [*changed, *added]:
+                if not self.shutting_down:
+                    self._spawn(cid, new.containers[cid])
+            self.changed()
+
+
+def _duration(seconds: float) -> str:
+    if seconds <= 0:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"

@@ -1,0 +1,500 @@
+"""One supervised container: its runs, its restarts, its health, its stop.
+
+A *run* of a container is a walk of two small stage graphs, with the container's
+life in between::
+
+    set-up:   logs ∥ bundle ∥ leftover ─→ create ─→ start
+                                          (the `fire create` process reports its
+                                           own and the init's stages: validate,
+                                           claim, cgroup ∥ seccomp, spawn,
+                                           namespaces, rootfs, mounts, …, created)
+    running:  wait for the exit (pidfd) ∥ health checks ∥ stop requests
+    teardown: delete  (`fire delete --force`: kills what is left, runs the
+                       poststop hooks, removes the cgroup and the state directory)
+
+then the restart policy (``fire.supervisor.policy``) decides whether there is
+another run, after a backoff.  Every stage's start, end, duration and error is an
+event; so is every change of the unit's ``state``:
+
+    waiting → creating → created → running → stopping → stopped
+                 ↑                                  ╰──→ restarting ─╮
+                 ╰───────────────────────────────────────────────────╯
+    (failed: a run failed and the policy will not restart it)
+
+Stopping is cooperative: ``stop()`` cancels what can be cancelled (waiting for a
+dependency, set-up, a backoff) and ends a running container with its stop signal,
+then SIGKILL after ``stop_timeout``; the loop then tears down and ends.  A set-up
+that is cancelled halfway is cleaned with ``fire delete --force``, which knows
+how from the container's state.json.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import trio
+
+from fire import events as ev
+from fire.errors import FireError, StateCorrupt, describe
+from fire.lifecycle.stages import Stage
+from fire.signals.table import name as signal_name
+from fire.spec.state import PAUSED, RUNNING
+from fire.supervisor import graph, policy
+from fire.supervisor.console import ConsoleSocket
+from fire.supervisor.engine import STAGE_FD_ENV
+from fire.supervisor.graph import SUPERVISOR, StageFailed
+from fire.supervisor.output import Output
+from fire.supervisor.reaper import open_pidfd
+from fire.supervisor.relay import StageRelay
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from fire.spec.state import State
+    from fire.supervisor.cgstats import Sample
+    from fire.supervisor.config import Container
+    from fire.supervisor.supervisor import Supervisor
+
+SETUP: tuple[Stage, ...] = (
+    Stage("logs", side=SUPERVISOR),
+    Stage("bundle", side=SUPERVISOR),
+    Stage("leftover", side=SUPERVISOR),
+    Stage("create", ("logs", "bundle", "leftover"), SUPERVISOR, undo="fire delete --force"),
+    Stage("start", ("create",), SUPERVISOR),
+)
+TEARDOWN: tuple[Stage, ...] = (Stage("delete", side=SUPERVISOR),)
+
+# The supervised states (the `state` event's values).
+WAITING = "waiting"
+CREATING = "creating"
+CREATED = "created"
+RUNNING_STATE = "running"
+STOPPING = "stopping"
+RESTARTING = "restarting"
+STOPPED = "stopped"
+FAILED = "failed"
+STATES = (WAITING, CREATING, CREATED, RUNNING_STATE, STOPPING, RESTARTING, STOPPED, FAILED)
+
+class Unit:
+    def __init__(self, sup: Supervisor, cid: str, conf: Container) -> None:
+        self.sup = sup
+        self.id = cid
+        self.conf = conf
+        self.state = WAITING
+        self.reason = ""
+        self.pid = 0
+        self.pidfd = -1
+        self.cgroup: str | None = None
+        self.poststop = False  # the container has poststop hooks (state.json)
+        self.terminal = False  # process.terminal: its output comes through a pty
+        self.since = 0.0  # time.time() it entered "running"
+        self.run = 0
+        self.restarts = 0
+        self.streak = 0
+        self.health = ""
+        self.sample: Sample | None = None
+        self.oom_kills = 0
+        self.output: Output | None = None
+        self.stop_requested = False
+        self.unhealthy = False
+        self.done = trio.Event()
+        self._end = trio.Event()  # end the current run now (stop, or unhealthy)
+        self._cancellable: trio.CancelScope | None = None
+
+    # ------------------------------------------------------------------ events
+    def publish(self, event: ev.AnyEvent) -> None:
+        self.sup.bus.publish(event)
+
+    def set_state(self, state: str, reason: str = "") -> None:
+        self.state = state
+        self.reason = reason
+        self.publish(ev.State(self.id, state=state, pid=self.shown_pid(), restarts=self.restarts,
+                              reason=reason))
+        self.sup.changed()
+
+    def shown_pid(self) -> int:
+        """The pid a ``state`` event carries: the container's, while it has one."""
+        return self.pid if self.state in (CREATED, RUNNING_STATE, STOPPING) else 0
+
+    def say(self, text: str, level: str = "info") -> None:
+        self.publish(ev.Log(id=self.id, level=level, text=text))
+
+    # graph.Reporter
+    def started(self, stage: Stage) -> None:
+        self.publish(ev.StageStarted(id=self.id, stage=stage.name, side=stage.side, run=self.run))
+
+    def finished(self, stage: Stage, duration: float) -> None:
+        self.publish(ev.StageFinished(id=self.id, stage=stage.name, side=stage.side,
+                                      duration=duration, run=self.run))
+
+    def failed(self, stage: Stage, duration: float, error: str) -> None:
+        self.publish(ev.StageFailed(id=self.id, stage=stage.name, side=stage.side,
+                                    duration=duration, error=error, run=self.run))
+
+    def undo_failed(self, stage: Stage, error: str) -> None:
+        self.say(f"undoing {stage.name}: {error}", "warning")
+
+    # ------------------------------------------------------------------ control
+    async def stop(self) -> None:
+        """End the container for good (no restart) and wait until it is torn down."""
+        self.stop_requested = True
+        self._end.set()
+        if self._cancellable is not None:
+            self._cancellable.cancel()
+        await self.done.wait()
+
+    def kill(self, signum: int) -> bool:
+        """Send ``signum`` to the container's process; False if it is not running."""
+        if self.pidfd < 0:
+            return False
+        try:
+            signal.pidfd_send_signal(self.pidfd, signum)
+        except OSError:  # ESRCH: it has just exited
+            return False
+        return True
+
+    def asked_to_stop(self) -> bool:
+        """``stop_requested``, read afresh (a call: mypy must not narrow it across the
+        awaits during which ``stop()`` may set it)."""
+        return self.stop_requested
+
+    @property
+    def uptime(self) -> float:
+        return time.time() - self.since if self.state in (RUNNING_STATE, STOPPING) else 0.0
+
+    # ------------------------------------------------------------------ the loop
+    async def loop(self) -> None:
+        """Runs, restarts, until stopped or the policy gives up.
+
+        An unexpected error (a bug) ends this unit — state ``failed``, the traceback
+        in the supervisor's log — and nothing else: every other container stays
+        supervised.
+        """
+        try:
+            await self._loop()
+        except Exception as exc:  # a bug: contained to this unit (see the docstring)
+            import traceback
+
+            self.sup.journal.write(self.id, "internal error:\n" + "".join(
+                traceback.format_exception(exc)).rstrip())
+            self.stop_requested = True
+            self._forget_process()
+            self.set_state(FAILED, f"internal error: {describe(exc)}")
+        finally:
+            if self.output is not None:
+                self.output.close()
+                self.output = None
+            self.done.set()
+
+    async def _loop(self) -> None:
+        """The runs of the container, and the decisions between them."""
+        if not await self._wait_dependencies():
+            return
+        existing = self._existing()
+        while not self.asked_to_stop():
+            if existing is not None:
+                outcome = await self._adopt(existing)
+                existing = None
+            else:
+                outcome = await self._run_once()
+            if self.asked_to_stop():
+                break
+            if not policy.should_restart(self.conf.restart, outcome, self.restarts,
+                                         self.conf.max_restarts):
+                if outcome.failed:
+                    self.set_state(FAILED, _describe(outcome))
+                else:
+                    self.set_state(STOPPED, _describe(outcome))
+                return
+            self.streak = policy.next_streak(self.streak, outcome)
+            delay = policy.backoff(self.streak)
+            self.streak += 1
+            self.restarts += 1
+            self.set_state(RESTARTING, f"{_describe(outcome)}; again in {delay:g} s")
+            with self._cancel_on_stop():
+                await trio.sleep(delay)
+        self.set_state(STOPPED, "stopped on request")
+
+    def _cancel_on_stop(self) -> trio.CancelScope:
+        scope = trio.CancelScope()
+        if self.stop_requested:
+            scope.cancel()
+        self._cancellable = scope
+        return scope
+
+    async def _wait_dependencies(self) -> bool:
+        needs = self.conf.depends_on
+        if not needs:
+            return True
+        self.set_state(WAITING, "for " + ", ".join(needs))
+        with self._cancel_on_stop() as scope:
+            await self.sup.wait_until(lambda: all(self.sup.is_running(d) for d in needs))
+        if scope.cancelled_caught:
+            self.set_state(STOPPED, "stopped on request")
+            return False
+        return True
+
+    def _existing(self) -> State | None:
+        """The state of a container of this id already in --root (a previous
+        supervisor's), or None."""
+        try:
+            cdir = self.sup.store.open(self.id)
+        except FireError:
+            return None
+        try:
+            return cdir.read_state()
+        except StateCorrupt:
+            return None
+        finally:
+            cdir.close()
+
+    # ------------------------------------------------------------------ one run
+    async def _run_once(self) -> policy.Outcome:
+        self.run += 1
+        self.unhealthy = False
+        self._end = trio.Event()
+        self.set_state(CREATING)
+        actions = {"logs": self._logs, "bundle": self._bundle, "leftover": self._leftover,
+                   "create": self._create, "start": self._start}
+        try:
+            with self._cancel_on_stop() as scope:
+                async with self.sup.starts:
+                    await graph.run(SETUP, actions, self, {"create": self._delete_quietly})
+        except StageFailed as exc:
+            self._forget_process()
+            return policy.Outcome(failed_stage=exc.stage)
+        finally:
+            self._cancellable = None
+        if scope.cancelled_caught:
+            self._forget_process()
+            return policy.Outcome(stopped=True)
+        return await self._running()
+
+    async def _adopt(self, state: State) -> policy.Outcome:
+        """Watch a container a previous supervisor started, instead of a duplicate."""
+        from fire.container.status import current
+
+        if state.bundle != self.conf.bundle:
+            self.say(f"{self.sup.root}/{self.id} belongs to another bundle ({state.bundle}); "
+                     "it is left alone", "error")
+            self.stop_requested = True
+            self.set_state(FAILED, "the id is taken by another bundle")
+            return policy.Outcome(failed_stage="adopt")
+        status = current(state)
+        fd = open_pidfd(state.pid, state.pidStart) if status in (RUNNING, PAUSED) else None
+        if fd is None:  # created, stopped, creating: the set-up's `leftover` stage deletes it
+            return await self._run_once()
+        self.run += 1
+        self._end = trio.Event()
+        self._take(state, fd)
+        self.say(f"adopted the running container (pid {self.pid}); its exit code will be "
+                 "unknown and its output is not collected")
+        return await self._running(adopted=True)
+
+    def _take(self, state: State, pidfd: int) -> None:
+        self.pid, self.pidfd = state.pid, pidfd
+        path = (state.cgroup or {}).get("path")
+        self.cgroup = path if isinstance(path, str) else None
+        self.poststop = bool((state.hooks or {}).get("poststop"))
+        self.sup.reaper.watched.add(self.pid)
+
+    def _forget_process(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+        self.sup.reaper.watched.discard(self.pid)
+        self.pidfd = -1
+        self.pid = 0
+
+    async def _running(self, adopted: bool = False) -> policy.Outcome:
+        if self.stop_requested:  # asked between the set-up and now
+            self._end.set()
+        self.since = time.time()
+        began = trio.current_time()
+        self.set_state(RUNNING_STATE, "adopted" if adopted else "")
+        async with trio.open_nursery() as nursery:
+            if self.conf.healthcheck is not None and self.sup.exec_available:
+                nursery.start_soon(self._health)
+            nursery.start_soon(self._stop_when_asked)
+            status = await self.sup.reaper.wait(self.pidfd, self.pid)
+            nursery.cancel_scope.cancel()
+        uptime = trio.current_time() - began
+        self.publish(ev.Exit(id=self.id, code=status.code, run=self.run,
+                             signal=signal_name(status.signal) if status.signal else None))
+        self._check_oom()
+        self._forget_process()
+        try:
+            await graph.run(TEARDOWN, {"delete": self._delete}, self)
+        except StageFailed:
+            pass  # reported as an event; the next run's `leftover` stage tries again
+        return policy.Outcome(code=status.code, signal=status.signal, unhealthy=self.unhealthy,
+                              stopped=self.stop_requested, uptime=uptime)
+
+    async def _stop_when_asked(self) -> None:
+        await self._end.wait()
+        self.set_state(STOPPING, "unhealthy" if self.unhealthy and not self.stop_requested
+                       else "")
+        self.kill(self.conf.stop_signum)
+        await trio.sleep(self.conf.stop_timeout)
+        self.say(f"still running {self.conf.stop_timeout:g} s after {self.conf.stop_signal}: "
+                 "SIGKILL", "warning")
+        self.kill(signal.SIGKILL)
+
+    def _check_oom(self) -> None:
+        if self.cgroup is None:
+            return
+        kills = self.sup.cgroups.sample(self.cgroup).oom_kills
+        if kills and kills > self.oom_kills:
+            self.publish(ev.Oom(id=self.id, count=kills - self.oom_kills))
+        self.oom_kills = 0
+        self.sup.cgroups.forget(self.cgroup)
+
+    # ------------------------------------------------------------------ stages
+    async def _logs(self) -> None:
+        if self.output is None:
+            self.output = Output(self.sup.root, self.id, self.publish, self.conf.log_max_bytes,
+                                 self.conf.log_files, self.sup.config.settings.output_events)
+
+    async def _bundle(self) -> None:
+        from fire.spec.load import read_config
+
+        spec = read_config(os.path.join(self.conf.bundle, "config.json"))
+        self.terminal = spec.process is not None and bool(spec.process.terminal)
+
+    def has_state_dir(self) -> bool:
+        """``<root>/<id>`` exists (a local directory: no need for a thread)."""
+        return os.path.lexists(os.path.join(self.sup.root, self.id))
+
+    async def _leftover(self) -> None:
+        if self.has_state_dir():
+            self.say("deleting the stopped container left in --root by an earlier run")
+            await self._delete_quietly()
+
+    async def _create(self) -> None:
+        async with AsyncExitStack() as stack:
+            console = await stack.enter_async_context(ConsoleSocket()) if self.terminal else None
+            await self._create_with(console)
+        self.set_state(CREATED)
+
+    async def _create_with(self, console: ConsoleSocket | None) -> None:
+        assert self.output is not None
+        out_r, out_w = self.output.pipe()
+        stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
+        relay = StageRelay(self.id, self.run, self.publish)
+        args = ["create", "--bundle", self.conf.bundle, self.id]
+        if console is not None:
+            args[1:1] = ["--console-socket", console.path]
+        try:
+            with self.sup.reaper.hold():  # the container's process is ours once create exits
+                try:
+                    proc = await self.sup.engine.open(
+                        args, stdout=out_w, stderr=out_w, pass_fds=(stage_w,),
+                        env={STAGE_FD_ENV: str(stage_w)})
+                finally:
+                    os.close(out_w)
+                    os.close(stage_w)
+                self.sup.pump(self.output, out_r)
+                out_r = -1
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(relay.read, stage_r)
+                    stage_r = -1
+                    accepting = trio.CancelScope()
+                    if console is not None:
+                        nursery.start_soon(_within, accepting, console.receive)
+                    result = await self.sup.engine.wait(proc)
+                    accepting.cancel()  # create is gone: it sent the terminal, or never will
+                if console is not None and console.master >= 0:
+                    self.sup.pump(self.output, console.master)
+                if result.code != 0:
+                    raise StageFailed("create", relay.error or result.error)
+                state = self._existing()
+                fd = open_pidfd(state.pid, state.pidStart) if state is not None else None
+                if state is None or fd is None:
+                    raise StageFailed("create", "the container's process is gone")
+                self._take(state, fd)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self._delete_quietly()
+            raise
+        finally:
+            for fd in (out_r, stage_r):
+                if fd >= 0:
+                    os.close(fd)
+
+    async def _start(self) -> None:
+        # From here on the container's program runs: a stop asked now must not
+        # cancel the set-up (that would end in `delete --force`, a SIGKILL) but be
+        # the graceful stop of a running container (stop_signal, then the timeout).
+        # A stop asked before this point has cancelled the set-up's scope: the
+        # checkpoint raises, and nothing was started.
+        await trio.lowlevel.checkpoint()
+        self._cancellable = None
+        result = await self.sup.engine.run("start", self.id)
+        if result.code != 0:
+            raise StageFailed("start", result.error)
+
+    async def _delete(self) -> None:
+        result = await self.sup.engine.run("delete", "--force", self.id)
+        if self.poststop:
+            failed = [line[len("fire: warning: "):] for line in result.stderr.splitlines()
+                      if line.startswith("fire: warning: ") and "poststop" in line]
+            self.publish(ev.Hook(id=self.id, phase="poststop", ok=not failed and result.code == 0,
+                                 detail="; ".join(failed)))
+            self.poststop = False
+        if result.code != 0:
+            raise StageFailed("delete", result.error)
+
+    async def _delete_quietly(self) -> None:
+        """``fire delete --force`` (after a failed or interrupted set-up)."""
+        if self.has_state_dir():
+            result = await self.sup.engine.run("delete", "--force", self.id)
+            if result.code != 0:
+                self.say(f"cleaning up: {result.error}", "warning")
+
+    # ------------------------------------------------------------------ health
+    async def _health(self) -> None:
+        hc = self.conf.healthcheck
+        assert hc is not None
+        failures = 0
+        began = trio.current_time()
+        self.health = policy.STARTING
+        self.publish(ev.Health(id=self.id, status=self.health))
+        while True:
+            await trio.sleep(hc.interval)
+            try:
+                result = await self.sup.engine.run("exec", self.id, *hc.command,
+                                                   limit=hc.timeout)
+                ok, detail = result.code == 0, result.error
+            except OSError as exc:  # could not even start `fire exec`: a failed check
+                ok, detail = False, describe(exc)
+            grace = trio.current_time() - began < hc.start_period
+            self.health, failures = policy.health_step(failures, ok, hc.retries, grace)
+            self.publish(ev.Health(self.id, status=self.health, failures=failures,
+                                   output="" if ok else detail))
+            self.sup.changed()
+            if self.health == policy.UNHEALTHY:
+                self.unhealthy = True
+                self._end.set()
+                return
+
+
+async def _within(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await fn()
+
+
+def _describe(outcome: policy.Outcome) -> str:
+    if outcome.stopped:
+        return "stopped on request"
+    if outcome.failed_stage is not None:
+        return f"stage {outcome.failed_stage} failed"
+    if outcome.unhealthy:
+        return "unhealthy"
+    if outcome.signal is not None:
+        return f"killed by {signal_name(outcome.signal)}"
+    if outcome.code is None:
+        return "exited (status unknown)"
+    return f"exited with code {outcome.code}"

@@ -1,0 +1,1 @@
+"""The ``fire`` status view (``fire top``): textual, built on rich."""

@@ -1,0 +1,151 @@
+"""The TOML file: defaults, paths, and errors that name the file and the value's path."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from fire.errors import ConfigError, FireError
+from fire.supervisor import config as cfg
+from fire.supervisor.supervisor import stop_levels
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+EXAMPLE = b"""
+[containers.db]
+bundle = "/srv/db"
+restart = "always"
+
+[containers.web]
+bundle = "web"
+depends_on = ["db"]
+restart = "on-failure"
+max_restarts = 3
+stop_signal = "TERM"
+stop_timeout = 10
+forward_signals = ["USR2"]
+
+[containers.web.healthcheck]
+command = ["sh", "-c", "test -e /tmp/ready"]
+interval = 2
+timeout = 1
+retries = 3
+"""
+
+
+def test_the_issue_example_decodes() -> None:
+    config = cfg.parse(EXAMPLE, "fire.toml", "/etc/fire")
+    assert list(config.containers) == ["db", "web"]
+    db, web = config.containers["db"], config.containers["web"]
+    assert db.bundle == "/srv/db"
+    assert web.bundle == "/etc/fire/web", "relative bundles are relative to the file"
+    assert (db.restart, db.max_restarts, db.stop_timeout, db.depends_on) == ("always", None, 10.0,
+                                                                             [])
+    assert (web.restart, web.max_restarts, web.depends_on) == ("on-failure", 3, ["db"])
+    assert web.forward_signums == {12}
+    assert web.healthcheck is not None
+    assert (web.healthcheck.command, web.healthcheck.interval, web.healthcheck.retries) == (
+        ["sh", "-c", "test -e /tmp/ready"], 2.0, 3)
+    assert config.settings.parallel_starts == 4
+
+
+@pytest.mark.parametrize(("text", "where", "detail"), [
+    (b'[containers.web]\nbundle = "b"\nrestart = "sometimes"', "$.containers.web.restart",
+     "unknown value 'sometimes'"),
+    (b'[containers.web]\nbundle = "b"\nmax_restarts = -1', "$.containers.web.max_restarts",
+     ">= 0"),
+    (b'[containers.web]\nrestart = "no"', "$.containers.web.bundle", "required field is missing"),
+    (b'[containers.web]\nbundle = "b"\nstop_timeout = "ten"', "$.containers.web.stop_timeout",
+     "expected float, got str"),
+    (b'[containers.web]\nbundle = "b"\ncolour = "red"', "$.containers.web",
+     "unknown field colour"),
+    (b'[containers.web]\nbundle = "b"\n[containers.web.healthcheck]\ncommand = []',
+     "$.containers.web.healthcheck.command", "length >= 1"),
+    (b'[containers.web]\nbundle = "b"\n[containers.web.healthcheck]\ncommand = ["true"]\n'
+     b'interval = 0', "$.containers.web.healthcheck.interval", "> 0.0"),
+    (b'[containers.web]\nbundle = "b"\ndepends_on = ["db"]', "$.containers.web.depends_on[0]",
+     "no container named 'db'"),
+    (b'[containers.web]\nbundle = "b"\nstop_signal = "SIGNOPE"', "$.containers.web.stop_signal",
+     "unknown signal"),
+    (b'[containers.web]\nbundle = "b"\nforward_signals = ["HUP"]',
+     "$.containers.web.forward_signals[0]", "SIGHUP is the supervisor's own (reload)"),
+    (b'[containers.web]\nbundle = "b"\nforward_signals = ["KILL"]',
+     "$.containers.web.forward_signals[0]", "cannot be caught"),
+    (b'[containers."my web"]\nbundle = "b"', "$.containers['my web']", "not a valid container id"),
+    (b'[supervisor]\nstats_interval = 0', "$.supervisor.stats_interval", "> 0.0"),
+    (b'[containerz.web]\nbundle = "b"', "$.containerz", "unknown table"),
+])
+def test_errors_name_the_path(text: bytes, where: str, detail: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(text, "/etc/fire.toml")
+    message = str(info.value)
+    assert message.startswith(f"invalid /etc/fire.toml: {where}: "), message
+    assert detail in message
+    assert "\n" not in message
+
+
+def test_malformed_toml_is_one_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(b"[containers.web\nbundle = 1", "x.toml")
+    assert str(info.value).startswith("invalid x.toml: malformed TOML: ")
+    assert "line 1" in str(info.value)
+
+
+def test_a_dependency_cycle_is_refused() -> None:
+    text = b"""
+[containers.a]
+bundle = "a"
+depends_on = ["c"]
+[containers.b]
+bundle = "b"
+depends_on = ["a"]
+[containers.c]
+bundle = "c"
+depends_on = ["b"]
+"""
+    with pytest.raises(ConfigError) as info:
+        cfg.parse(text, "f.toml")
+    assert "a dependency cycle: a → c → b → a" in str(info.value)
+
+
+def test_find_cycle() -> None:
+    assert cfg.find_cycle({"a": ["b"], "b": [], "c": ["a", "b"]}) is None
+    assert cfg.find_cycle({"a": ["a"]}) == ["a", "a"]
+
+
+def test_bare_bundles_get_defaults_and_their_directory_name(tmp_path: Path) -> None:
+    (tmp_path / "redis").mkdir()
+    config = cfg.with_bundles(cfg.Config(), [str(tmp_path / "redis") + "/"])
+    assert list(config.containers) == ["redis"]
+    c = config.containers["redis"]
+    assert (c.bundle, c.restart, c.stop_signal, c.healthcheck) == (str(tmp_path / "redis"), "no",
+                                                                   "TERM", None)
+    with pytest.raises(ConfigError, match="already supervised"):
+        cfg.with_bundles(config, [str(tmp_path / "redis")])
+    with pytest.raises(ConfigError, match="not a valid container id"):
+        cfg.with_bundles(config, [str(tmp_path / "a b")])
+
+
+def test_load_reads_a_file_and_remembers_it(tmp_path: Path) -> None:
+    path = tmp_path / "fire.toml"
+    path.write_bytes(b'[containers.x]\nbundle = "x"\n')
+    config = cfg.load(str(path))
+    assert config.path == str(path)
+    assert config.containers["x"].bundle == str(tmp_path / "x")
+    with pytest.raises(FireError, match="cannot read"):
+        cfg.load(str(tmp_path / "missing.toml"))
+
+
+def test_containers_compare_equal_when_unchanged() -> None:
+    """A reload restarts what changed: equality of the decoded Structs decides."""
+    a = cfg.parse(EXAMPLE, "f", "/etc").containers
+    b = cfg.parse(EXAMPLE.replace(b"retries = 3", b"retries = 4"), "f", "/etc").containers
+    assert a["db"] == b["db"]
+    assert a["web"] != b["web"]
+
+
+def test_stop_levels_are_reverse_dependency_order() -> None:
+    deps = {"db": [], "cache": [], "api": ["db", "cache"], "web": ["api"], "solo": []}
+    assert stop_levels(deps) == [["web"], ["api"], ["cache", "db", "solo"]]
