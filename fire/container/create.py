@@ -22,6 +22,7 @@ from fire.cgroup.manager import Manager, resolve_path
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.early import begin as begin_early
+from fire.container.exec import save_plan as save_exec_plan
 from fire.container.spawn import InitProcess, spawn
 from fire.errors import (
     ConfigError,
@@ -316,6 +317,8 @@ class Creation:
         storage_stage.complete_plan(plan, prepared)
         net_stage.complete_plan(plan, net)
 
+        # `fire exec` starts from the container's compiled process (seccomp included).
+        save_exec_plan(cdir, plan["process"])
         self.stage("spawn")
         init = self.init
         assert init is not None
@@ -420,6 +423,7 @@ class Creation:
                 chan.send(msg.OK)
             elif tag == msg.PTY:
                 self.take_pty(fds)
+                fds = fds[1:]  # the master is closed (sent on) or kept (foreground)
                 chan.send(msg.OK)
             elif tag == msg.WARN:
                 log.info("{text}", text=str(message[1]))
