@@ -119,6 +119,7 @@ class Fire:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.ids: list[str] = []  # every id unique_id() gave out (for the leak checks)
         runtime = os.environ.get("FIRE_TEST_RUNTIME", "fire")
         self.name = runtime
         self.argv = ([sys.executable, "-m", "fire"] if runtime == "fire" else [runtime])
@@ -154,7 +155,9 @@ class Fire:
                                 env=self.env(kw.pop("env", None)), **kw)
 
     def unique_id(self, prefix: str = "t") -> str:
-        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+        cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        self.ids.append(cid)
+        return cid
 
     def state(self, cid: str) -> dict[str, Any]:
         r = self(*("state", cid), check=True)
@@ -220,7 +223,8 @@ def _children() -> set[int]:
 @pytest.fixture
 def no_leaks(tmp_path: Path, fire: Fire) -> Iterator[None]:
     """After the test (and `delete --force` of what it left): no mount under the
-    test's directory, no state directory, no process of ours left."""
+    test's directory, no state directory, no cgroup named after one of the test's
+    container ids, no process of ours and no process in such a cgroup left."""
     before_mounts = len(_mounts_mentioning(str(tmp_path)))
     before_children = _children()
     yield
@@ -233,6 +237,8 @@ def no_leaks(tmp_path: Path, fire: Fire) -> Iterator[None]:
     while _children() - before_children and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _children() - before_children == set(), "a child process was left behind"
+    left_cgroups = [d for cid in fire.ids for d in cgroup_dirs_of(cid)]
+    assert left_cgroups == [], f"cgroups left behind: {left_cgroups}"
 
 
 def cgroup_dirs_of(cid: str) -> list[str]:

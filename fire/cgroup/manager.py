@@ -44,7 +44,9 @@ def resolve_path(cgroups_path: str | None, cid: str) -> str:
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
         raise CgroupError("$.linux.cgroupsPath: {path}: the systemd cgroup driver is not "
                           "available on this host", path=cgroups_path)
-    path = os.path.normpath("/" + cgroups_path)
+    # One leading slash: normpath keeps a leading "//" (POSIX), and podman's
+    # cgroupsPath is absolute ("/libpod_parent/libpod-ID").
+    path = os.path.normpath("/" + cgroups_path.lstrip("/"))
     if path == "/":
         raise CgroupError("$.linux.cgroupsPath: the root cgroup cannot be a container's")
     return path
@@ -366,6 +368,7 @@ class Manager:
             return
         deadline = time.monotonic() + 5
         self.kill_all()
+        own = set(self.dirs())
         for d in reversed(self.created):
             while True:
                 try:
@@ -374,6 +377,10 @@ class Manager:
                 except FileNotFoundError:
                     break
                 except OSError as exc:
+                    if d not in own and exc.errno in (errno.EBUSY, errno.ENOTEMPTY):
+                        # A parent this container made that others now use (podman's
+                        # /libpod_parent): it stays, as runc leaves every parent.
+                        break
                     if exc.errno != errno.EBUSY or time.monotonic() > deadline:
                         raise CgroupError("cannot remove cgroup {path}: {reason}", path=d,
                                           reason=exc.strerror) from None

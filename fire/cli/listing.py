@@ -49,9 +49,9 @@ def print_rows(items: list[dict[str, object]], fmt: str, quiet: bool) -> None:
         sys.stdout.write("".join(f"{r['id']}\n" for r in items))
         return
     if fmt == "json":
-        import json
+        from fire import jsonlite
 
-        sys.stdout.write(json.dumps(items) + "\n")
+        sys.stdout.write(jsonlite.dumps(items, compact=False) + "\n")
         return
     if fmt != "table":
         raise FireError("invalid format {fmt!r} (table or json)", fmt=fmt)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from fire import jsonlite
 from fire.cli.common import need_id, parse_command, store
 from fire.container.status import load
 
@@ -19,5 +19,5 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
         return 0
     cdir, state, status = load(store(ctx), need_id(parsed, command))
     cdir.close()
-    sys.stdout.write(json.dumps(state.public(status), indent=2) + "\n")
+    sys.stdout.write(jsonlite.dumps(state.public(status), indent=2) + "\n")
     return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fire.cgroup.freezer import thaw
 from fire.container.destroy import destroy
 from fire.container.status import current
@@ -11,6 +9,7 @@ from fire.errors import NotFound, StateCorrupt
 from fire.lifecycle import machine as lm
 from fire.log import log
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import Store
 
@@ -28,7 +27,8 @@ def delete(store: Store, cid: str, force: bool = False) -> None:
         except StateCorrupt:
             if not force:
                 raise
-            log.warning("container {id}: unreadable state; removing its directory", id=cid)
+            log.warning("container {id}: its state is unreadable, so its processes and cgroup "
+                        "could not be identified; removing its directory", id=cid)
             cdir.remove()
             return
         machine = lm.Machine(cid, current(state))

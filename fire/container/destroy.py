@@ -11,12 +11,11 @@ the state directory last, so that an interrupted delete can be repeated.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import time
 
-from fire import delegate
+from fire import delegate, jsonlite
 from fire.cgroup.manager import Manager
 from fire.hooks import policy
 from fire.lifecycle import machine as lm
@@ -71,7 +70,7 @@ def hook_state(state: State, phase: str, pid: int | None = None) -> bytes:
     base = {"ociVersion": state.oci_version, "id": state.id, "bundle": state.bundle,
             "annotations": state.annotations}
     payload = policy.state(base, phase, state.pid if pid is None else pid)
-    return json.dumps(payload, separators=(",", ":")).encode()
+    return jsonlite.dumps(payload).encode()
 
 
 def stored_hooks(state: State, phase: str) -> list[HookPlan]:

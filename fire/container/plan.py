@@ -8,10 +8,10 @@ keeps it small (it must fit in 12 MiB while it waits) and easy to audit.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 
+from fire import jsonlite
 from fire.errors import ConfigError
 from fire.hooks.policy import attribute
 from fire.i18n import message
@@ -233,7 +233,7 @@ def state_json(spec: Spec, cid: str, bundle: str) -> bytes:
                                 "pid": -1, "bundle": bundle}
     if spec.annotations:
         state["annotations"] = spec.annotations
-    return json.dumps(state, separators=(",", ":")).encode()
+    return jsonlite.dumps(state).encode()
 
 
 def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,

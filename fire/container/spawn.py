@@ -107,19 +107,29 @@ class InitProcess:
         return os.waitstatus_to_exitcode(status) if pid else None
 
 
-def spawn(extra_fds: int = 0) -> InitProcess:
-    """Fork and exec the init; fds 0-2 and 3..3+extra_fds-1 are inherited."""
+def spawn(extra_fds: int = 0, entry: str = "fire.init.main", null_stdio: bool = False
+          ) -> InitProcess:
+    """Fork and exec the init; fds 0-2 and 3..3+extra_fds-1 are inherited.
+
+    ``entry`` is the module whose ``main(FD)`` runs: the container's init, or
+    ``fire.init.join`` for an exec'd process.  ``null_stdio`` (a process with a
+    terminal: its stdio will be the pty) gives the init /dev/null instead of the
+    caller's stdio, as runc does: containerd's shim reads the runtime's output
+    until EOF, which never comes while a waiting init holds the pipe."""
     exe = interpreter()
     sealed = sealed_interpreter()
     chan, child_end = Channel.pair()
     pid = os.fork()
     if pid == 0:
         try:
+            if null_stdio:
+                from fire.init.terminal import null_stdio as detach
+                detach()
             # Only stdio and the preserved fds may reach the init; then the channel.
             p.cloexec_from(3 + extra_fds)
             fd = fcntl.fcntl(child_end, fcntl.F_DUPFD, 3 + extra_fds)
             boot = (f"import sys;sys.path[:0]=[{PACKAGE_PARENT!r}];"
-                    f"from fire.init.main import main;main({fd})")
+                    f"from {entry} import main;main({fd})")
             os.execve(sealed, [exe, "-I", "-S", "-c", boot], {})
         finally:
             os._exit(127)

@@ -14,7 +14,6 @@ import _socket
 import os
 import sys
 
-from fire.container.destroy import destroy, run_hooks
 from fire.container.status import load
 from fire.errors import FireError, InitError, NotRunning
 from fire.i18n import message
@@ -36,51 +35,60 @@ def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> N
     """Tell the init to start; wait until it has exec'd the program (EOF) or failed.
 
     The init runs the startContainer hooks and sets up the process after this
-    message, reporting hook output as ``L <text>`` lines and a failure as one
-    ``E <error>`` line; on success its end closes at ``execve`` (close-on-exec).
-    An ``N`` line carries a seccomp notify listener (SCM_RIGHTS): ``on_listener``
-    hands it on, then the init hears ``ok`` and execs (fire.seccomp.notify).
+    message, then reports on the connection (``serve``).
     """
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    error = None
-    translatable: tuple[str, dict[str, object]] | None = None
     try:
         try:
             sock.connect(f"/proc/self/fd/{cdir_fd}/{EXEC_SOCKET}")
         except (FileNotFoundError, ConnectionRefusedError):
             raise NotRunning() from None
         sock.sendall(b"start")
-        buffer = b""
-        fds: list[int] = []
-        try:
-            while error is None:
-                chunk, ancdata, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
-                fds += _received_fds(ancdata)
-                if not chunk:
-                    break
-                buffer += chunk
-                while b"\n" in buffer and error is None:
-                    raw, buffer = buffer.split(b"\n", 1)
-                    kind, _, text = raw.decode(errors="replace").partition(" ")
-                    if kind == "L":
-                        log.info("{output}", output=text)
-                    elif kind == "T":  # the error's template and parameters (marshal, hex)
-                        translatable = _template(text)
-                    elif kind == "E":
-                        error = text
-                    elif kind == "N" and fds:
-                        error = _hand_over(fds.pop(0), on_listener)
-                        if error is None:
-                            try:
-                                sock.sendall(b"ok\n")
-                            except OSError as exc:
-                                error = message("the container's init went away: {reason}",
-                                                reason=exc.strerror or "")
-        finally:
-            for fd in fds:
-                os.close(fd)
+        serve(sock, on_listener)
     finally:
         sock.close()
+
+
+def serve(sock: _socket.socket, on_listener: Callable[[int], None] | None = None) -> None:
+    """Read what an init reports while it becomes the program, until EOF.
+
+    Hook output comes as ``L <text>`` lines and a failure as one ``E <error>`` line
+    (after a ``T`` line with its template); on success the init's end closes at
+    ``execve`` (close-on-exec).  An ``N`` line carries a seccomp notify listener
+    (SCM_RIGHTS): ``on_listener`` hands it on, then the init hears ``ok`` and execs
+    (fire.seccomp.notify).  ``fire exec`` reads its process's report the same way.
+    """
+    error = None
+    translatable: tuple[str, dict[str, object]] | None = None
+    buffer = b""
+    fds: list[int] = []
+    try:
+        while error is None:
+            chunk, ancdata, _, _ = sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+            fds += _received_fds(ancdata)
+            if not chunk:
+                break
+            buffer += chunk
+            while b"\n" in buffer and error is None:
+                raw, buffer = buffer.split(b"\n", 1)
+                kind, _, text = raw.decode(errors="replace").partition(" ")
+                if kind == "L":
+                    log.info("{output}", output=text)
+                elif kind == "T":  # the error's template and parameters (marshal, hex)
+                    translatable = _template(text)
+                elif kind == "E":
+                    error = text
+                elif kind == "N" and fds:
+                    error = _hand_over(fds.pop(0), on_listener)
+                    if error is None:
+                        try:
+                            sock.sendall(b"ok\n")
+                        except OSError as exc:
+                            error = message("the container's init went away: {reason}",
+                                            reason=exc.strerror or "")
+    finally:
+        for fd in fds:
+            os.close(fd)
     if error is not None:
         if translatable is not None:
             raise InitError(translatable[0], **translatable[1])
@@ -138,12 +146,18 @@ def start(store: Store, cid: str) -> None:
         try:
             release(cdir.fd, _forward_listener(state))
         except InitError:
+            from fire.container.destroy import destroy
+
             destroy(cdir, state, machine.send(lm.START_FAILED))
             raise
         os.unlink(EXEC_SOCKET, dir_fd=cdir.fd)
         machine.send(lm.STARTED)  # -> SET_RUNNING, RUN_POSTSTART
         state.status = RUNNING
         cdir.write_state(state)
+        if not (state.hooks or {}).get("poststart"):
+            return  # (the hook runner and destroy are imported only when needed: ~2 ms)
+        from fire.container.destroy import destroy, run_hooks
+
         try:
             run_hooks(state, "poststart")
         except (FireError, OSError):

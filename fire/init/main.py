@@ -329,6 +329,10 @@ def main(fd: int) -> None:
         if first[0] != msg.PLAN:
             os._exit(2)
         init = Init(chan, first[1], fds)  # type: ignore[arg-type]
+        if init.plan["process"] and init.plan["process"]["terminal"]:
+            # Spawned before config.json was read (create's early start): only now
+            # is it known that the pty, not the caller's pipes, will be its stdio.
+            terminal.null_stdio()
         init.run()
     except ChannelClosed:
         os._exit(1)

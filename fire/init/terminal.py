@@ -14,6 +14,19 @@ from fire.syscalls import mount as m
 from fire.syscalls.tty import set_winsize, unlock_pt
 
 
+def null_stdio() -> None:
+    """Point fds 0-2 at /dev/null, as runc does for a process with a terminal.
+
+    Its stdio will be the pty; until then it must not hold the caller's pipes:
+    containerd's shim reads the runtime's output until EOF, which never comes
+    while a waiting init keeps the write end open."""
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    for target in (0, 1, 2):
+        os.dup2(null, target)  # dup2 clears O_CLOEXEC on the copies
+    if null > 2:
+        os.close(null)
+
+
 def open_pty(rootfd: int, size: tuple[int, int] | None) -> tuple[int, int]:
     """(master, slave) fds; /dev/console is bound to the slave."""
     master = open_in_root(rootfd, "/dev/ptmx", os.O_RDWR | os.O_NOCTTY)

@@ -20,12 +20,13 @@ Importing this module costs msgspec (~20 ms here); the engine path commands that
 only read state (`state`, `kill`, `delete`, `list`) never import it.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here, on purpose: msgspec reads every
+# field's type when the decoder is built, and string annotations would each be
+# compiled and evaluated then (≈4 ms of every ``create``); real annotations cost
+# nothing more at class creation.  So classes must be defined before they are used.
 from typing import Annotated, Literal
 
-import msgspec
-from msgspec import Meta, field
+from fire.spec.msgspec_import import Meta, field, msgspec
 
 U8 = Annotated[int, Meta(ge=0, le=255)]
 U16 = Annotated[int, Meta(ge=0, le=0xFFFF)]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-import msgspec
-
 from fire.errors import ConfigError
 from fire.spec.config import Spec
+from fire.spec.msgspec_import import msgspec
 
 # A real config.json is a few KiB (a large seccomp profile ~100 KiB).  Anything far
 # bigger is refused before it is read, so memory stays bounded.

@@ -1,7 +1,7 @@
 """The container's state record, as stored in ``<root>/<id>/state.json``.
 
 This module is on the fast path of ``state``, ``kill``, ``delete`` and ``list``, so it
-uses ``json`` (≈2 ms to import) rather than msgspec (≈20 ms, mostly ``typing``):
+uses ``fire.jsonlite`` (json without ``re``) rather than msgspec (≈20 ms, mostly ``typing``):
 those commands must stay within runc + 15 ms.  The record is ours (written only by
 ``fire.store``); ``from_json`` still checks every field's type, so a corrupt file is
 a clear per-container error, never a traceback.
@@ -9,7 +9,7 @@ a clear per-container error, never a traceback.
 
 from __future__ import annotations
 
-import json
+from fire import jsonlite
 
 # Status values of runtime-spec `runtime.md` (+ runc's "paused").
 CREATING = "creating"
@@ -86,12 +86,12 @@ class State:
             if value is None or (value == default and name not in ("id", "status", "pid")):
                 continue
             out[name] = value
-        return json.dumps(out, separators=(",", ":")).encode()
+        return jsonlite.dumps(out).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> State:
         try:
-            raw = json.loads(data)
+            raw = jsonlite.loads(data)
         except ValueError as exc:
             raise StateError(f"not valid JSON ({exc})") from None
         if not isinstance(raw, dict):

@@ -794,6 +794,9 @@ def test_case_24_corrupt_state_files(fire: Fire, bundle: Bundle) -> None:
     for cid in ids:
         assert fire("create", "-b", str(bundle.path), cid).code == 0
     good, corrupt, truncated = ids
+    # Kept to clean up after: with its state unreadable, `delete --force` cannot know the
+    # container's processes and cgroup (it says so), so the test puts them back below.
+    originals = {cid: (fire.root / cid / "state.json").read_bytes() for cid in ids}
     (fire.root / corrupt / "state.json").write_bytes(b"\x00garbage{")
     full = (fire.root / truncated / "state.json").read_bytes()
     (fire.root / truncated / "state.json").write_bytes(full[: len(full) // 2])
@@ -806,8 +809,13 @@ def test_case_24_corrupt_state_files(fire: Fire, bundle: Bundle) -> None:
     assert listing.code == 0
     assert [row["id"] for row in listing.json()] == [good], "list shows the others"
     for cid in (corrupt, truncated):
-        assert fire("delete", "--force", cid).code == 0
+        removed = fire("delete", "--force", cid)
+        assert removed.code == 0
         assert not (fire.root / cid).exists()
+        assert "could not be identified" in removed.err, removed
+        (fire.root / cid).mkdir(mode=0o711)
+        (fire.root / cid / "state.json").write_bytes(originals[cid])
+        assert fire("delete", "--force", cid).code == 0
 
     # A reader never sees a partial state.json while it is rewritten.
     from fire.spec.state import State

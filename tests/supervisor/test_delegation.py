@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from fire import events as ev
+from fire.supervisor.client import request
 from tests.conftest import Fire, base_config, cgroup_dirs_of
 from tests.hooks.helpers import marker, processes_with
-from fire.supervisor.client import request
 from tests.supervisor.conftest import SERVE, Bundles, Supervised, alive, toml, wait_until
 
 if TYPE_CHECKING:

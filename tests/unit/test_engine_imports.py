@@ -1,0 +1,52 @@
+"""What each engine-path command imports (docs/performance.md: every module costs
+start-up time on each call an engine makes).  The budget is runc + 15 ms, and an
+interpreter alone takes 7-10 ms, so the light commands must not pull in msgspec,
+typing, json or re (through json), and nothing on the engine path may import
+the supervisor's libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from fire import launcher
+
+HEAVY = {"trio", "rich", "textual", "pyroute2", "asyncio"}
+LIGHT_FORBIDDEN = HEAVY | {"msgspec", "typing", "typing_extensions", "json", "re", "enum"}
+
+
+def imported_by(module: str) -> set[str]:
+    code = (f"import sys; sys.path += {launcher.import_path()!r}; import {module}; "
+            "print(' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                         text=True, check=True, timeout=60)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("command", ["state", "kill", "delete", "start", "listing", "ps"])
+def test_light_commands_import_no_heavy_module(command: str) -> None:
+    assert imported_by(f"fire.cli.{command}") & LIGHT_FORBIDDEN == set()
+
+
+def test_the_cli_itself_is_light() -> None:
+    assert imported_by("fire.cli") & LIGHT_FORBIDDEN == set()
+
+
+@pytest.mark.parametrize("module", ["fire.cli.create", "fire.cli.run", "fire.container.create",
+                                    "fire.container.run"])
+def test_create_and_run_defer_msgspec(module: str) -> None:
+    """msgspec is imported inside create, after the init is started, so that the
+    init's interpreter starts while msgspec loads (fire.container.create)."""
+    assert imported_by(module) & (HEAVY | {"msgspec", "typing_extensions"}) == set()
+
+
+def test_config_loading_imports_msgspec_without_typing_extensions() -> None:
+    mods = imported_by("fire.spec.load")
+    assert "msgspec" in mods
+    assert "typing_extensions" not in mods  # fire.spec.msgspec_import
+
+
+def test_the_init_imports_neither_msgspec_nor_typing() -> None:
+    assert imported_by("fire.init.main") & (LIGHT_FORBIDDEN - {"enum"}) == set()
