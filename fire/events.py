@@ -11,7 +11,7 @@ and ``time`` (seconds since the epoch).  The kinds:
 ``state``          the container's supervised state changed (``waiting``,
                    ``creating``, ``created``, ``running``, ``stopping``,
                    ``restarting``, ``stopped``, ``failed``)
-``hook``           hooks of a phase ran (``ok`` says whether they succeeded)
+``hook``           a runtime-side hook ran (``ok`` says whether it succeeded)
 ``signal``         the supervisor received or forwarded a signal
 ``exit``           a container's process exited (one per run); ``code`` and
                    ``signal`` are None when the supervisor cannot know them
@@ -80,9 +80,14 @@ class State(Event, tag="state", kw_only=True):
 
 
 class Hook(Event, tag="hook", kw_only=True):
-    phase: str
+    """One runtime-side hook, run by the supervisor (fire.supervisor.delegation)."""
+
+    phase: str  # prestart, createRuntime, poststart, poststop
     ok: bool
-    detail: str = ""
+    index: int = 0  # its place in the phase's list (messages count from 0, as runc's)
+    path: str = ""
+    duration: float = 0.0  # seconds
+    error: str = ""  # the one-line failure (a poststop one is only a warning)
 
 
 class Signal(Event, tag="signal", kw_only=True):
@@ -244,8 +249,10 @@ def summary(event: AnyEvent) -> str:
         text = event.state + (f" (pid {event.pid})" if event.pid else "")
         return text + (f": {event.reason}" if event.reason else "")
     if isinstance(event, Hook):
-        return (f"{event.phase} hooks " + ("ran" if event.ok else "failed")
-                + (f": {event.detail}" if event.detail else ""))
+        if event.ok:
+            return (f"{event.phase} hook #{event.index} ({event.path}) ran in "
+                    f"{event.duration * 1000:.1f} ms")
+        return event.error or f"{event.phase} hook #{event.index} ({event.path}) failed"
     if isinstance(event, Signal):
         return (f"forwarded {event.signal}" if event.target == "container"
                 else f"received {event.signal}")

@@ -18,6 +18,10 @@ import time
 
 from fire.i18n import N_, message, render, tr
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 LABELS = {"debug": N_("debug"), "warning": N_("warning"), "error": N_("error")}
 
@@ -28,6 +32,8 @@ class Logger:
         self.fmt = "text"
         self.debug_enabled = False
         self._pending: list[tuple[str, str, str]] = []  # (level, message, time)
+        # Called before a line goes to stderr: `fire run`'s progress line erases itself.
+        self.on_write: Callable[[], None] | None = None
 
     def configure(self, path: str | None, fmt: str, debug: bool) -> None:
         self.path = path
@@ -42,6 +48,8 @@ class Logger:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.path is None and self.fmt == "text":
             label = tr(LABELS[level]) + ": " if level in LABELS else ""
+            if self.on_write is not None:
+                self.on_write()
             _write_stderr(f"fire: {label}{message}\n")
             return
         self._pending.append((level, message, stamp))
@@ -60,6 +68,8 @@ class Logger:
         """Write the buffered lines; ``error`` is the failing command's message."""
         lines = self._pending
         self._pending = []
+        if self.on_write is not None:
+            self.on_write()
         if error is not None:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             kept = lines if self.debug_enabled else []

@@ -26,5 +26,12 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     from fire.container.run import run as run_container
 
     detach = parsed.flag("detach")
-    return run_container(store(ctx), cid, options_from(parsed, foreground=not detach),
-                         detach=detach, keep=parsed.flag("keep"))
+    opts = options_from(parsed, foreground=not detach)
+    from fire.cli import progress
+    from fire.log import log
+
+    if progress.wanted(log.fmt):  # a line of stage progress on the terminal
+        shown = progress.Progress(cid)
+        opts.on_stage = shown
+        log.on_write = shown.clear
+    return run_container(store(ctx), cid, opts, detach=detach, keep=parsed.flag("keep"))

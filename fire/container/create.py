@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 
+from fire import delegate
 from fire.cgroup.manager import Manager, resolve_path
 from fire.container import destroy as teardown
 from fire.container import plan as planner
@@ -33,7 +34,6 @@ from fire.errors import (
     UsageError,
     describe,
 )
-from fire.hooks import runner
 from fire.init import plan as msg
 from fire.init.channel import ChannelClosed
 from fire.lifecycle import machine as lm
@@ -61,7 +61,8 @@ class Options:
     def __init__(self, bundle: str = ".", pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  no_new_keyring: bool = False, preserve_fds: int = 0,
-                 foreground: bool = False, annotations: dict[str, str] | None = None) -> None:
+                 foreground: bool = False, annotations: dict[str, str] | None = None,
+                 on_stage: Callable[[str, str], None] | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -71,6 +72,7 @@ class Options:
         self.foreground = foreground  # `run`: the terminal is proxied, not sent
         # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
         self.annotations = annotations or {}
+        self.on_stage = on_stage  # told of every stage's start and end (`run`'s progress)
 
 
 def check_terminal(terminal: bool, opts: Options) -> None:
@@ -177,7 +179,7 @@ class Creation:
         self.init: InitProcess | None = None
         self.cgroup: Manager | None = None
         self.master = -1
-        self.on_stage: Callable[[str, str], None] | None = None
+        self.on_stage: Callable[[str, str], None] | None = opts.on_stage
         self.machine = lm.Machine(cid, CREATING)
         self.report = stage_report()
         self.current = ""
@@ -469,9 +471,9 @@ class Creation:
         assert self.state is not None
         for phase in ("prestart", "createRuntime"):
             hooks = planner.hook_plans(spec, phase)
-            if hooks:
-                runner.run_all(hooks, teardown.hook_state(self.state, phase), phase,
-                               lambda text: log.info("{output}", output=text))
+            if hooks:  # by fire-supervise when it runs us (fire.delegate), else here
+                delegate.run_hooks(hooks, teardown.hook_state(self.state, phase), phase,
+                                   lambda text: log.info("{output}", output=text))
 
     def take_pty(self, fds: list[int]) -> None:
         if not fds:

@@ -15,9 +15,9 @@ import os
 import select
 import time
 
-from fire import jsonlite
+from fire import delegate, jsonlite
 from fire.cgroup.manager import Manager
-from fire.hooks import policy, runner
+from fire.hooks import policy
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.procfs import alive
@@ -102,8 +102,8 @@ def run_hooks(state: State, phase: str) -> None:
     warnings and the remaining hooks still run.
     """
     hooks = stored_hooks(state, phase)
-    if hooks:
-        runner.run_all(hooks, hook_state(state, phase), phase, _output, _warn)
+    if hooks:  # by fire-supervise when it runs us (fire.delegate), else here
+        delegate.run_hooks(hooks, hook_state(state, phase), phase, _output, _warn)
 
 
 def destroy(cdir: ContainerDir | None, state: State,

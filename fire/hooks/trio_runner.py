@@ -30,16 +30,18 @@ if TYPE_CHECKING:
 
 
 async def run(hook: HookPlan, state: bytes, phase: str, index: int,
-              output: Callable[[str], None] | None = None) -> None:
+              output: Callable[[str], None] | None = None, cwd: str | None = None) -> None:
     """Run ``hook`` with ``state`` on its stdin; raise ``HookError`` if it cannot
-    start, fails or runs past its timeout (the sync runner's contract)."""
+    start, fails or runs past its timeout (the sync runner's contract).  ``cwd``:
+    the directory it runs in (the sync runner's is its caller's: ``create``'s is
+    the bundle)."""
     name = policy.hook_name(phase, index, hook["path"])
     timeout = hook["timeout"]
     err_r, err_w = os.pipe()
     try:
         proc = await trio.lowlevel.open_process(
             trampoline.command(hook, err_w), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, pass_fds=(err_w,), env={})
+            stderr=subprocess.STDOUT, pass_fds=(err_w,), env={}, cwd=cwd)
     except BaseException:
         os.close(err_r)
         raise
@@ -147,16 +149,24 @@ def _log(output: Callable[[str], None] | None, name: str, chunks: list[bytes]) -
 
 async def run_all(hooks: list[HookPlan], state: bytes, phase: str,
                   output: Callable[[str], None] | None = None,
-                  warn: Callable[[str], None] | None = None) -> None:
-    """A phase's hooks in order: the sync ``runner.run_all`` rules."""
+                  warn: Callable[[str], None] | None = None, cwd: str | None = None,
+                  report: Callable[[int, HookPlan, float, Exception | None], None] | None = None
+                  ) -> None:
+    """A phase's hooks in order: the sync ``runner.run_all`` rules.  ``report`` is
+    told of each hook's end: (index, hook, seconds it ran, its error or None)."""
     from fire.errors import HookError
 
     for i, hook in enumerate(hooks):
-        if policy.is_fatal(phase):
-            await run(hook, state, phase, i, output)
-            continue
+        began = trio.current_time()
         try:
-            await run(hook, state, phase, i, output)
+            await run(hook, state, phase, i, output, cwd)
         except (HookError, OSError) as exc:
+            if report is not None:
+                report(i, hook, trio.current_time() - began, exc)
+            if policy.is_fatal(phase):
+                raise
             if warn is not None:
                 warn(str(exc))
+            continue
+        if report is not None:
+            report(i, hook, trio.current_time() - began, None)

@@ -15,7 +15,9 @@ Where they run relative to the create stages (fire.lifecycle.stages):
   namespaces exist, it waits, and nothing of the user's runs yet): for the
   bridge the veth pair, its peer made directly in the container's namespace as
   ``eth0``, address and default route; ``linux.netDevices`` moved in.  It runs
-  before prestart/createRuntime hooks, so those see the network in place.  (``lo``
+  before prestart/createRuntime hooks, so those see the network in place.  Under
+  ``fire-supervise`` the netlink work is the supervisor's, in a worker thread
+  (``attach_netns`` through ``fire.delegate``); without a caller, ``create``'s.  (``lo``
   is brought up by the init itself in every namespace it creates, as runc does:
   fire.init.loopback.)
 * ``teardown`` (``delete``, and the undo of a failed create): delete the veth
@@ -138,10 +140,9 @@ def _forget(ipr: IPRoute, bridge_name: str, stale: list[Lease]) -> None:
 
 
 def attach(creation: Creation, spec: Spec) -> None:
-    """The ``network:attach`` stage (see the module's docstring)."""
-    from fire.net import NetworkError
-    from fire.net.netns import open_netns, same_as_ours
-
+    """The ``network:attach`` stage (see the module's docstring).  Its netlink work
+    is done by the caller when there is one (``fire-supervise``, in a worker thread:
+    ``fire.delegate``), else here."""
     state = creation.state
     assert state is not None
     linux = spec.linux
@@ -149,29 +150,43 @@ def attach(creation: Creation, spec: Spec) -> None:
     record = record_of(state)
     bridged = record is not None and record.get("mode") == "bridge"
     creation.stage("network:attach")
-    if not (bridged or devices):
-        creation.stage("network:attach", "done")
-        return
-    nsfd = open_netns(state.pid)
+    if bridged or devices:
+        from fire.delegate import attach_network
+
+        moves = {host_name: dev.name or host_name for host_name, dev in devices.items()}
+        net = record if bridged else None
+        if not attach_network(state.pid, net, moves):
+            attach_netns(state.pid, net, moves)
+    creation.stage("network:attach", "done")
+
+
+def attach_netns(pid: int, net: dict[str, object] | None, devices: dict[str, str]) -> None:
+    """The netlink work of ``network:attach`` for the container whose process is
+    ``pid``: the bridge's veth (``net``: state.json's ``extra.net``) and the
+    ``linux.netDevices`` moves (host name -> name inside).  Only the calling thread
+    enters the container's namespace, and only to open a socket there
+    (fire.net.netns): safe in a trio worker thread of the supervisor."""
+    from fire.net import NetworkError
+    from fire.net.netns import open_netns, same_as_ours
+
+    nsfd = open_netns(pid)
     try:
         if same_as_ours(nsfd):
             raise NetworkError("the container is in the runtime's own network namespace: "
                                "no device can be moved into it")
-        if bridged:
-            assert record is not None
-            _attach_bridge(nsfd, record)
+        if net is not None:
+            _attach_bridge(nsfd, net)
         if devices:
             from fire.net import netlink
 
             host = netlink.open_host()
             try:
-                for host_name, dev in devices.items():
-                    netlink.move_device(host, nsfd, host_name, dev.name or host_name)
+                for host_name, name in devices.items():
+                    netlink.move_device(host, nsfd, host_name, name)
             finally:
                 host.close()
     finally:
         os.close(nsfd)
-    creation.stage("network:attach", "done")
 
 
 def _attach_bridge(nsfd: int, record: dict[str, object]) -> None:

@@ -18,11 +18,24 @@
     log_max_bytes = 1048576      # output log rotation
     log_files = 3
 
+    network = "bridge"           # "none" | "host" | "bridge" (docs/network-storage.md)
+    bridge = "fire0"             # bridge only, optional, like subnet
+    subnet = "10.89.0.0/24"
+    ports = ["127.0.0.1:5432:5432/tcp"]
+    rootfs = { overlay = true, keep = true }   # keep implies overlay
+    volumes = ["data:/var/lib/db", "tmpfs:/scratch:size=16m"]
+
     [containers.db.healthcheck]  # runs `fire exec` in the container
     command = ["sh", "-c", "test -e /tmp/ready"]
     interval = 2
     timeout = 1
     retries = 3
+
+The network and storage keys become ``fire create`` flags (``--network``,
+``--bridge``, ``--subnet``, ``-p``, ``--overlay``/``--keep-overlay``, ``-v``), which set
+the ``run.fire.*`` annotations over the bundle's own: the same contract as ``fire
+run``'s.  Each value is checked here with the flags' own checks, so a mistake is
+found when the file is read, not at the container's first start.
 
 Errors are config.json's: one line naming the file and the path of the bad value
 (``invalid fire.toml: $.containers.web.restart: invalid enum value 'sometimes'``).
@@ -33,7 +46,7 @@ container's table is converted on its own and the path completed here.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -42,6 +55,9 @@ from fire.signals import table as signals
 from fire.spec.load import decode_error
 from fire.store import valid_id
 from fire.supervisor.files import DEFAULT_LOG_BYTES, DEFAULT_LOG_FILES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -59,6 +75,11 @@ class Healthcheck(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
     start_period: Seconds = 0.0  # failures in this first period do not count
 
 
+class Rootfs(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    overlay: bool = False  # writes go to an upper layer, discarded at delete
+    keep: bool = False  # ...kept across runs (implies overlay)
+
+
 class Container(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     bundle: str
     restart: Literal["no", "on-failure", "always"] = "no"
@@ -70,6 +91,30 @@ class Container(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     healthcheck: Healthcheck | None = None
     log_max_bytes: Annotated[int, msgspec.Meta(ge=4096)] = DEFAULT_LOG_BYTES
     log_files: Annotated[int, msgspec.Meta(ge=1, le=100)] = DEFAULT_LOG_FILES
+    # Fire's own network and storage (None / empty: the bundle's config.json decides)
+    network: Literal["none", "host", "bridge"] | None = None
+    bridge: str | None = None
+    subnet: str | None = None
+    ports: list[str] = msgspec.field(default_factory=list)
+    rootfs: Rootfs | None = None
+    volumes: list[str] = msgspec.field(default_factory=list)
+
+    def create_flags(self) -> list[str]:
+        """The ``fire create`` flags of the network and storage keys."""
+        out: list[str] = []
+        for flag, value in (("--network", self.network), ("--bridge", self.bridge),
+                            ("--subnet", self.subnet)):
+            if value is not None:
+                out += [flag, value]
+        for port in self.ports:
+            out += ["-p", port]
+        if self.rootfs is not None and self.rootfs.keep:
+            out.append("--keep-overlay")
+        elif self.rootfs is not None and self.rootfs.overlay:
+            out.append("--overlay")
+        for volume in self.volumes:
+            out += ["-v", volume]
+        return out
 
     @property
     def stop_signum(self) -> int:
@@ -137,6 +182,7 @@ def _validate(containers: dict[str, Container], document: str) -> None:
                                       "be forwarded", document, name=name, use=use)
                 raise ConfigError(where, "{name} cannot be caught, so it cannot be forwarded",
                                   document, name=name)
+        _validate_net_storage(c, base, document)
         for i, dep in enumerate(c.depends_on):
             if dep not in containers:
                 raise ConfigError(f"{base}.depends_on[{i}]", "no container named {dep!r}",
@@ -148,6 +194,32 @@ def _validate(containers: dict[str, Container], document: str) -> None:
     if cycle:
         raise ConfigError(f"{_key_path('$.containers', cycle[0])}.depends_on",
                           "a dependency cycle: {cycle}", document, cycle=" → ".join(cycle))
+
+
+def _validate_net_storage(c: Container, base: str, document: str) -> None:
+    """The network and storage keys, checked as ``fire create`` checks its flags."""
+    from fire.net import Invalid as NetInvalid
+    from fire.net.settings import check_ifname, check_port_flag, check_subnet_flag
+    from fire.storage import Invalid as StorageInvalid
+    from fire.storage.settings import check_volume_flag
+
+    checks: list[tuple[str, Callable[[str], object], str]] = []
+    if c.bridge is not None:
+        checks.append((f"{base}.bridge", check_ifname, c.bridge))
+    if c.subnet is not None:
+        checks.append((f"{base}.subnet", check_subnet_flag, c.subnet))
+    checks += [(f"{base}.ports[{i}]", check_port_flag, p) for i, p in enumerate(c.ports)]
+    checks += [(f"{base}.volumes[{i}]", check_volume_flag, v) for i, v in enumerate(c.volumes)]
+    for where, check, value in checks:
+        try:
+            check(value)
+        except (NetInvalid, StorageInvalid) as exc:
+            raise ConfigError(where, exc.template, document, **exc.params) from None
+    if c.network in ("none", "host"):
+        for key in ("bridge", "subnet", "ports"):
+            if getattr(c, key):
+                raise ConfigError(f"{base}.{key}", "only applies to network = \"bridge\", not "
+                                  "{mode!r}", document, mode=c.network)
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

@@ -7,7 +7,9 @@ container runs in a fresh, single-threaded ``fire`` process instead — the same
 code an engine runs — and the supervisor only watches: the create process's stage
 channel (``FIRE_STAGE_FD``, see ``fire.container.create``), its exit code, and
 the container's process, which becomes the supervisor's child once ``create``
-exits (see ``fire.supervisor.reaper``).
+exits (see ``fire.supervisor.reaper``).  What the commands delegate back (their
+runtime-side hooks, the netlink work of ``network:attach``) is done here, on
+``FIRE_DELEGATE_FD`` (``fire.supervisor.delegation``).
 
 Every process started here is registered with the reaper while it lives, so
 that orphan reaping never takes its exit status from trio.
@@ -24,8 +26,10 @@ from typing import TYPE_CHECKING
 import trio
 
 import fire
+from fire.delegate import DELEGATE_FD_ENV
 
 if TYPE_CHECKING:
+    from fire.supervisor.delegation import Delegation
     from fire.supervisor.reaper import Reaper
 
 STAGE_FD_ENV = "FIRE_STAGE_FD"
@@ -55,6 +59,7 @@ def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + path if path else "")
     env.pop(STAGE_FD_ENV, None)
+    env.pop(DELEGATE_FD_ENV, None)
     for name in ("LANG", "LC_ALL", "LC_MESSAGES"):  # errors are parsed: keep them English
         env.pop(name, None)
     env.update(extra or {})
@@ -72,19 +77,35 @@ class Engine:
 
     async def open(self, args: list[str], *, stdout: int | None = None,
                    stderr: int | None = None, pass_fds: tuple[int, ...] = (),
-                   env: dict[str, str] | None = None) -> trio.Process:
-        """Start a fire process (stdin is /dev/null); it is registered as ours."""
-        with self.reaper.hold():
-            proc = await trio.lowlevel.open_process(
-                self.argv(*args), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL if stdout is None else stdout,
-                stderr=subprocess.PIPE if stderr is None else stderr,
-                pass_fds=pass_fds, env=environment(env), start_new_session=True)
-            self.reaper.owned.add(proc.pid)
+                   env: dict[str, str] | None = None,
+                   delegation: Delegation | None = None) -> trio.Process:
+        """Start a fire process (stdin is /dev/null); it is registered as ours.
+        With a ``delegation``, it gets the delegation channel (fire.delegate)."""
+        env = dict(env or {})
+        if delegation is not None:
+            fd, names = delegation.open()
+            pass_fds = (*pass_fds, fd)
+            env.update(names)
+        try:
+            with self.reaper.hold():
+                proc = await trio.lowlevel.open_process(
+                    self.argv(*args), stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL if stdout is None else stdout,
+                    stderr=subprocess.PIPE if stderr is None else stderr,
+                    pass_fds=pass_fds, env=environment(env), start_new_session=True)
+                self.reaper.owned.add(proc.pid)
+        except BaseException:
+            if delegation is not None:
+                delegation.close()
+            raise
+        finally:
+            if delegation is not None:
+                delegation.started()
         return proc
 
-    async def wait(self, proc: trio.Process) -> Completed:
-        """Wait for ``proc`` and collect its stderr (when it is a pipe of ours).
+    async def wait(self, proc: trio.Process, delegation: Delegation | None = None) -> Completed:
+        """Wait for ``proc`` and collect its stderr (when it is a pipe of ours),
+        answering its ``delegation`` requests meanwhile.
 
         The output is read while the process runs (a full pipe would stall it),
         and given a moment after its exit: a child it left behind may hold the
@@ -98,6 +119,8 @@ class Engine:
                     nursery.start_soon(_collect, proc.stderr, chunks, eof)
                 else:
                     eof.set()
+                if delegation is not None:
+                    nursery.start_soon(delegation.serve)
                 code = await proc.wait()
                 with trio.move_on_after(1.0):
                     await eof.wait()
@@ -108,19 +131,21 @@ class Engine:
                 await proc.wait()
             raise
         finally:
+            if delegation is not None:
+                delegation.close()
             self.reaper.owned.discard(proc.pid)
             if proc.stderr is not None:
                 with trio.CancelScope(shield=True):
                     await proc.stderr.aclose()
         return Completed(code, b"".join(chunks).decode(errors="replace"))
 
-    async def run(self, *args: str, limit: float | None = None,
-                  stdout: int | None = None) -> Completed:
+    async def run(self, *args: str, limit: float | None = None, stdout: int | None = None,
+                  delegation: Delegation | None = None) -> Completed:
         """Run ``fire <args>`` to the end; past ``limit`` seconds (or when
-        cancelled) it is killed."""
-        proc = await self.open(list(args), stdout=stdout)
+        cancelled) it is killed (and a hook it delegated to us, with its tree)."""
+        proc = await self.open(list(args), stdout=stdout, delegation=delegation)
         with trio.move_on_after(math.inf if limit is None else limit):
-            return await self.wait(proc)
+            return await self.wait(proc, delegation)
         return Completed(124, f"fire: timed out after {limit:g} s\n")
 
 

@@ -12,6 +12,11 @@ life in between::
     teardown: delete  (`fire delete --force`: kills what is left, runs the
                        poststop hooks, removes the cgroup and the state directory)
 
+`fire create`, `start` and `delete` hand their runtime-side hooks (and create the
+netlink work of ``network:attach``) back to the supervisor over the delegation
+channel (``fire.supervisor.delegation``): a ``hook`` event per hook.  The TOML
+file's network and storage keys become create's flags (``Container.create_flags``).
+
 then the restart policy (``fire.supervisor.policy``) decides whether there is
 another run, after a backoff.  Every stage's start, end, duration and error is an
 event; so is every change of the unit's ``state``:
@@ -45,6 +50,7 @@ from fire.signals.table import name as signal_name
 from fire.spec.state import PAUSED, RUNNING
 from fire.supervisor import graph, policy
 from fire.supervisor.console import ConsoleSocket
+from fire.supervisor.delegation import Delegation
 from fire.supervisor.engine import STAGE_FD_ENV
 from fire.supervisor.graph import SUPERVISOR, StageFailed
 from fire.supervisor.output import Output
@@ -89,7 +95,6 @@ class Unit:
         self.pid = 0
         self.pidfd = -1
         self.cgroup: str | None = None
-        self.poststop = False  # the container has poststop hooks (state.json)
         self.terminal = False  # process.terminal: its output comes through a pty
         self.since = 0.0  # time.time() it entered "running"
         self.run = 0
@@ -299,7 +304,6 @@ class Unit:
         self.pid, self.pidfd = state.pid, pidfd
         path = (state.cgroup or {}).get("path")
         self.cgroup = path if isinstance(path, str) else None
-        self.poststop = bool((state.hooks or {}).get("poststop"))
         self.sup.reaper.watched.add(self.pid)
 
     def _forget_process(self) -> None:
@@ -384,7 +388,9 @@ class Unit:
         out_r, out_w = self.output.pipe()
         stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
         relay = StageRelay(self.id, self.run, self.publish)
-        args = ["create", "--bundle", self.conf.bundle, self.id]
+        delegation = self.delegation()
+        # Network and storage settings of the TOML file become create's flags.
+        args = ["create", "--bundle", self.conf.bundle, *self.conf.create_flags(), self.id]
         if console is not None:
             args[1:1] = ["--console-socket", console.path]
         try:
@@ -392,7 +398,7 @@ class Unit:
                 try:
                     proc = await self.sup.engine.open(
                         args, stdout=out_w, stderr=out_w, pass_fds=(stage_w,),
-                        env={STAGE_FD_ENV: str(stage_w)})
+                        env={STAGE_FD_ENV: str(stage_w)}, delegation=delegation)
                 finally:
                     os.close(out_w)
                     os.close(stage_w)
@@ -404,7 +410,7 @@ class Unit:
                     accepting = trio.CancelScope()
                     if console is not None:
                         nursery.start_soon(_within, accepting, console.receive)
-                    result = await self.sup.engine.wait(proc)
+                    result = await self.sup.engine.wait(proc, delegation)
                     accepting.cancel()  # create is gone: it sent the terminal, or never will
                 if console is not None and console.master >= 0:
                     self.sup.pump(self.output, console.master)
@@ -420,6 +426,7 @@ class Unit:
                 await self._delete_quietly()
             raise
         finally:
+            delegation.close()
             for fd in (out_r, stage_r):
                 if fd >= 0:
                     os.close(fd)
@@ -432,25 +439,27 @@ class Unit:
         # checkpoint raises, and nothing was started.
         await trio.lowlevel.checkpoint()
         self._cancellable = None
-        result = await self.sup.engine.run("start", self.id)
+        result = await self.sup.engine.run("start", self.id, delegation=self.delegation())
         if result.code != 0:
             raise StageFailed("start", result.error)
 
+    def delegation(self) -> Delegation:
+        """What a ``fire create|start|delete`` of this container hands back to us:
+        its runtime-side hooks (run with the trio runner, a ``hook`` event each) and
+        the netlink work of ``network:attach`` (fire.supervisor.delegation)."""
+        return Delegation(self.id, self.publish, self.sup.reaper)
+
     async def _delete(self) -> None:
-        result = await self.sup.engine.run("delete", "--force", self.id)
-        if self.poststop:
-            failed = [line[len("fire: warning: "):] for line in result.stderr.splitlines()
-                      if line.startswith("fire: warning: ") and "poststop" in line]
-            self.publish(ev.Hook(id=self.id, phase="poststop", ok=not failed and result.code == 0,
-                                 detail="; ".join(failed)))
-            self.poststop = False
+        result = await self.sup.engine.run("delete", "--force", self.id,
+                                           delegation=self.delegation())
         if result.code != 0:
             raise StageFailed("delete", result.error)
 
     async def _delete_quietly(self) -> None:
         """``fire delete --force`` (after a failed or interrupted set-up)."""
         if self.has_state_dir():
-            result = await self.sup.engine.run("delete", "--force", self.id)
+            result = await self.sup.engine.run("delete", "--force", self.id,
+                                               delegation=self.delegation())
             if result.code != 0:
                 self.say(f"cleaning up: {result.error}", "warning")
 

@@ -16,9 +16,10 @@ import pytest
 from fire import events as ev
 from fire.errors import FireError
 from tests.conftest import REPO, Fire, base_config
+from tests.network.conftest import netns  # noqa: F401 (the fixture: supervisors in a test netns)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 # A container that stops at once on SIGTERM (sh as pid 1 has no default action for
@@ -74,12 +75,13 @@ def toml(containers: dict[str, dict[str, Any]], settings: dict[str, Any] | None 
 class Supervised:
     """A ``fire-supervise`` process and the events it has published so far."""
 
-    def __init__(self, fire: Fire, args: list[str], log: Path) -> None:
+    def __init__(self, fire: Fire, args: list[str], log: Path,
+                 prefix: Sequence[str] = ()) -> None:
         self.fire = fire
         self.log = log
         self.stderr_file = open(log, "w")  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fire.supervisor", "--root", str(fire.root), *args],
+            [*prefix, sys.executable, "-m", "fire.supervisor", "--root", str(fire.root), *args],
             stdin=subprocess.DEVNULL, stdout=self.stderr_file, stderr=self.stderr_file,
             env=fire.env())
         self.events: list[ev.AnyEvent] = []
@@ -164,16 +166,17 @@ class Supervised:
 
 @pytest.fixture
 def supervise(fire: Fire, tmp_path: Path) -> Iterator[Callable[..., Supervised]]:
-    """``supervise(toml_text | None, *args)`` starts fire-supervise with a private root."""
+    """``supervise(toml_text | None, *args, prefix=())`` starts fire-supervise with a
+    private root (``prefix``: a command it runs under, ``nsenter --net=…``)."""
     started: list[Supervised] = []
 
-    def start(config: str | None = None, *args: str) -> Supervised:
+    def start(config: str | None = None, *args: str, prefix: Sequence[str] = ()) -> Supervised:
         argv = list(args)
         if config is not None:
             path = tmp_path / "fire.toml"
             path.write_text(config)
             argv = ["--config", str(path), *argv]
-        sup = Supervised(fire, argv, tmp_path / f"supervise-{len(started)}.log")
+        sup = Supervised(fire, argv, tmp_path / f"supervise-{len(started)}.log", prefix)
         started.append(sup)
         return sup
 

@@ -114,7 +114,7 @@ def test_every_kind_round_trips_through_a_frame() -> None:
         ev.StageFinished("a", stage="mounts", side="init", duration=0.25),
         ev.StageFailed("a", stage="create", side="supervisor", duration=1.5, error="no"),
         ev.State("a", state="running", pid=42, restarts=1),
-        ev.Hook("a", phase="poststop", ok=False, detail="x"),
+        ev.Hook("a", phase="poststop", ok=False, index=1, path="/bin/x", duration=0.5, error="x"),
         ev.Signal("", signal="SIGHUP"),
         ev.Exit("a", code=None), ev.Exit("a", code=137, signal="SIGKILL"),
         ev.Oom("a", count=1), ev.Health("a", status="healthy"),

@@ -149,3 +149,65 @@ def test_containers_compare_equal_when_unchanged() -> None:
 def test_stop_levels_are_reverse_dependency_order() -> None:
     deps = {"db": [], "cache": [], "api": ["db", "cache"], "web": ["api"], "solo": []}
     assert stop_levels(deps) == [["web"], ["api"], ["cache", "db", "solo"]]
+
+
+NET_STORAGE = b"""
+[containers.web]
+bundle = "/srv/web"
+network = "bridge"
+bridge = "fire1"
+subnet = "10.90.0.0/24"
+ports = ["127.0.0.1:8080:80/tcp", "8443:443"]
+rootfs = { overlay = true, keep = true }
+volumes = ["data:/var/lib/db", "/srv/conf:/etc/app:ro", "tmpfs:/scratch:size=16m"]
+
+[containers.plain]
+bundle = "/srv/plain"
+rootfs = { overlay = true }
+"""
+
+
+def test_network_and_storage_keys_become_create_flags() -> None:
+    """docs/network-storage.md §1's table, row by row."""
+    config = cfg.parse(NET_STORAGE)
+    assert config.containers["web"].create_flags() == [
+        "--network", "bridge", "--bridge", "fire1", "--subnet", "10.90.0.0/24",
+        "-p", "127.0.0.1:8080:80/tcp", "-p", "8443:443", "--keep-overlay",
+        "-v", "data:/var/lib/db", "-v", "/srv/conf:/etc/app:ro", "-v", "tmpfs:/scratch:size=16m"]
+    assert config.containers["plain"].create_flags() == ["--overlay"]
+    assert cfg.Container(bundle="/b").create_flags() == [], "nothing set: the bundle decides"
+    assert cfg.Container(bundle="/b", rootfs=cfg.Rootfs(keep=True)).create_flags() == [
+        "--keep-overlay"], "keep implies the overlay"
+
+
+def test_a_changed_network_setting_makes_a_different_container() -> None:
+    """What a reload compares: the network key is part of the container's settings."""
+    a = cfg.parse(b'[containers.w]\nbundle = "/b"\nnetwork = "none"').containers["w"]
+    b = cfg.parse(b'[containers.w]\nbundle = "/b"\nnetwork = "host"').containers["w"]
+    assert a != b
+    assert a == cfg.parse(b'[containers.w]\nbundle = "/b"\nnetwork = "none"').containers["w"]
+
+
+@pytest.mark.parametrize(("line", "where", "detail"), [
+    (b'network = "wifi"', "$.containers.web.network", "'wifi'"),
+    (b'ports = ["8080:99999"]', "$.containers.web.ports[0]",
+     "'8080:99999': '99999' is not a port number (1-65535)"),
+    (b'ports = ["80:80", "nonsense"]', "$.containers.web.ports[1]", "is not a port like"),
+    (b'ports = "80:80"', "$.containers.web.ports", "expected array"),
+    (b'subnet = "10.1.2.3/24"', "$.containers.web.subnet", "host bits are set"),
+    (b'bridge = "a/b"', "$.containers.web.bridge", "not a valid interface name"),
+    (b'network = "host"\nports = ["80:80"]', "$.containers.web.ports",
+     "only applies to network = \"bridge\", not 'host'"),
+    (b'network = "none"\nsubnet = "10.90.0.0/24"', "$.containers.web.subnet", "only applies"),
+    (b'rootfs = { overlay = "yes" }', "$.containers.web.rootfs.overlay", "expected bool"),
+    (b'rootfs = { size = 3 }', "$.containers.web.rootfs", "unknown field size"),
+    (b'volumes = ["data"]', "$.containers.web.volumes[0]", "is not a volume like"),
+    (b'volumes = ["relative/dir:/data"]', "$.containers.web.volumes[0]",
+     "the source must be an absolute path"),
+])
+def test_network_and_storage_errors_name_the_path(line: bytes, where: str, detail: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        cfg.parse(b'[containers.web]\nbundle = "b"\n' + line + b"\n")
+    text = str(caught.value)
+    assert text.startswith(f"invalid fire.toml: {where}: "), text
+    assert detail in text
