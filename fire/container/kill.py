@@ -17,6 +17,7 @@ from fire.container.status import load
 from fire.errors import ContainerError, NotRunning
 from fire.lifecycle import machine as lm
 from fire.procfs import start_time
+from fire.spec.state import STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,13 +104,14 @@ def signal_cgroup(cg: Manager, sig: int) -> None:
 def kill(store: Store, cid: str, sig: int, all_processes: bool = False) -> None:
     cdir, state, status = load(store, cid)
     try:
-        lm.Machine(cid, status).send(lm.KILL)
+        lm.Machine(cid, status).send(lm.KILL_EVERY if all_processes else lm.KILL)
         if not all_processes:
             signal_process(state.pid, state.pidStart, sig)
             return
         cg = Manager.from_state(state.cgroup)
         if cg is None:
-            signal_process(state.pid, state.pidStart, sig)
+            if status != STOPPED:
+                signal_process(state.pid, state.pidStart, sig)
             return
         signal_cgroup(cg, sig)
     finally:

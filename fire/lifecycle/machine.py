@@ -46,6 +46,7 @@ STARTED = "started"
 START_FAILED = "start-failed"
 POSTSTART_FAILED = "poststart-failed"
 KILL = "kill"
+KILL_EVERY = "kill-every"  # kill --all: every process of the cgroup
 DELETE = "delete"
 FORCE_DELETE = "force-delete"
 PAUSE = "pause"
@@ -81,6 +82,13 @@ _TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     (CREATED, KILL): (SIGNAL,),
     (RUNNING, KILL): (SIGNAL,),
     (PAUSED, KILL): (SIGNAL,),
+    # runc 1.1 (what engines call): --all signals what is left in the cgroup even
+    # once the init is gone (no pid namespace: its children outlive it); a stopped
+    # container without a cgroup has nothing to signal, which is success.
+    (CREATED, KILL_EVERY): (SIGNAL,),
+    (RUNNING, KILL_EVERY): (SIGNAL,),
+    (PAUSED, KILL_EVERY): (SIGNAL,),
+    (STOPPED, KILL_EVERY): (SIGNAL,),
     (STOPPED, DELETE): DESTROY,
     (CREATED, DELETE): DESTROY,
     (CREATING, FORCE_DELETE): DESTROY,
@@ -100,6 +108,7 @@ _ERRORS: dict[tuple[str, str], str] = {
     (CREATING, START): N_("cannot start a container that is still being created"),
     (STOPPED, KILL): N_("container not running"),
     (CREATING, KILL): N_("container not running"),
+    (CREATING, KILL_EVERY): N_("container not running"),
     (RUNNING, DELETE): N_("cannot delete container {id} that is not stopped: running"),
     (PAUSED, DELETE): N_("cannot delete container {id} that is not stopped: paused"),
     (CREATING, DELETE): N_("cannot delete container {id} that is not stopped: creating"),

@@ -12,6 +12,7 @@ import pytest
 
 from fire.spec import mountopts
 from tests.conftest import Bundle
+from tests.hooks.helpers import marker, processes_with
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -142,6 +143,31 @@ def test_kill_all(fire: Fire, bundle: Bundle) -> None:
     time.sleep(0.3)
     assert fire("kill", "--all", cid, "KILL").code == 0
     assert fire.wait_status(cid, "stopped")["status"] == "stopped"
+    assert fire("delete", cid).code == 0
+
+
+def test_kill_all_reaches_what_a_stopped_container_left_in_its_cgroup(
+        fire: Fire, bundle: Bundle) -> None:
+    """runc 1.1, which the containerd shim calls for a --pid host container: without
+    a pid namespace the init's children outlive it; `kill --all` of the stopped
+    container signals them (exit 0), a plain `kill` is "container not running"."""
+    tag = marker()
+    bundle.config["linux"]["namespaces"] = [
+        ns for ns in bundle.config["linux"]["namespaces"] if ns["type"] != "pid"]
+    bundle.args("sh", "-c", f"sleep {tag} & exit 0").write()
+    cid = fire.unique_id()
+    assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
+    assert fire.wait_status(cid, "stopped")["status"] == "stopped"
+    assert len(processes_with(tag)) == 1, "the init's child outlived it"
+    r = fire("kill", cid, "KILL")
+    assert r.code == 1
+    assert "container not running" in r.err
+    assert fire("kill", "--all", cid, "KILL").code == 0
+    deadline = time.monotonic() + 5
+    while processes_with(tag) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert processes_with(tag) == []
+    assert fire("kill", "--all", cid, "KILL").code == 0, "nothing left: still success"
     assert fire("delete", cid).code == 0
 
 

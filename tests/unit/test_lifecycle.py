@@ -12,8 +12,8 @@ from fire.lifecycle import stages
 from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 
 STATES = [CREATING, CREATED, RUNNING, PAUSED, STOPPED]
-EVENTS = [lm.START, lm.STARTED, lm.START_FAILED, lm.POSTSTART_FAILED, lm.KILL, lm.DELETE,
-          lm.FORCE_DELETE, lm.PAUSE, lm.RESUME]
+EVENTS = [lm.START, lm.STARTED, lm.START_FAILED, lm.POSTSTART_FAILED, lm.KILL, lm.KILL_EVERY,
+          lm.DELETE, lm.FORCE_DELETE, lm.PAUSE, lm.RESUME]
 
 
 def test_start_only_from_created() -> None:
@@ -50,6 +50,15 @@ def test_kill() -> None:
     for status in (STOPPED, CREATING):
         with pytest.raises(LifecycleError, match="container not running"):
             lm.Machine("c", status).send(lm.KILL)
+
+
+def test_kill_all_reaches_a_stopped_containers_cgroup_as_runc_does() -> None:
+    """runc 1.1's `kill --all` on a stopped container signals what is left in its
+    cgroup (no pid namespace: the init's children outlive it) and succeeds."""
+    for status in (CREATED, RUNNING, PAUSED, STOPPED):
+        assert lm.Machine("c", status).send(lm.KILL_EVERY) == (lm.SIGNAL,)
+    with pytest.raises(LifecycleError, match="container not running"):
+        lm.Machine("c", CREATING).send(lm.KILL_EVERY)
 
 
 def test_delete() -> None:
