@@ -1,7 +1,5 @@
 """``python -m fire`` is the ``fire`` command."""
 
-import sys
+from fire.cli import leave, main
 
-from fire.cli import main
-
-sys.exit(main())
+leave(main())

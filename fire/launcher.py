@@ -28,8 +28,8 @@ TEMPLATE = '''#!{python} -IS
 # an isolated interpreter (-I -S) with Fire's import path fixed here.
 import sys
 sys.path += {paths!r}
-from fire.cli import main
-sys.exit(main())
+from fire.cli import leave, main
+leave(main())
 '''
 
 

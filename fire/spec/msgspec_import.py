@@ -9,25 +9,63 @@ Fire's config model uses.  So the first import of msgspec in a process hides it
 (a ``None`` entry in ``sys.modules`` makes its import fail, as if not installed);
 where something imported it already (the supervisor, the TUI), nothing changes.
 
+msgspec's C core also imports ``uuid``, which on Linux imports ``platform`` (≈2.5 ms:
+``platform`` compiles regular expressions at import) only to call
+``platform.system()`` and learn that it runs on Linux.  For that one import a
+stand-in ``platform`` answers ``system()`` from ``os.uname()``, as ``platform``
+itself does; it is removed from ``sys.modules`` afterwards, so a later ``import
+platform`` gets the real module.  In the same way msgspec's JSON-schema module gets
+a ``textwrap`` that imports the real one on first use (``textwrap`` compiles its
+regular expressions at import, ≈1.5 ms; msgspec needs it only to write a schema).
+
 Import msgspec through this module in the engine path: ``from
 fire.spec.msgspec_import import msgspec``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 
-def _import_hiding_typing_extensions() -> None:
-    sys.modules["typing_extensions"] = None  # type: ignore[assignment]
+class _Platform:
+    """What ``uuid`` asks of ``platform`` at import time, and nothing more."""
+
+    __name__ = "platform"
+
+    @staticmethod
+    def system() -> str:
+        return os.uname().sysname
+
+
+class _Deferred:
+    """A module imported for real on its first attribute access."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+
+    def __getattr__(self, attr: str) -> object:
+        import importlib
+
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def _import_lightly() -> None:
+    stand_ins: dict[str, object] = {"typing_extensions": None}
+    if "platform" not in sys.modules and "uuid" not in sys.modules:
+        stand_ins["platform"] = _Platform()
+    if "textwrap" not in sys.modules:
+        stand_ins["textwrap"] = _Deferred("textwrap")
+    sys.modules.update(stand_ins)  # type: ignore[arg-type]
     try:
         import msgspec  # noqa: F401
     finally:
-        del sys.modules["typing_extensions"]
+        for name in stand_ins:
+            del sys.modules[name]
 
 
 if "msgspec" not in sys.modules and "typing_extensions" not in sys.modules:
-    _import_hiding_typing_extensions()
+    _import_lightly()
 
 import msgspec as msgspec  # noqa: E402 - after the guard above, on purpose
 from msgspec import Meta as Meta  # noqa: E402

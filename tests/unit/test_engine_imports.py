@@ -46,6 +46,32 @@ def test_config_loading_imports_msgspec_without_typing_extensions() -> None:
     mods = imported_by("fire.spec.load")
     assert "msgspec" in mods
     assert "typing_extensions" not in mods  # fire.spec.msgspec_import
+    assert "platform" not in mods  # its stand-in answered uuid, and is gone
+    assert "textwrap" not in mods  # deferred until msgspec writes a JSON schema
+
+
+def test_msgspec_works_after_the_light_import_and_the_stand_ins_are_gone() -> None:
+    """uuid still works, platform and textwrap are the real modules afterwards, and
+    msgspec's JSON schema (the one user of the deferred textwrap) still dedents."""
+    code = "\n".join([
+        f"import sys; sys.path += {launcher.import_path()!r}",
+        "from fire.spec.msgspec_import import msgspec",
+        "import uuid, platform, textwrap",
+        "u = uuid.uuid4()",
+        "assert msgspec.json.decode(msgspec.json.encode(u), type=uuid.UUID) == u",
+        "assert platform.system() == 'Linux' and platform.machine()",
+        "assert textwrap.dedent('  a') == 'a'",
+        "class S(msgspec.Struct):",
+        "    '''Title.",
+        "",
+        "        More.'''",
+        "    a: int",
+        "print(msgspec.json.schema(S)['$defs']['S']['description'])",
+    ])
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Title.\n\nMore."
 
 
 def test_the_init_imports_neither_msgspec_nor_typing() -> None:
