@@ -1,23 +1,29 @@
-"""A container's output: one pipe → its rotating log file, and ``log`` events.
+"""A container's output: its log file, followed into ``log`` events.
 
-The write end of a fresh pipe is ``fire create``'s stdout *and* stderr, which the
-init and the container's process inherit; the supervisor reads the other end, so
-the log is the output as a terminal would show ``2>&1``, in order.  A container
-with a terminal writes to its pty instead, whose master is pumped the same way
-(``fire.supervisor.console``).  The pipe (not
-the file itself) is what the container holds, so the supervisor can rotate the
-file under it.  Reading stops at EOF: when every process holding the write end
-has exited.
+The container's fds 1 and 2 are its log file itself, ``<root>/@logs/<id>.log``,
+opened ``O_APPEND`` by the supervisor and given to ``fire create`` as its stdout
+*and* stderr, which the init and the container's process inherit: the log is the
+output as a terminal would show ``2>&1``, in order.  No pipe: the container's
+writes do not need the supervisor, so a container that outlives a ``kill -9`` of
+its supervisor keeps writing to the file, and the supervisor that adopts it
+follows it from where the file then ends (what was written before is in the file,
+not re-sent as events).
+
+Following (``follow``): every ``POLL`` seconds the new bytes are read from the
+last offset (``fire.supervisor.files.LogFile``); past ``log_max_bytes`` the file is
+rotated by copy-then-truncate, since the writers hold it.  A line still being
+written is kept until its newline comes, or until the run ends.
+
+A container with a terminal writes to its pty instead; the supervisor holds the
+master and appends what it reads to the same file (``pump``), where the follower
+finds it like the rest.  The master dies with the supervisor: a terminal
+container's output is not collected after a ``kill -9`` of its supervisor.
 
 Each line also becomes a ``log`` event (``stream = "output"``, at most 1 KiB of
 it), at most ``per_second`` per container (``[supervisor] output_events``,
-default 20): a chatty container must not
-flood the event stream or push every other event out of the replay buffer.  The
-lines over the limit are counted and said in one event; the log file has them all.
-
-A supervisor that is killed takes the read end with it: a container adopted by
-the next supervisor keeps running, but its output can no longer be collected
-(its writes fail with EPIPE).
+default 20): a chatty container must not flood the event stream or push every
+other event out of the replay buffer.  The lines over the limit are counted and
+said in one event; the log file has them all.
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from typing import TYPE_CHECKING
 import trio
 
 from fire import events as ev
-from fire.supervisor.files import RotatingLog
+from fire.supervisor.files import LogFile
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 LINES_PER_SECOND = 20
 MAX_LINE = 1024
+POLL = 0.1  # seconds between looks at the file's size
 
 
 class Output:
@@ -43,30 +50,67 @@ class Output:
         self.id = cid
         self.per_second = per_second
         self.publish = publish
-        self.log = RotatingLog(root, cid, max_bytes, files)
+        self.log = LogFile(root, cid, max_bytes, files)  # followed from its current end
+        self.partial = b""  # the start of a line whose end is not written yet
         self.window = -1.0
         self.shown = 0
         self.hidden = 0
+        self.closing = trio.Event()
+        self.pumps = 0  # terminal pumps still appending: followed until they end
 
-    def pipe(self) -> tuple[int, int]:
-        """(read end, write end), both close-on-exec."""
-        return os.pipe2(os.O_CLOEXEC)
+    def writer(self) -> int:
+        """A new ``O_APPEND`` descriptor of the log file (close-on-exec), for the
+        container's fds 1 and 2; the caller closes it once they are made."""
+        return self.log.writer()
+
+    def collect(self) -> None:
+        """Read what is new in the file, rotate it if it is too big, publish the
+        complete lines."""
+        if self.log.fd < 0:
+            return
+        data = self.log.read()
+        if self.log.needs_rotation():
+            data += self.log.rotate()
+        if data:
+            self.partial = self.lines(self.partial + data)
+
+    def end_of_run(self) -> None:
+        """The container's process has exited: what it wrote last is a line, even
+        without its newline."""
+        self.collect()
+        if self.partial:
+            self.lines(self.partial + b"\n")
+            self.partial = b""
+        self.flush_hidden()
+
+    async def follow(self) -> None:
+        """Follow the file until ``close()`` (and the end of the terminal pumps),
+        then read it one last time."""
+        try:
+            while not self.closing.is_set() or self.pumps:
+                self.collect()
+                with trio.move_on_after(POLL):
+                    await self.closing.wait()
+        finally:
+            self.end_of_run()
+            self.log.close()
 
     async def pump(self, read_fd: int) -> None:
-        """Copy ``read_fd`` (a pipe, or a terminal's master) to the log until EOF or
-        EIO (a terminal whose processes are gone); the fd is taken over (closed)."""
+        """Append what a terminal's master (``read_fd``) shows to the log file, until
+        EIO (a terminal whose processes are gone) or EOF; the fd is taken over."""
         stream = trio.lowlevel.FdStream(read_fd)
-        partial = b""  # per pump: create's own pipe and a terminal may both feed the log
+        out = self.writer()
+        self.pumps += 1
         try:
             while data := await stream.receive_some(65536):
-                self.log.write(data)
-                partial = self.lines(partial + data)
+                view = memoryview(data)
+                while view:  # a regular file: no waiting on a reader (see LogFile)
+                    view = view[os.write(out, view):]
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         finally:
-            if partial:
-                self.lines(partial + b"\n")
-            self.flush_hidden()
+            self.pumps -= 1
+            os.close(out)
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
@@ -94,4 +138,5 @@ class Output:
             self.hidden = 0
 
     def close(self) -> None:
-        self.log.close()
+        """Stop following (the follower reads the file a last time and closes it)."""
+        self.closing.set()

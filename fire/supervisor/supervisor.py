@@ -2,7 +2,7 @@
 
 One trio nursery holds everything: a task per container (``Unit.loop``), the
 socket server, the signal channel, the stats sampler, the metrics server, and
-each container's output pump.  The supervisor itself only decides *which* units
+each container's output follower (and a terminal's pump).  The supervisor itself only decides *which* units
 run: at start (every container of the file; those that depend on others wait
 for them to run), on a reload (``SIGHUP``: added ones start, removed ones stop,
 changed ones are replaced, the others are not touched) and at the end (``SIGTERM``:
@@ -81,7 +81,7 @@ class Supervisor:
         self._reloading = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._lock_fd = -1
-        self.pumping = 0  # output pumps still reading (see pump())
+        self.pumping = 0  # output followers and terminal pumps still reading (_reader)
         self.pumps_idle = trio.Event()
         self.pumps_idle.set()
 
@@ -154,17 +154,26 @@ class Supervisor:
             self.bus.publish(ev.Log(id="", level="warning", text="health checks need `fire exec`, "
                                     "which this installation lacks: they are not run"))
 
+    def follow(self, output: Output) -> None:
+        """Follow a container's log file into ``log`` events, in the background:
+        until the unit closes its output (then one last read), not the supervisor."""
+        self._reader(output.follow)
+
     def pump(self, output: Output, fd: int) -> None:
-        """Read a container's output (``fd``) into its log, in the background: the
-        reading outlives the run (a restart does not wait for it), not the supervisor."""
+        """Append a terminal's output (its master, ``fd``) to the container's log, in
+        the background: the reading outlives the run (a restart does not wait for
+        it), not the supervisor."""
+        self._reader(output.pump, fd)
+
+    def _reader(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
         if not self.pumping:
             self.pumps_idle = trio.Event()
         self.pumping += 1
-        self.nursery.start_soon(self._pump, output, fd)
+        self.nursery.start_soon(self._read, fn, *args)
 
-    async def _pump(self, output: Output, fd: int) -> None:
+    async def _read(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
         try:
-            await output.pump(fd)
+            await fn(*args)
         finally:
             self.pumping -= 1
             if not self.pumping:

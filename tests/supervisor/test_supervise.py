@@ -131,6 +131,9 @@ def test_sighup_reloads_what_changed_and_leaves_the_rest(
     }
     sup = supervise(toml(first))
     pids = {cid: sup.wait_state(cid, "running").pid for cid in first}
+    for cid in first:  # the output is followed every 0.1 s: "up" may come after "running"
+        sup.wait_for(lambda e, c=cid: isinstance(e, ev.Log) and e.id == c  # type: ignore[misc]
+                     and e.text == "up")
     mark = sup.index()
     second: dict[str, dict[str, Any]] = {
         keep: first[keep],
