@@ -65,14 +65,16 @@ class LogFile:
 
     Rotation (``rotate()``, past ``max_bytes``) cannot be rename + reopen, since the
     writers hold the file: it is copy, then truncate (logrotate's copytruncate).
-    The older generations shift up, the current file is copied to ``<id>.log.1``
-    (through a temporary file, renamed into place, so a reader never sees half of
-    it), then truncated to 0; with ``O_APPEND`` every writer's next write lands at
-    the new end.  The bytes written between the copy and the truncation are lost:
-    the copy is repeated until the file's size stops growing, so that window is the
-    few microseconds between the last ``fstat`` and ``ftruncate``.  Everything is
-    synchronous (regular files, from one thread): nothing else of the supervisor
-    runs in between.
+    The current file is copied to a temporary file, then truncated to 0 (with
+    ``O_APPEND`` every writer's next write lands at the new end, no hole); then
+    the older generations shift up and the copy is renamed ``<id>.log.1``.  A
+    reader never sees half a copy, and a new ``.log.1`` appears only once the
+    truncation is done: ``fire logs --follow`` takes it as the sign of a rotation
+    (``fire.cli.logs.follow``).  The bytes written between the copy and the
+    truncation are lost: the copy goes on until the file's size stops growing, so
+    that window is the few microseconds between the last ``fstat`` and the
+    ``ftruncate``.  Everything is synchronous (regular files, from one thread):
+    nothing else of the supervisor runs in between.
     """
 
     def __init__(self, root: str, cid: str, max_bytes: int = DEFAULT_LOG_BYTES,
@@ -90,12 +92,13 @@ class LogFile:
     def writer(self) -> int:
         """A new ``O_APPEND`` descriptor of the log file (close-on-exec: the child's
         copies, its fds 1 and 2, are made by ``dup2``, which clears the flag)."""
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        if self.fd >= 0 and os.fstat(fd).st_ino != os.fstat(self.fd).st_ino:
-            # The file was removed or replaced since we opened it: follow the new one
-            # (what the old one still gets is read with ``read()`` first).
-            self.reopen()
-        return fd
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def follows(self, fd: int) -> bool:
+        """Whether ``fd`` is the file this log follows (not one made since, after the
+        followed one was removed or replaced)."""
+        return self.fd >= 0 and os.fstat(fd).st_ino == os.fstat(self.fd).st_ino
 
     def reopen(self) -> None:
         """Follow the file at ``path`` (created if need be) from its current end."""
@@ -128,7 +131,7 @@ class LogFile:
         tmp = self.path + ".rotating"
         unread: list[bytes] = []
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
+        try:  # (a failed copy, ENOSPC say, truncates nothing: the file is as it was)
             copied = 0
             while copied < (size := os.fstat(self.fd).st_size):
                 data = os.pread(self.fd, min(size - copied, 1 << 20), copied)
@@ -139,8 +142,11 @@ class LogFile:
                     unread.append(data[max(0, self.offset - copied):])
                 copied += len(data)
             os.ftruncate(self.fd, 0)
-        finally:
+        except BaseException:
             os.close(out)
+            os.unlink(tmp)
+            raise
+        os.close(out)
         self.offset = 0
         if self.files == 1:
             os.unlink(tmp)

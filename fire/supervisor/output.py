@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 LINES_PER_SECOND = 20
 MAX_LINE = 1024
 POLL = 0.1  # seconds between looks at the file's size
+ROTATE_RETRY = 10.0  # seconds between tries at a rotation that failed (a copy costs)
 
 
 class Output:
@@ -57,11 +58,19 @@ class Output:
         self.hidden = 0
         self.closing = trio.Event()
         self.pumps = 0  # terminal pumps still appending: followed until they end
+        self.rotate_error = ""  # the last rotation's error, said once
+        self.rotate_again = 0.0  # trio time before which a failed rotation is not retried
 
     def writer(self) -> int:
         """A new ``O_APPEND`` descriptor of the log file (close-on-exec), for the
         container's fds 1 and 2; the caller closes it once they are made."""
-        return self.log.writer()
+        fd = self.log.writer()
+        if self.log.fd >= 0 and not self.log.follows(fd):
+            # The file was removed or replaced since it was opened: read the old one to
+            # its end, then follow the one the container will write to.
+            self.collect()
+            self.log.reopen()
+        return fd
 
     def collect(self) -> None:
         """Read what is new in the file, rotate it if it is too big, publish the
@@ -69,8 +78,16 @@ class Output:
         if self.log.fd < 0:
             return
         data = self.log.read()
-        if self.log.needs_rotation():
-            data += self.log.rotate()
+        if self.log.needs_rotation() and trio.current_time() >= self.rotate_again:
+            try:
+                data += self.log.rotate()
+                self.rotate_error = ""
+            except OSError as exc:  # a full disk, say: the file grows on; try again later
+                self.rotate_again = trio.current_time() + ROTATE_RETRY
+                if str(exc) != self.rotate_error:
+                    self.rotate_error = str(exc)
+                    self.publish(ev.Log(id=self.id, level="warning",
+                                        text=f"cannot rotate {self.log.path}: {exc}"))
         if data:
             self.partial = self.lines(self.partial + data)
 

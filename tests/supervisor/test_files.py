@@ -149,6 +149,52 @@ def test_partial_lines_wait_for_their_end_or_the_end_of_the_run(tmp_path: Path) 
         ("output", "last, without a newline")]
 
 
+def test_a_removed_log_file_is_made_again_and_followed(tmp_path: Path) -> None:
+    published: list[ev.AnyEvent] = []
+
+    async def main() -> None:
+        output = Output(str(tmp_path), "web", published.append, 1 << 20, 3)
+        old = output.writer()
+        os.unlink(log_path(str(tmp_path), "web"))  # by hand, while the run still writes
+        write(old, b"to the removed file\n")
+        new = output.writer()  # the next run's
+        write(new, b"to the new file\n")
+        output.collect()
+        for fd in (old, new):
+            os.close(fd)
+        output.close()
+        await output.follow()
+
+    trio.run(main)
+    assert [e.text for e in published if isinstance(e, ev.Log)] == [
+        "to the removed file", "to the new file"]
+    assert read(log_path(str(tmp_path), "web")) == b"to the new file\n"
+
+
+def test_a_rotation_that_fails_is_said_once_and_the_output_still_followed(
+        tmp_path: Path) -> None:
+    published: list[ev.AnyEvent] = []
+    os.makedirs(log_path(str(tmp_path), "web") + ".rotating")  # the copy cannot be made
+
+    async def main() -> None:
+        output = Output(str(tmp_path), "web", published.append, 4, 2)
+        fd = output.writer()
+        for text in (b"one\n", b"two\n"):
+            write(fd, text)
+            output.collect()
+        os.close(fd)
+        output.close()
+        await output.follow()
+
+    trio.run(main)
+    texts = [(e.level, e.text) for e in published if isinstance(e, ev.Log)]
+    assert texts[0] == ("info", "one")
+    assert texts[1][0] == "warning"
+    assert texts[1][1].startswith("cannot rotate "), "once (tried again 10 s later)"
+    assert texts[2:] == [("info", "two")]
+    assert read(log_path(str(tmp_path), "web")) == b"one\ntwo\n", "not truncated"
+
+
 def test_the_output_follower_reads_across_a_rotation_and_a_truncation(tmp_path: Path) -> None:
     published: list[ev.AnyEvent] = []
 
