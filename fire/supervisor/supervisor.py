@@ -2,11 +2,12 @@
 
 One trio nursery holds everything: a task per container (``Unit.loop``), the
 socket server, the signal channel, the stats sampler, the metrics server, and
-each container's output follower (and a terminal's pump).  The supervisor itself only decides *which* units
-run: at start (every container of the file; those that depend on others wait
-for them to run), on a reload (``SIGHUP``: added ones start, removed ones stop,
-changed ones are replaced, the others are not touched) and at the end (``SIGTERM``:
-every unit stops, in reverse dependency order, the units of one level at once).
+each container's output follower (and a terminal's pump).  The supervisor itself
+only decides *which* units run: at start (every container of the file; those that
+depend on others wait for them to run), on a reload (``SIGHUP``: added ones start,
+removed ones stop, changed ones are replaced, the others are not touched) and at
+the end (``SIGTERM``: every unit stops, in reverse dependency order, the units of
+one level at once).
 
 One supervisor per ``--root`` (an flock on ``@supervisor.lock``): two would both
 try to own the same containers.

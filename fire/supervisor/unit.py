@@ -296,10 +296,14 @@ class Unit:
         self.run += 1
         self._end = trio.Event()
         self._take(state, fd)
-        await self._logs()  # what it writes from now on; the file has what it wrote before
+        try:
+            await self._logs()  # what it writes from now on; the file has what it wrote before
+        except OSError as exc:  # watched all the same: the output is not what keeps it alive
+            self.say(f"cannot follow its output: {describe(exc)}", "warning")
+        # A terminal's master died with the supervisor that held it (docs/supervisor.md).
+        terminal = " and its terminal's output is not collected" if self._has_terminal() else ""
         self.say(f"adopted the running container (pid {self.pid}); its exit code will be "
-                 "unknown" + (" and its terminal's output is not collected" if self._has_terminal()
-                              else ""))
+                 f"unknown{terminal}")
         return await self._running(adopted=True)
 
     def _take(self, state: State, pidfd: int) -> None:
