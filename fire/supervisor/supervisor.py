@@ -35,6 +35,7 @@ from fire.supervisor.bus import Bus
 from fire.supervisor.engine import Engine
 from fire.supervisor.files import LOCK, SOCKET
 from fire.supervisor.journal import Journal
+from fire.supervisor.output import Followers
 from fire.supervisor.reaper import Reaper, become_subreaper
 from fire.supervisor.server import Server
 from fire.supervisor.signals import SignalChannel
@@ -82,7 +83,8 @@ class Supervisor:
         self._reloading = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._lock_fd = -1
-        self.pumping = 0  # output followers and terminal pumps still reading (_reader)
+        self.followers = Followers()  # every container's log file, followed
+        self.pumping = 0  # terminal pumps still reading (see pump())
         self.pumps_idle = trio.Event()
         self.pumps_idle.set()
 
@@ -110,6 +112,7 @@ class Supervisor:
                     self.metrics_port = await nursery.start(serve, self, host, port)
                     self.journal.write("", f"metrics on http://{host}:{self.metrics_port}/metrics")
                 nursery.start_soon(self._sample_stats)
+                nursery.start_soon(self.followers.run)
                 nursery.start_soon(self._reap_periodically)
                 self._check_exec()
                 self.journal.write("", f"supervising {len(self.config.containers)} "
@@ -121,6 +124,7 @@ class Supervisor:
                 # subscribers have the last events.
                 with trio.move_on_after(FLUSH_GRACE):
                     await self.pumps_idle.wait()
+                self.followers.finish()
                 self.bus.close()
                 with trio.move_on_after(FLUSH_GRACE):
                     await self.server.idle.wait()
@@ -158,23 +162,20 @@ class Supervisor:
     def follow(self, output: Output) -> None:
         """Follow a container's log file into ``log`` events, in the background:
         until the unit closes its output (then one last read), not the supervisor."""
-        self._reader(output.follow)
+        self.followers.add(output)
 
     def pump(self, output: Output, fd: int) -> None:
         """Append a terminal's output (its master, ``fd``) to the container's log, in
         the background: the reading outlives the run (a restart does not wait for
         it), not the supervisor."""
-        self._reader(output.pump, fd)
-
-    def _reader(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
         if not self.pumping:
             self.pumps_idle = trio.Event()
         self.pumping += 1
-        self.nursery.start_soon(self._read, fn, *args)
+        self.nursery.start_soon(self._pump, output, fd)
 
-    async def _read(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
+    async def _pump(self, output: Output, fd: int) -> None:
         try:
-            await fn(*args)
+            await output.pump(fd)
         finally:
             self.pumping -= 1
             if not self.pumping:

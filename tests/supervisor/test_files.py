@@ -17,7 +17,7 @@ import trio
 from fire import events as ev
 from fire.cli.logs import follow, tail_lines
 from fire.supervisor.files import LogFile, log_files, log_path
-from fire.supervisor.output import Output
+from fire.supervisor.output import Followers, Output
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
@@ -219,6 +219,37 @@ def test_the_output_follower_reads_across_a_rotation_and_a_truncation(tmp_path: 
     assert texts == [f"line {n:04d} of the output" for n in range(300)] + [
         "after the truncation"]
     assert os.path.exists(log_path(str(tmp_path), "web", 1)), "rotated"
+
+
+def test_one_sweep_follows_every_output_and_drops_those_that_are_done(tmp_path: Path) -> None:
+    published: list[ev.AnyEvent] = []
+
+    async def main() -> None:
+        followers = Followers()
+        outputs = [Output(str(tmp_path), cid, published.append, 1 << 20, 3)
+                   for cid in ("one", "two")]
+        fds = [output.writer() for output in outputs]
+        for output in outputs:
+            followers.add(output)
+        write(fds[0], b"from one\n")
+        write(fds[1], b"from two, unfinished")
+        followers.sweep()
+        outputs[1].close()
+        outputs[1].pumps = 1  # a terminal's pump still appends: not done yet
+        followers.sweep()
+        assert followers.outputs == outputs
+        outputs[1].pumps = 0
+        followers.sweep()
+        assert followers.outputs == [outputs[0]], "read a last time and dropped"
+        assert outputs[1].log.fd == -1
+        followers.finish()
+        assert outputs[0].log.fd == -1
+        for fd in fds:
+            os.close(fd)
+
+    trio.run(main)
+    assert [(e.id, e.text) for e in published if isinstance(e, ev.Log)] == [
+        ("one", "from one"), ("two", "from two, unfinished")]
 
 
 def test_tail_reads_across_rotated_files(tmp_path: Path) -> None:
