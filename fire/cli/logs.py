@@ -17,6 +17,7 @@ from fire.cli.args import Opt
 from fire.cli.common import need_id, parse_command
 from fire.errors import ContainerError
 from fire.store import check_id
+from fire.supervisor.files import identity
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,13 +47,37 @@ def tail_lines(paths: list[str], count: int) -> bytes:
 
 
 def follow(path: str, out: BinaryIO, start: int) -> None:
-    """Print what is appended to ``path`` from ``start``; reopen it when it rotates."""
+    """Print what is appended to ``path`` from ``start``, across rotations.
+
+    The supervisor rotates by copy-then-truncate (``fire.supervisor.files.LogFile``):
+    the file keeps its inode, and what we had not printed yet is at the end of a
+    new ``.log.1`` (a new inode each time).  So a new ``.log.1`` means: print its
+    bytes past our offset, then go on from the start of the current file.  It is
+    looked for after each read, and what that read got is dropped when there is
+    one (it may be the new file's bytes, read at the old offset).  A file
+    shorter than our offset without a new ``.log.1`` (a single generation, or a
+    truncation by someone else) is read again from 0 — on the second look only:
+    the supervisor renames the new ``.log.1`` into place just after it truncates.
+    A file replaced under its name (removed and made again) is read from its start.
+    """
+    rotated = rotated_path(path)
+    seen = identity(rotated)
     f = _open(path)
     inode = os.fstat(f.fileno()).st_ino if f is not None else 0
     if f is not None:
         f.seek(start)
+    shrunk = False  # seen shorter than our offset once already
     while True:
+        offset = f.tell() if f is not None else 0
         data = f.read(65536) if f is not None else b""
+        now = identity(rotated)  # after the read: what it read may be from after a rotation
+        if f is not None and now is not None and now != seen:
+            seen = now
+            shrunk = False
+            out.write(_read_from(rotated, offset))  # the end of what was rotated away
+            out.flush()
+            f.seek(0)
+            continue
         if data:
             out.write(data)
             out.flush()
@@ -61,15 +86,34 @@ def follow(path: str, out: BinaryIO, start: int) -> None:
             st: os.stat_result | None = os.stat(path)
         except FileNotFoundError:
             st = None
-        if st is not None and (f is None or st.st_ino != inode or st.st_size < f.tell()):
+        if st is not None and (f is None or st.st_ino != inode):
             if f is not None:
-                out.write(f.read())  # the end of the file that was rotated away
+                out.write(f.read())  # the end of the file that was replaced
                 out.flush()
                 f.close()
             f = _open(path)
             inode = st.st_ino
             continue
+        if f is not None and os.fstat(f.fileno()).st_size < f.tell():
+            if shrunk:
+                f.seek(0)
+                shrunk = False
+                continue
+            shrunk = True
         time.sleep(POLL)
+
+
+def rotated_path(path: str) -> str:
+    return path + ".1"
+
+
+def _read_from(path: str, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
 
 
 def _open(path: str) -> BinaryIO | None:

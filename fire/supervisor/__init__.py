@@ -13,7 +13,7 @@
     bus, server  events: replay, subscribers, the Unix socket, control requests
     client       a blocking client of that socket (no trio)
     signals      one channel for every signal
-    output       a container's output into its rotating log, and `log` events
+    output       a container's log file (its fds 1 and 2) followed into `log` events
     cgstats      cpu / memory / pids / OOM kills from the cgroup files
     metrics      Prometheus /metrics
     journal      the supervisor's own log (stderr)

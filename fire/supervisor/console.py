@@ -2,8 +2,9 @@
 
 ``fire create --console-socket PATH`` sends the pty's master over a Unix socket
 (runc's protocol: one message, the fd in SCM_RIGHTS).  The supervisor listens on
-a socket of its own for the length of the create, takes the master, and reads
-the container's output from it into the same log as a pipe's (``Output.pump``):
+a socket of its own for the length of the create, takes the master, and appends
+what it reads from it to the container's log file (``Output.pump``), where it is
+followed like the output of a container without a terminal:
 nobody types into a supervised container, but `fire spec`'s default bundle asks
 for a terminal and must run all the same.
 

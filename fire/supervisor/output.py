@@ -1,23 +1,30 @@
-"""A container's output: one pipe → its rotating log file, and ``log`` events.
+"""A container's output: its log file, followed into ``log`` events.
 
-The write end of a fresh pipe is ``fire create``'s stdout *and* stderr, which the
-init and the container's process inherit; the supervisor reads the other end, so
-the log is the output as a terminal would show ``2>&1``, in order.  A container
-with a terminal writes to its pty instead, whose master is pumped the same way
-(``fire.supervisor.console``).  The pipe (not
-the file itself) is what the container holds, so the supervisor can rotate the
-file under it.  Reading stops at EOF: when every process holding the write end
-has exited.
+The container's fds 1 and 2 are its log file itself, ``<root>/@logs/<id>.log``,
+opened ``O_APPEND`` by the supervisor and given to ``fire create`` as its stdout
+*and* stderr, which the init and the container's process inherit: the log is the
+output as a terminal would show ``2>&1``, in order.  No pipe: the container's
+writes do not need the supervisor, so a container that outlives a ``kill -9`` of
+its supervisor keeps writing to the file, and the supervisor that adopts it
+follows it from where the file then ends (what was written before is in the file,
+not re-sent as events).
+
+Following (``Followers``, one task for all the containers): every ``POLL``
+seconds the new bytes are read from the last offset
+(``fire.supervisor.files.LogFile``); past ``log_max_bytes`` the file is rotated
+by copy-then-truncate, since the writers hold it.  A line still being
+written is kept until its newline comes, or until the run ends.
+
+A container with a terminal writes to its pty instead; the supervisor holds the
+master and appends what it reads to the same file (``pump``), where the follower
+finds it like the rest.  The master dies with the supervisor: a terminal
+container's output is not collected after a ``kill -9`` of its supervisor.
 
 Each line also becomes a ``log`` event (``stream = "output"``, at most 1 KiB of
 it), at most ``per_second`` per container (``[supervisor] output_events``,
-default 20): a chatty container must not
-flood the event stream or push every other event out of the replay buffer.  The
-lines over the limit are counted and said in one event; the log file has them all.
-
-A supervisor that is killed takes the read end with it: a container adopted by
-the next supervisor keeps running, but its output can no longer be collected
-(its writes fail with EPIPE).
+default 20): a chatty container must not flood the event stream or push every
+other event out of the replay buffer.  The lines over the limit are counted and
+said in one event; the log file has them all.
 """
 
 from __future__ import annotations
@@ -28,13 +35,15 @@ from typing import TYPE_CHECKING
 import trio
 
 from fire import events as ev
-from fire.supervisor.files import RotatingLog
+from fire.supervisor.files import LogFile
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 LINES_PER_SECOND = 20
 MAX_LINE = 1024
+POLL = 0.1  # seconds between looks at the file's size
+ROTATE_RETRY = 10.0  # seconds between tries at a rotation that failed (a copy costs)
 
 
 class Output:
@@ -43,30 +52,93 @@ class Output:
         self.id = cid
         self.per_second = per_second
         self.publish = publish
-        self.log = RotatingLog(root, cid, max_bytes, files)
+        self.log = LogFile(root, cid, max_bytes, files)  # followed from its current end
+        self.partial = b""  # the start of a line whose end is not written yet
         self.window = -1.0
         self.shown = 0
         self.hidden = 0
+        self.closing = trio.Event()
+        self.pumps = 0  # terminal pumps still appending: followed until they end
+        self.rotate_error = ""  # the last rotation's error, said once
+        self.rotate_again = 0.0  # trio time before which a failed rotation is not retried
 
-    def pipe(self) -> tuple[int, int]:
-        """(read end, write end), both close-on-exec."""
-        return os.pipe2(os.O_CLOEXEC)
+    def writer(self) -> int:
+        """A new ``O_APPEND`` descriptor of the log file (close-on-exec), for the
+        container's fds 1 and 2; the caller closes it once they are made."""
+        fd = self.log.writer()
+        if self.log.fd >= 0 and not self.log.follows(fd):
+            # The file was removed or replaced since it was opened: read the old one to
+            # its end, then follow the one the container will write to.
+            self.collect()
+            self.log.reopen()
+        return fd
+
+    def collect(self) -> None:
+        """Read what is new in the file, rotate it if it is too big, publish the
+        complete lines."""
+        if self.log.fd < 0:
+            return
+        data = self.log.read()
+        if self.log.needs_rotation() and trio.current_time() >= self.rotate_again:
+            try:
+                data += self.log.rotate()
+                self.rotate_error = ""
+            except OSError as exc:  # a full disk, say: the file grows on; try again later
+                self.rotate_again = trio.current_time() + ROTATE_RETRY
+                if str(exc) != self.rotate_error:
+                    self.rotate_error = str(exc)
+                    self.publish(ev.Log(id=self.id, level="warning",
+                                        text=f"cannot rotate {self.log.path}: {exc}"))
+        if data:
+            self.partial = self.lines(self.partial + data)
+
+    def end_of_run(self) -> None:
+        """The container's process has exited: what it wrote last is a line, even
+        without its newline."""
+        self.collect()
+        if self.partial:
+            self.lines(self.partial + b"\n")
+            self.partial = b""
+        self.flush_hidden()
+
+    @property
+    def done(self) -> bool:
+        """Closed, and no terminal pump appends any more: time for the last read."""
+        return self.closing.is_set() and not self.pumps
+
+    def finish(self) -> None:
+        """The last read; the file is closed."""
+        if self.log.fd >= 0:
+            self.end_of_run()
+            self.log.close()
+
+    async def follow(self) -> None:
+        """Follow the file alone until ``close()`` (and the end of the terminal
+        pumps), then read it one last time (the supervisor uses ``Followers``)."""
+        try:
+            while not self.done:
+                self.collect()
+                with trio.move_on_after(POLL):
+                    await self.closing.wait()
+        finally:
+            self.finish()
 
     async def pump(self, read_fd: int) -> None:
-        """Copy ``read_fd`` (a pipe, or a terminal's master) to the log until EOF or
-        EIO (a terminal whose processes are gone); the fd is taken over (closed)."""
+        """Append what a terminal's master (``read_fd``) shows to the log file, until
+        EIO (a terminal whose processes are gone) or EOF; the fd is taken over."""
         stream = trio.lowlevel.FdStream(read_fd)
-        partial = b""  # per pump: create's own pipe and a terminal may both feed the log
+        out = self.writer()
+        self.pumps += 1
         try:
             while data := await stream.receive_some(65536):
-                self.log.write(data)
-                partial = self.lines(partial + data)
+                view = memoryview(data)
+                while view:  # a regular file: no waiting on a reader (see LogFile)
+                    view = view[os.write(out, view):]
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         finally:
-            if partial:
-                self.lines(partial + b"\n")
-            self.flush_hidden()
+            self.pumps -= 1
+            os.close(out)
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
@@ -94,4 +166,38 @@ class Output:
             self.hidden = 0
 
     def close(self) -> None:
-        self.log.close()
+        """Stop following (the follower reads the file a last time and closes it)."""
+        self.closing.set()
+
+
+class Followers:
+    """Every container's log followed by one task: one wake-up per ``POLL`` for all
+    of them, an ``fstat`` each (100 idle containers: 0.8 % of a core here; a task
+    each, 3.3 %)."""
+
+    def __init__(self) -> None:
+        self.outputs: list[Output] = []
+
+    def add(self, output: Output) -> None:
+        self.outputs.append(output)
+
+    async def run(self) -> None:
+        while True:
+            await trio.sleep(POLL)
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Read what is new everywhere; the outputs that are done are read a last time
+        and dropped."""
+        for output in list(self.outputs):
+            if output.done:
+                self.outputs.remove(output)
+                output.finish()
+            else:
+                output.collect()
+
+    def finish(self) -> None:
+        """The supervisor's exit: a last read of every file."""
+        for output in self.outputs:
+            output.finish()
+        self.outputs.clear()

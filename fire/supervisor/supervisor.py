@@ -2,11 +2,12 @@
 
 One trio nursery holds everything: a task per container (``Unit.loop``), the
 socket server, the signal channel, the stats sampler, the metrics server, and
-each container's output pump.  The supervisor itself only decides *which* units
-run: at start (every container of the file; those that depend on others wait
-for them to run), on a reload (``SIGHUP``: added ones start, removed ones stop,
-changed ones are replaced, the others are not touched) and at the end (``SIGTERM``:
-every unit stops, in reverse dependency order, the units of one level at once).
+each container's output follower (and a terminal's pump).  The supervisor itself
+only decides *which* units run: at start (every container of the file; those that
+depend on others wait for them to run), on a reload (``SIGHUP``: added ones start,
+removed ones stop, changed ones are replaced, the others are not touched) and at
+the end (``SIGTERM``: every unit stops, in reverse dependency order, the units of
+one level at once).
 
 One supervisor per ``--root`` (an flock on ``@supervisor.lock``): two would both
 try to own the same containers.
@@ -34,6 +35,7 @@ from fire.supervisor.bus import Bus
 from fire.supervisor.engine import Engine
 from fire.supervisor.files import LOCK, SOCKET
 from fire.supervisor.journal import Journal
+from fire.supervisor.output import Followers
 from fire.supervisor.reaper import Reaper, become_subreaper
 from fire.supervisor.server import Server
 from fire.supervisor.signals import SignalChannel
@@ -81,7 +83,8 @@ class Supervisor:
         self._reloading = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._lock_fd = -1
-        self.pumping = 0  # output pumps still reading (see pump())
+        self.followers = Followers()  # every container's log file, followed
+        self.pumping = 0  # terminal pumps still reading (see pump())
         self.pumps_idle = trio.Event()
         self.pumps_idle.set()
 
@@ -109,6 +112,7 @@ class Supervisor:
                     self.metrics_port = await nursery.start(serve, self, host, port)
                     self.journal.write("", f"metrics on http://{host}:{self.metrics_port}/metrics")
                 nursery.start_soon(self._sample_stats)
+                nursery.start_soon(self.followers.run)
                 nursery.start_soon(self._reap_periodically)
                 self._check_exec()
                 self.journal.write("", f"supervising {len(self.config.containers)} "
@@ -120,6 +124,7 @@ class Supervisor:
                 # subscribers have the last events.
                 with trio.move_on_after(FLUSH_GRACE):
                     await self.pumps_idle.wait()
+                self.followers.finish()
                 self.bus.close()
                 with trio.move_on_after(FLUSH_GRACE):
                     await self.server.idle.wait()
@@ -154,9 +159,15 @@ class Supervisor:
             self.bus.publish(ev.Log(id="", level="warning", text="health checks need `fire exec`, "
                                     "which this installation lacks: they are not run"))
 
+    def follow(self, output: Output) -> None:
+        """Follow a container's log file into ``log`` events, in the background:
+        until the unit closes its output (then one last read), not the supervisor."""
+        self.followers.add(output)
+
     def pump(self, output: Output, fd: int) -> None:
-        """Read a container's output (``fd``) into its log, in the background: the
-        reading outlives the run (a restart does not wait for it), not the supervisor."""
+        """Append a terminal's output (its master, ``fd``) to the container's log, in
+        the background: the reading outlives the run (a restart does not wait for
+        it), not the supervisor."""
         if not self.pumping:
             self.pumps_idle = trio.Event()
         self.pumping += 1

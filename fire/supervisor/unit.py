@@ -296,8 +296,14 @@ class Unit:
         self.run += 1
         self._end = trio.Event()
         self._take(state, fd)
+        try:
+            await self._logs()  # what it writes from now on; the file has what it wrote before
+        except OSError as exc:  # watched all the same: the output is not what keeps it alive
+            self.say(f"cannot follow its output: {describe(exc)}", "warning")
+        # A terminal's master died with the supervisor that held it (docs/supervisor.md).
+        terminal = " and its terminal's output is not collected" if self._has_terminal() else ""
         self.say(f"adopted the running container (pid {self.pid}); its exit code will be "
-                 "unknown and its output is not collected")
+                 f"unknown{terminal}")
         return await self._running(adopted=True)
 
     def _take(self, state: State, pidfd: int) -> None:
@@ -325,6 +331,8 @@ class Unit:
             nursery.start_soon(self._stop_when_asked)
             status = await self.sup.reaper.wait(self.pidfd, self.pid)
             nursery.cancel_scope.cancel()
+        if self.output is not None:
+            self.output.end_of_run()  # its last line, even without a newline
         uptime = trio.current_time() - began
         self.publish(ev.Exit(id=self.id, code=status.code, run=self.run,
                              signal=signal_name(status.signal) if status.signal else None))
@@ -358,15 +366,27 @@ class Unit:
 
     # ------------------------------------------------------------------ stages
     async def _logs(self) -> None:
+        """Open the log file and follow it from its current end (kept across runs)."""
         if self.output is None:
             self.output = Output(self.sup.root, self.id, self.publish, self.conf.log_max_bytes,
                                  self.conf.log_files, self.sup.config.settings.output_events)
+            self.sup.follow(self.output)
 
     async def _bundle(self) -> None:
+        self.terminal = self._read_terminal()
+
+    def _has_terminal(self) -> bool:
+        """Whether the bundle asks for a terminal (for what adoption can collect)."""
+        try:
+            return self._read_terminal()
+        except (FireError, OSError):
+            return False
+
+    def _read_terminal(self) -> bool:
         from fire.spec.load import read_config
 
         spec = read_config(os.path.join(self.conf.bundle, "config.json"))
-        self.terminal = spec.process is not None and bool(spec.process.terminal)
+        return spec.process is not None and bool(spec.process.terminal)
 
     def has_state_dir(self) -> bool:
         """``<root>/<id>`` exists (a local directory: no need for a thread)."""
@@ -385,7 +405,9 @@ class Unit:
 
     async def _create_with(self, console: ConsoleSocket | None) -> None:
         assert self.output is not None
-        out_r, out_w = self.output.pipe()
+        # The log file itself (O_APPEND) is create's stdout and stderr, and so the
+        # container's: it keeps writing there whatever becomes of this supervisor.
+        out_w = self.output.writer()
         stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
         relay = StageRelay(self.id, self.run, self.publish)
         delegation = self.delegation()
@@ -402,8 +424,6 @@ class Unit:
                 finally:
                     os.close(out_w)
                     os.close(stage_w)
-                self.sup.pump(self.output, out_r)
-                out_r = -1
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(relay.read, stage_r)
                     stage_r = -1
@@ -427,9 +447,8 @@ class Unit:
             raise
         finally:
             delegation.close()
-            for fd in (out_r, stage_r):
-                if fd >= 0:
-                    os.close(fd)
+            if stage_r >= 0:
+                os.close(stage_r)
 
     async def _start(self) -> None:
         # From here on the container's program runs: a stop asked now must not

@@ -131,6 +131,9 @@ def test_sighup_reloads_what_changed_and_leaves_the_rest(
     }
     sup = supervise(toml(first))
     pids = {cid: sup.wait_state(cid, "running").pid for cid in first}
+    for cid in first:  # the output is followed every 0.1 s: "up" may come after "running"
+        sup.wait_for(lambda e, c=cid: isinstance(e, ev.Log) and e.id == c  # type: ignore[misc]
+                     and e.text == "up")
     mark = sup.index()
     second: dict[str, dict[str, Any]] = {
         keep: first[keep],
@@ -197,6 +200,115 @@ def test_a_restarted_supervisor_adopts_what_still_runs(
     assert exit_event.code is None, "not its child: the exit code is unknown"
     assert not alive(pid)
     assert not (fire.root / cid).exists()
+
+
+# A line every 0.1 s, numbered; `pad` makes the lines long enough to rotate a small log.
+def counter(pad: int = 0, every: float = 0.1) -> str:
+    return (f"trap 'exit 0' TERM; pad={'x' * pad}; i=0; "
+            f"while :; do i=$((i+1)); echo n $i $pad; sleep {every}; done")
+
+
+def counted(events: list[Any]) -> list[int]:
+    """The numbers of the counter's lines among ``log`` events."""
+    return [int(e.text.split()[1]) for e in events
+            if isinstance(e, ev.Log) and e.stream == "output" and e.text.startswith("n ")]
+
+
+def in_files(root: Path, cid: str) -> list[int]:
+    """The numbers of the counter's lines in the log files, oldest first."""
+    from fire.supervisor.files import log_files
+
+    numbers: list[int] = []
+    for path in log_files(str(root), cid):
+        with open(path, "rb") as f:
+            numbers += [int(line.split()[1]) for line in f.read().splitlines()
+                        if line.startswith(b"n ")]
+    return numbers
+
+
+def consecutive(numbers: list[int]) -> bool:
+    return bool(numbers) and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+def line_numbered(sup: Supervised, cid: str, least: int, after: int = 0) -> None:
+    sup.wait_for(lambda e: isinstance(e, ev.Log) and e.id == cid and e.stream == "output"
+                 and e.text.startswith("n ") and int(e.text.split()[1]) >= least, after=after)
+
+
+def test_an_adopted_container_keeps_writing_and_its_output_is_still_collected(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    cid = fire.unique_id("count")
+    config = toml({cid: {"bundle": str(bundles("count", counter())), "restart": "always"}})
+    first = supervise(config)
+    pid = first.wait_state(cid, "running").pid
+    line_numbered(first, cid, 5)
+    first.proc.kill()
+    first.proc.wait()
+    assert wait_until(lambda: len(in_files(fire.root, cid)) >= 10), "it writes on, unfollowed"
+    before = in_files(fire.root, cid)
+    second = supervise(config)
+    running = second.wait_state(cid, "running")
+    assert (running.pid, running.reason) == (pid, "adopted")
+    line_numbered(second, cid, before[-1] + 10)
+    seen = counted(second.of(cid))
+    assert seen[0] > before[-1], "what the file held before the restart is not sent again"
+    assert consecutive(seen), ("each line written since the adoption, once, in order", seen)
+    assert consecutive(in_files(fire.root, cid)), "the file has every line: no write failed"
+    assert in_files(fire.root, cid)[0] == 1
+    logs = fire("logs", cid)
+    assert logs.code == 0
+    printed = [int(line.split()[1]) for line in logs.out.splitlines() if line.startswith("n ")]
+    assert printed[0] == 1, "from before the restart"
+    assert printed[-1] >= seen[-1], "and after"
+    assert second.terminate() == 0
+    assert second.of(cid, ev.Exit)[0].code is None
+    assert not alive(pid)
+
+
+def test_rotation_while_the_container_writes_and_the_supervisor_is_replaced(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    from fire.supervisor.files import identity
+
+    cid = fire.unique_id("rotate")
+    # ~210-byte lines every 0.05 s: a 4096-byte log rotates about every second.
+    config = toml({cid: {"bundle": str(bundles("rotate", counter(200, 0.05))),
+                         "log_max_bytes": 4096, "log_files": 3}}, {"output_events": 100})
+    rotated = log_path(str(fire.root), cid, 1)
+    first = supervise(config)
+    first.wait_state(cid, "running")
+    assert wait_until(lambda: os.path.exists(rotated)), "rotated"
+    follower = fire.popen("logs", "--follow", cid, stdout=subprocess.PIPE)
+    try:
+        assert follower.stdout is not None
+        followed = [int(follower.stdout.readline().split()[1]) for _ in range(60)]  # ~3 s
+    finally:
+        follower.terminate()
+        follower.wait(10)
+        if follower.stdout is not None:
+            follower.stdout.close()
+    assert consecutive(followed), ("fire logs --follow goes on across rotations", followed)
+    assert wait_until(lambda: os.path.exists(log_path(str(fire.root), cid, 2)))
+    assert consecutive(counted(first.of(cid))), "the follower read on after each truncation"
+    assert counted(first.of(cid))[0] == 1
+    assert os.path.getsize(rotated) < 8192, "rotated once past log_max_bytes"
+    assert not os.path.exists(log_path(str(fire.root), cid, 3)), "log_files = 3"
+
+    first.proc.kill()  # replaced: the next one adopts the container and rotates on
+    first.proc.wait()
+    second = supervise(config)
+    assert second.wait_state(cid, "running").reason == "adopted"
+    line_numbered(second, cid, 0)
+    last_rotation = identity(rotated)  # (it may rotate at once: the file may be past 4096)
+    assert wait_until(lambda: identity(rotated) != last_rotation), "rotated by the new one"
+    line_numbered(second, cid, counted(second.of(cid))[-1] + 20)
+    assert consecutive(counted(second.of(cid))), "read on after the new one's truncations"
+    assert consecutive(in_files(fire.root, cid)), "the three files hold a run of lines"
+    tail = fire("logs", "--tail", "5", cid)
+    assert tail.code == 0
+    numbers = [int(line.split()[1]) for line in tail.out.splitlines()]
+    assert len(numbers) == 5, tail
+    assert consecutive(numbers), tail
+    assert second.terminate() == 0
 
 
 def test_control_requests_over_the_socket(
