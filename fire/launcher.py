@@ -13,9 +13,10 @@ in ``.venv/bin/fire``, over pip's console script).  Why not pip's script:
   (≈5 ms), ``site`` processes the ``.pth`` files (≈1-2 ms), and setuptools' editable
   finder imports ``pathlib``, ``re`` and ``urllib`` (≈10 ms): 27 ms against 12 ms.
 
-The shebang is the virtualenv's own interpreter with ``-IS`` (one argument, as
-Linux passes a shebang's arguments).  A missing import path (a moved checkout or
-virtualenv) fails with Python's ``ModuleNotFoundError``; run ``bin/setup`` again.
+The shebang is the virtualenv's own interpreter with ``-ISXfrozen_modules=on``
+(``fire.INTERPRETER_FLAGS`` as one argument, as Linux passes a shebang's
+arguments).  A missing import path (a moved checkout or virtualenv) fails with
+Python's ``ModuleNotFoundError``; run ``bin/setup`` again.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from __future__ import annotations
 import os
 import sys
 
-TEMPLATE = '''#!{python} -IS
+TEMPLATE = '''#!{python} -ISXfrozen_modules=on
 # The fire command, written by `python -m fire.launcher` (see fire/launcher.py):
-# an isolated interpreter (-I -S) with Fire's import path fixed here.
+# an isolated interpreter (-I -S, fire.INTERPRETER_FLAGS) with Fire's import path
+# fixed here.
 import sys
 sys.path += {paths!r}
 from fire.cli import leave, main

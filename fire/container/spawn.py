@@ -24,6 +24,7 @@ import fcntl
 import os
 import sys
 
+from fire import INTERPRETER_FLAGS
 from fire.init.channel import Channel
 from fire.syscalls import KernelError
 from fire.syscalls import mount as m
@@ -130,7 +131,7 @@ def spawn(extra_fds: int = 0, entry: str = "fire.init.main", null_stdio: bool = 
             fd = fcntl.fcntl(child_end, fcntl.F_DUPFD, 3 + extra_fds)
             boot = (f"import sys;sys.path[:0]=[{PACKAGE_PARENT!r}];"
                     f"from {entry} import main;main({fd})")
-            os.execve(sealed, [exe, "-I", "-S", "-c", boot], {})
+            os.execve(sealed, [exe, *INTERPRETER_FLAGS, "-c", boot], {})
         finally:
             os._exit(127)
     os.close(child_end)

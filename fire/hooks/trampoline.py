@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 
+from fire import INTERPRETER_FLAGS
 from fire.hooks.runner import become_hook, hook_argv, hook_env
 
 TYPE_CHECKING = False
@@ -36,7 +37,7 @@ CODE = ("import sys; sys.path.insert(0, {parent!r}); "
 def command(hook: HookPlan, err_fd: int) -> list[str]:
     """The trampoline's argv for ``hook``."""
     args = hook_argv(hook)
-    return [sys.executable, "-I", "-S", "-c", CODE.format(parent=PACKAGE_PARENT),
+    return [sys.executable, *INTERPRETER_FLAGS, "-c", CODE.format(parent=PACKAGE_PARENT),
             str(err_fd), hook["path"], str(len(args)), *args, *hook["env"]]
 
 

@@ -33,6 +33,22 @@ def test_launcher_runs_fire_and_ignores_the_callers_python_environment(tmp_path:
     assert "shadowed" not in out.stdout + out.stderr
 
 
+def test_the_launchers_flags_are_the_interpreter_flags(tmp_path: Path) -> None:
+    """The shebang packs fire.INTERPRETER_FLAGS into the one argument Linux passes."""
+    from fire import INTERPRETER_FLAGS
+
+    path = tmp_path / "fire"
+    launcher.write(str(path))
+    shebang = path.read_text().splitlines()[0]
+    flags = shebang.split(" ", 1)[1]
+    assert " " not in flags
+    assert flags == "-IS" + "".join(INTERPRETER_FLAGS[2:]).replace("-X", "X")
+    code = "import sys; print(sys.flags.isolated, sys.flags.no_site, sys._xoptions)"
+    out = subprocess.run([shebang[2:].split(" ")[0], flags, "-c", code], capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert out.stdout.strip().split(None, 2) == ["1", "1", "{'frozen_modules': 'on'}"]
+
+
 def test_import_path_starts_with_the_package_parent() -> None:
     paths = launcher.import_path()
     assert os.path.isfile(os.path.join(paths[0], "fire", "cli", "__init__.py"))
