@@ -137,3 +137,20 @@ def test_volume_options_apply_to_the_detached_clone(
     assert "writable" not in r.out
     assert "scratch-ok" in r.out
     assert " ro," in r.out.splitlines()[-1]
+
+
+def test_a_failing_init_leaves_the_detached_mounts_nowhere(fire: Fire, bundle: Bundle,
+                                                          lower: str) -> None:
+    """The runtime cloned the volume, the init fails before attaching it (a top-level
+    mount point in a read-only root): one line, and nothing left (no_leaks)."""
+    with_userns(bundle, lower, readonly=True)
+    name = "vol-" + uuid.uuid4().hex[:8]
+    bundle.config["annotations"] = {"run.fire.volumes": f"{name}:/newtop"}
+    bundle.write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid)
+    assert r.code == 1
+    assert "use an overlay rootfs" in r.err
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert fire("state", cid).code == 1
+    assert not _mounts_mentioning(str(fire.root), lower)
