@@ -338,6 +338,10 @@ class Creation:
                 from fire.container import idmap
 
                 trees = idmap.prepare(plan["mounts"], 1)
+            if prepared is not None or net is not None:  # Fire's own storage, network
+                from fire.storage import detached
+
+                trees += detached.prepare(plan, self.store.root, 1 + len(trees))
             init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
         finally:
             listener.close()

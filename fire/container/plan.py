@@ -194,6 +194,7 @@ def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: b
             "tmpcopyup": opts.tmpcopyup,
             "idmap": idmap,
             "cgroups": cgroups if kind == "cgroup" else [],
+            "tree": -1,
         }
         out.append(plan)
     return out

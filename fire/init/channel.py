@@ -13,7 +13,7 @@ import os
 import sys
 
 MAX_PACKET = 4 * 1024 * 1024
-MAX_FDS = 64  # the plan carries exec.sock and one tree per idmapped mount
+MAX_FDS = 253  # SCM_MAX_FD: the plan carries exec.sock and the runtime's detached mounts
 
 
 class ChannelClosed(EOFError):

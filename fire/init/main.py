@@ -72,6 +72,11 @@ class Init:
         for mp in plan["mounts"]:  # idmapped trees, made by the runtime
             if mp["idmap"] is not None:
                 mp["idmap"]["fd"] = fds[mp["idmap"]["index"]]
+            if mp["tree"] >= 0:  # fire.storage.detached: indices become fds
+                mp["tree"] = fds[mp["tree"]]
+        overlay = plan["overlay"]
+        if overlay is not None and overlay["tree"] >= 0:
+            overlay["tree"] = fds[overlay["tree"]]
 
     def expect_ok(self) -> None:
         reply, _ = self.chan.recv()

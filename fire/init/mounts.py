@@ -149,12 +149,15 @@ def _fs(rootfd: int, mp: MountPlan) -> None:
 def _bind(rootfd: int, mp: MountPlan) -> None:
     """Clone the source (``open_tree``), set the options' flags on the clone, move it
     into place.  An idmapped mount's clone was made by the runtime (its fd came with
-    the plan): see fire.container.idmap."""
+    the plan): see fire.container.idmap; so was, with a user namespace, that of a
+    source under --root (fire.storage.detached)."""
     _check_proc_dest(mp)
     source = mp["source"]
     idmap = mp["idmap"]
-    if idmap is not None:
-        tree = idmap["fd"]
+    if idmap is not None or mp["tree"] >= 0:
+        # Made by the runtime: an idmapped tree, or a source under --root this
+        # process may not reach (fire.storage.detached).
+        tree = idmap["fd"] if idmap is not None else mp["tree"]
         is_dir = stat.S_ISDIR(os.fstat(tree).st_mode)
     else:
         try:

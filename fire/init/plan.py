@@ -26,6 +26,11 @@ if TYPE_CHECKING:
         tmpcopyup: bool
         idmap: IdmapPlan | None
         cgroups: list[CgroupMount]  # kind == "cgroup" only
+        # A bind whose source the init may not reach (Fire's own files under --root,
+        # with a user namespace): the runtime clones it (fire.storage.detached) and
+        # sends the detached tree with the plan.  -1: none; else its index among the
+        # plan message's fds, replaced in the init by the fd itself.
+        tree: int
 
     class IdmapPlan(TypedDict):
         uid: list[tuple[int, int, int]]  # (container, host, size)
@@ -100,6 +105,9 @@ if TYPE_CHECKING:
         upper: str  # the overlay's upper and work directories (fire.storage.overlay)
         work: str
         userxattr: bool  # in a user namespace
+        # With a user namespace the runtime mounts the overlay itself (detached,
+        # fire.storage.detached) and sends it with the plan: as ``tree`` above.
+        tree: int
 
     class Plan(TypedDict):
         id: str

@@ -13,6 +13,9 @@ it with the ``run.fire.overlay``/``run.fire.volumes`` annotations or the
 * ``inside``: the init's part: the overlay itself, mounted in the container's own
   mount namespace so the host never sees it, and mount points made without
   writing into a read-only image.
+* ``detached``: with a user namespace, the overlay and the binds from ``--root``
+  made by the runtime (host root) and only attached by the init, which cannot
+  reach ``--root``.
 * ``stage``: what ``create`` and ``delete`` call.
 """
 

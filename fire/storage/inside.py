@@ -3,7 +3,8 @@
 
 Only builtin modules and the syscall layer: this runs in the init.
 
-* ``mount_overlay_root``: the overlay whose lower layer is the bundle's rootfs,
+* ``mount_overlay_root``: the overlay whose lower layer is the bundle's rootfs
+  (with a user namespace made by the runtime and only attached here),
   mounted *on the rootfs path itself* in the container's mount namespace (its
   propagation to the host is already cut), so the host never sees it.  The
   lower path is looked up when the overlay is configured, before the mount
@@ -50,8 +51,9 @@ def _set_lower(fsfd: int, path: str) -> None:
         m.fsconfig_string(fsfd, "lowerdir", _escape(path))
 
 
-def _overlay(lower: str, upper: str, work: str, userxattr: bool) -> int:
-    """A detached overlay mount (fd)."""
+def overlay_mount(lower: str, upper: str, work: str, userxattr: bool) -> int:
+    """A detached overlay mount (fd); also made by the runtime with a user namespace
+    (fire.storage.detached)."""
     fsfd = m.fsopen("overlay")
     try:
         _set_lower(fsfd, lower)
@@ -67,8 +69,13 @@ def _overlay(lower: str, upper: str, work: str, userxattr: bool) -> int:
 
 
 def mount_overlay_root(rootfs: str, plan: OverlayPlan) -> None:
+    """Mount the overlay on the rootfs path; with a user namespace the runtime made it
+    already (``plan["tree"]``, an fd here: fire.storage.detached) and it is only
+    attached, since the upper layer under --root is out of this process's reach."""
     try:
-        mnt = _overlay(rootfs, plan["upper"], plan["work"], plan["userxattr"])
+        tree = plan["tree"]
+        mnt = tree if tree >= 0 else overlay_mount(rootfs, plan["upper"], plan["work"],
+                                                   plan["userxattr"])
         try:
             m.move_mount(mnt, "", -100, rootfs, m.MOVE_MOUNT_F_EMPTY_PATH, shown=rootfs)
         finally:
@@ -110,7 +117,7 @@ def _scratch_overlay(rootfd: int, directory: str, userxattr: bool) -> None:
             st = os.fstat(dirfd)
             os.chmod("upper", st.st_mode & 0o7777, dir_fd=scratch)
             os.chown("upper", st.st_uid, st.st_gid, dir_fd=scratch)
-            mnt = _overlay(fd_path(dirfd), f"{fd_path(scratch)}/upper", f"{fd_path(scratch)}/work",
+            mnt = overlay_mount(fd_path(dirfd), f"{fd_path(scratch)}/upper", f"{fd_path(scratch)}/work",
                            userxattr)
         finally:
             os.close(scratch)

@@ -7,7 +7,8 @@
 layer (or brings a kept one back) and the named volumes' directories, and adds
 the volumes to the spec's mounts.  ``complete_plan`` gives the init the overlay
 and the mount points to make; the init mounts the overlay in the container's
-mount namespace (``fire.storage.inside``).  ``teardown`` (``delete``, and the undo
+mount namespace (``fire.storage.inside``), or, with a user namespace, attaches the
+one the runtime made (``fire.storage.detached``).  ``teardown`` (``delete``, and the undo
 of a failed create) moves a kept upper layer out of the state directory; the
 rest goes with the directory.  Named volumes are never removed.
 """
@@ -83,7 +84,7 @@ def prepare(creation: Creation, spec: Spec, settings: StorageSettings
     out = Prepared()
     if settings.overlay:
         upper, work = overlay.prepare(cdir.path, root, state.id, settings.keep, owner)
-        out.overlay = {"upper": upper, "work": work, "userxattr": userns}
+        out.overlay = {"upper": upper, "work": work, "userxattr": userns, "tree": -1}
     mounts = []
     for volume in settings.volumes:
         mount, is_dir = volumes.prepare(volume, root, owner)
