@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 
 from fire.syscalls._libc import fail, fsencode, libc, syscall
@@ -22,11 +23,30 @@ class _OpenHow(ctypes.Structure):
                 ("resolve", ctypes.c_uint64)]
 
 
+# How often an EAGAIN of openat2 is retried (libpathrs: 128 as well).
+OPENAT2_RETRIES = 128
+
+
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0,
             *, shown: str | None = None) -> int:
-    """Open ``path`` relative to ``dirfd`` with ``resolve`` restrictions."""
+    """Open ``path`` relative to ``dirfd`` with ``resolve`` restrictions.
+
+    With RESOLVE_IN_ROOT or RESOLVE_BENEATH the kernel fails with EAGAIN when a
+    rename or a mount anywhere on the host raced the walk (it cannot prove a ``..``
+    stayed inside): with other containers being set up next to this one that
+    happens, and openat2(2) says to retry.  Retried a bounded number of times, as
+    libpathrs does; only a host that mounts without pause still gets the error.
+    """
     how = _OpenHow(flags | O_CLOEXEC, mode, resolve)
-    return syscall("openat2", dirfd, fsencode(path), ctypes.byref(how), ctypes.sizeof(how),
+    raw = fsencode(path)
+    for _ in range(OPENAT2_RETRIES - 1):
+        try:
+            return syscall("openat2", dirfd, raw, ctypes.byref(how), ctypes.sizeof(how),
+                           op="open", path=shown or path)
+        except OSError as exc:
+            if exc.errno != errno.EAGAIN:
+                raise
+    return syscall("openat2", dirfd, raw, ctypes.byref(how), ctypes.sizeof(how),
                    op="open", path=shown or path)
 
 

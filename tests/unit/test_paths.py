@@ -144,3 +144,48 @@ def test_ensure_file_symlink_loop(root: Path, rootfd: int) -> None:
     with pytest.raises(KernelError) as info:
         ensure_file(rootfd, "/etc/a")
     assert info.value.errno == errno.ELOOP
+
+
+def test_an_eagain_of_openat2_is_retried(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel's EAGAIN (a rename or mount raced the walk, openat2(2)) cannot be
+    provoked on demand: the raw syscall is wrapped to fail twice first.  The third
+    call is the real openat2, which must still confine the lookup to the root."""
+    from fire.syscalls import fs
+
+    real = fs.syscall  # type: ignore[attr-defined]
+    calls: list[str] = []
+
+    def racing(name: str, *args: object, **kw: str | None) -> int:
+        calls.append(name)
+        if len(calls) <= 2:
+            raise KernelError(errno.EAGAIN, "open", "/etc/passwd")
+        return int(real(name, *args, **kw))
+
+    monkeypatch.setattr(fs, "syscall", racing)
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = open_in_root(rootfd, "/etc/passwd", os.O_RDONLY)
+        try:
+            assert os.read(fd, 100) == b"inside\n"
+        finally:
+            os.close(fd)
+    finally:
+        os.close(rootfd)
+    assert calls == ["openat2"] * 3
+
+
+def test_an_openat2_that_keeps_failing_with_eagain_gives_up(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fire.syscalls import fs
+
+    calls: list[str] = []
+
+    def always(name: str, *args: object, **kw: str | None) -> int:
+        calls.append(name)
+        raise KernelError(errno.EAGAIN, "open", "/etc/passwd")
+
+    monkeypatch.setattr(fs, "syscall", always)
+    with pytest.raises(KernelError) as info:
+        fs.openat2(-100, str(root / "etc" / "passwd"), os.O_RDONLY, fs.RESOLVE_IN_ROOT)
+    assert info.value.errno == errno.EAGAIN
+    assert len(calls) == fs.OPENAT2_RETRIES
