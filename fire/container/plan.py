@@ -270,7 +270,9 @@ def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
         "new_flags": new_flags,
         "time_offsets": [(clock, off.secs, off.nanosecs)
                          for clock, off in (linux.time_offsets or {}).items()],
-        "needs_fork": bool(new_flags & (NS_FLAGS["pid"] | NS_FLAGS["time"])),
+        # Entering a pid or time namespace, new (unshare) or joined (setns), only
+        # moves the caller's children: the init forks once after the namespace stage.
+        "needs_fork": bool(kinds & {"pid", "time"}),
         "propagation": propagation,
         "mounts": mounts,
         "devices": device_plans(spec),

@@ -118,7 +118,7 @@ if TYPE_CHECKING:
         namespaces: list[tuple[str, int, str | None]]  # (type, CLONE_ flag, path)
         new_flags: int  # CLONE_NEW* for the namespaces to create
         time_offsets: list[tuple[str, int, int]]  # (clock, secs, nanosecs)
-        needs_fork: bool  # a new pid or time namespace only applies to children
+        needs_fork: bool  # a pid or time namespace (new or joined) only applies to children
         propagation: int  # for "/" before the mounts
         mounts: list[MountPlan]
         devices: list[DevicePlan]

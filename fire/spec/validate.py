@@ -119,10 +119,13 @@ def validate(spec: Spec) -> list[str]:
                               value=linux.rootfs_propagation)
     if linux is not None:
         _validate_unified(linux)
-    if spec.hostname and "uts" not in new_ns:
-        raise ConfigError("$.hostname", "setting the hostname needs a new uts namespace")
-    if spec.domainname and "uts" not in new_ns:
-        raise ConfigError("$.domainname", "setting the domainname needs a new uts namespace")
+    # A uts namespace of the container's own, new or joined by path: as runc, which
+    # sets the names in a joined one (the runtime-tools suite's linux_ns_path does).
+    # Without one the names would be the host's.
+    if spec.hostname and "uts" not in seen:
+        raise ConfigError("$.hostname", "setting the hostname needs a uts namespace")
+    if spec.domainname and "uts" not in seen:
+        raise ConfigError("$.domainname", "setting the domainname needs a uts namespace")
     return warnings
 
 

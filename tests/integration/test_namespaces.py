@@ -87,6 +87,35 @@ def test_joining_namespaces_by_path(fire: Fire, bundle: Bundle) -> None:
     assert fire("delete", "--force", first).code == 0
 
 
+def test_joining_a_pid_namespace_and_naming_a_joined_uts_by_path(fire: Fire, bundle: Bundle
+                                                                  ) -> None:
+    """setns(CLONE_NEWPID) moves only the caller's children: the init forks after
+    joining, so the program lives in the joined pid namespace, beside the first
+    container's processes (runtime-tools' linux_ns_path).  The hostname is set in a
+    joined uts namespace, as runc does."""
+    first = fire.unique_id()
+    bundle.args("sleep", "60").write()
+    assert fire("run", "-d", "-b", str(bundle.path), first).code == 0
+    pid = fire.state(first)["pid"]
+    other = Bundle(bundle.path.parent / "other", bundle.rootfs)
+    other.path.mkdir()
+    other.config["hostname"] = "joined"
+    other.config["linux"]["namespaces"] = [
+        {"type": "mount"}, {"type": "cgroup"}, {"type": "ipc"}, {"type": "network"},
+        {"type": "pid", "path": f"/proc/{pid}/ns/pid"},
+        {"type": "uts", "path": f"/proc/{pid}/ns/uts"},
+    ]
+    out = sh(fire, other, "readlink /proc/self/ns/pid; cat /proc/1/cmdline | tr '\\0' ' '; "
+                          "echo; echo $$; hostname")
+    ns, first_cmdline, own_pid, hostname = out.splitlines()
+    assert ns == os.readlink(f"/proc/{pid}/ns/pid") != host_ns("pid")
+    assert first_cmdline.split() == ["sleep", "60"], "pid 1 is the first container's"
+    assert int(own_pid) > 1
+    assert hostname == "joined"
+    assert os.uname().nodename != "joined"
+    assert fire("delete", "--force", first).code == 0
+
+
 def test_cgroup_namespace_shows_the_container_cgroup_as_root(fire: Fire, bundle: Bundle
                                                              ) -> None:
     out = sh(fire, bundle, "cat /proc/self/cgroup")
