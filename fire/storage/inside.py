@@ -117,8 +117,8 @@ def _scratch_overlay(rootfd: int, directory: str, userxattr: bool) -> None:
             st = os.fstat(dirfd)
             os.chmod("upper", st.st_mode & 0o7777, dir_fd=scratch)
             os.chown("upper", st.st_uid, st.st_gid, dir_fd=scratch)
-            mnt = overlay_mount(fd_path(dirfd), f"{fd_path(scratch)}/upper", f"{fd_path(scratch)}/work",
-                           userxattr)
+            mnt = overlay_mount(fd_path(dirfd), f"{fd_path(scratch)}/upper",
+                                f"{fd_path(scratch)}/work", userxattr)
         finally:
             os.close(scratch)
         try:

@@ -137,7 +137,7 @@ class LogFile:
                 data = os.pread(self.fd, min(size - copied, 1 << 20), copied)
                 if not data:
                     break
-                _write_all(out, data)
+                write_all(out, data)
                 if copied + len(data) > self.offset:
                     unread.append(data[max(0, self.offset - copied):])
                 copied += len(data)
@@ -164,7 +164,8 @@ class LogFile:
             self.fd = -1
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (a regular file: a short write only means "go on")."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from fire import events as ev
-from fire.supervisor.files import LogFile
+from fire.supervisor.files import LogFile, write_all
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -112,17 +112,6 @@ class Output:
             self.end_of_run()
             self.log.close()
 
-    async def follow(self) -> None:
-        """Follow the file alone until ``close()`` (and the end of the terminal
-        pumps), then read it one last time (the supervisor uses ``Followers``)."""
-        try:
-            while not self.done:
-                self.collect()
-                with trio.move_on_after(POLL):
-                    await self.closing.wait()
-        finally:
-            self.finish()
-
     async def pump(self, read_fd: int) -> None:
         """Append what a terminal's master (``read_fd``) shows to the log file, until
         EIO (a terminal whose processes are gone) or EOF; the fd is taken over."""
@@ -131,9 +120,7 @@ class Output:
         self.pumps += 1
         try:
             while data := await stream.receive_some(65536):
-                view = memoryview(data)
-                while view:  # a regular file: no waiting on a reader (see LogFile)
-                    view = view[os.write(out, view):]
+                write_all(out, data)  # a regular file: no waiting on a reader (see LogFile)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         finally:

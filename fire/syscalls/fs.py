@@ -39,15 +39,14 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0,
     """
     how = _OpenHow(flags | O_CLOEXEC, mode, resolve)
     raw = fsencode(path)
-    for _ in range(OPENAT2_RETRIES - 1):
+    for attempt in range(1, OPENAT2_RETRIES + 1):
         try:
             return syscall("openat2", dirfd, raw, ctypes.byref(how), ctypes.sizeof(how),
                            op="open", path=shown or path)
         except OSError as exc:
-            if exc.errno != errno.EAGAIN:
+            if exc.errno != errno.EAGAIN or attempt == OPENAT2_RETRIES:
                 raise
-    return syscall("openat2", dirfd, raw, ctypes.byref(how), ctypes.sizeof(how),
-                   op="open", path=shown or path)
+    raise AssertionError("unreachable")
 
 
 PROC_SUPER_MAGIC = 0x9FA0

@@ -124,6 +124,15 @@ def test_the_follower_notices_a_truncation_behind_its_back(tmp_path: Path) -> No
     log.close()
 
 
+def followed_to_the_end(output: Output) -> None:
+    """What the supervisor's follower does with a closed output: one sweep reads it a
+    last time and drops it."""
+    followers = Followers()
+    followers.add(output)
+    followers.sweep()
+    assert followers.outputs == []
+
+
 def test_partial_lines_wait_for_their_end_or_the_end_of_the_run(tmp_path: Path) -> None:
     published: list[ev.AnyEvent] = []
 
@@ -140,7 +149,7 @@ def test_partial_lines_wait_for_their_end_or_the_end_of_the_run(tmp_path: Path) 
         output.end_of_run()
         os.close(fd)
         output.close()
-        await output.follow()
+        followed_to_the_end(output)
         assert output.log.fd == -1, "closed once followed to the end"
 
     trio.run(main)
@@ -163,7 +172,7 @@ def test_a_removed_log_file_is_made_again_and_followed(tmp_path: Path) -> None:
         for fd in (old, new):
             os.close(fd)
         output.close()
-        await output.follow()
+        followed_to_the_end(output)
 
     trio.run(main)
     assert [e.text for e in published if isinstance(e, ev.Log)] == [
@@ -184,7 +193,7 @@ def test_a_rotation_that_fails_is_said_once_and_the_output_still_followed(
             output.collect()
         os.close(fd)
         output.close()
-        await output.follow()
+        followed_to_the_end(output)
 
     trio.run(main)
     texts = [(e.level, e.text) for e in published if isinstance(e, ev.Log)]
@@ -201,8 +210,10 @@ def test_the_output_follower_reads_across_a_rotation_and_a_truncation(tmp_path: 
     async def main() -> None:
         output = Output(str(tmp_path), "web", published.append, 4096, 2, per_second=1000)
         fd = output.writer()
+        followers = Followers()
+        followers.add(output)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(output.follow)
+            nursery.start_soon(followers.run)
             for n in range(300):  # 300 × ~25 bytes: a rotation past 4096 bytes, once
                 write(fd, f"line {n:04d} of the output\n".encode())
                 if n % 50 == 0:
@@ -212,6 +223,8 @@ def test_the_output_follower_reads_across_a_rotation_and_a_truncation(tmp_path: 
             write(fd, b"after the truncation\n")
             await trio.sleep(0.3)
             output.close()
+            await trio.sleep(0.25)  # the next sweep reads it a last time and drops it
+            nursery.cancel_scope.cancel()
         os.close(fd)
 
     trio.run(main)
