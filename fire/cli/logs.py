@@ -17,7 +17,7 @@ from fire.cli.args import Opt
 from fire.cli.common import need_id, parse_command
 from fire.errors import ContainerError
 from fire.store import check_id
-from fire.supervisor.files import identity
+from fire.supervisor.files import identity, rotating_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ OPTIONS = [
         help="print only the last N lines first", metavar="N"),
 ]
 POLL = 0.2  # seconds between looks at a followed file
+STALE_ROTATION = 5.0  # seconds after which a left-over rotation copy is ignored
 
 
 def tail_lines(paths: list[str], count: int) -> bytes:
@@ -59,6 +60,10 @@ def follow(path: str, out: BinaryIO, start: int) -> None:
     truncation by someone else) is read again from 0 — on the second look only:
     the supervisor renames the new ``.log.1`` into place just after it truncates.
     A file replaced under its name (removed and made again) is read from its start.
+    While the supervisor's copy (``<id>.log.rotating``) exists, a shorter file is
+    that rotation's truncation, however long the supervisor takes to rename the copy
+    (a busy machine): never read again from 0 then, or the rotated bytes would be
+    printed twice.
     """
     rotated = rotated_path(path)
     seen = identity(rotated)
@@ -95,6 +100,10 @@ def follow(path: str, out: BinaryIO, start: int) -> None:
             inode = st.st_ino
             continue
         if f is not None and os.fstat(f.fileno()).st_size < f.tell():
+            if _rotating(path):  # truncated by a rotation whose .log.1 is not in place yet
+                shrunk = False
+                time.sleep(POLL)
+                continue
             if shrunk:
                 f.seek(0)
                 shrunk = False
@@ -105,6 +114,16 @@ def follow(path: str, out: BinaryIO, start: int) -> None:
 
 def rotated_path(path: str) -> str:
     return path + ".1"
+
+
+def _rotating(path: str) -> bool:
+    """A rotation is under way: its copy exists and is fresh (one left by a
+    supervisor killed mid-rotation is ignored after ``STALE_ROTATION`` seconds)."""
+    try:
+        age = time.time() - os.stat(rotating_path(path)).st_mtime
+    except FileNotFoundError:
+        return False
+    return age < STALE_ROTATION
 
 
 def _read_from(path: str, offset: int) -> bytes:

@@ -39,6 +39,12 @@ def log_path(root: str, cid: str, generation: int = 0) -> str:
     return base if generation == 0 else f"{base}.{generation}"
 
 
+def rotating_path(path: str) -> str:
+    """The copy a rotation of the log file ``path`` is making: it exists from before
+    the truncation until it is renamed ``.log.1`` (``LogFile.rotate``)."""
+    return path + ".rotating"
+
+
 def log_files(root: str, cid: str) -> list[str]:
     """The container's log files that exist, oldest first."""
     found: list[str] = []
@@ -128,7 +134,7 @@ class LogFile:
     def rotate(self) -> bytes:
         """Copy, then truncate (see the class); returns the bytes written since the
         last ``read()`` (they are in ``<id>.log.1`` now, and nowhere else)."""
-        tmp = self.path + ".rotating"
+        tmp = rotating_path(self.path)
         unread: list[bytes] = []
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:  # (a failed copy, ENOSPC say, truncates nothing: the file is as it was)

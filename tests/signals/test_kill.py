@@ -43,6 +43,9 @@ def test_a_state_naming_a_live_stranger_never_signals_it(fire: Fire, bundle: Bun
     assert fire("create", "-b", str(bundle.path), cid).code == 0
     path = _state_file(fire, cid)
     original = path.read_text()
+    # A reused pid belongs to a process started later: start times count clock ticks
+    # (10 ms), and `create` now returns within a tick of its init's fork.
+    time.sleep(0.05)
     stranger = subprocess.Popen(["sleep", "1000"])
     try:
         forged = json.loads(original)

@@ -324,6 +324,30 @@ def test_follow_survives_a_rotation(tmp_path: Path) -> None:
     log.close()
 
 
+def test_follow_waits_out_a_rotation_whose_rename_is_slow(tmp_path: Path) -> None:
+    """A supervisor descheduled between the truncation and the rename of its copy (a
+    busy machine): the shorter file is not read again from 0 while the copy exists,
+    so nothing is printed twice (seen as a flaky supervisor test under CI load)."""
+    path = log_path(str(tmp_path), "web")
+    generations(tmp_path, "web", b"before, a line long enough to be past the new end\n")
+    out = Collected()
+    threading.Thread(target=follow, args=(path, out, 0), daemon=True).start()
+    first = b"before, a line long enough to be past the new end\n"
+    assert wait_for_output(out, first) == first
+    with open(path, "ab") as f:
+        f.write(b"unread\n")
+    rotating = path + ".rotating"  # LogFile.rotate, step by step, with a slow rename
+    with open(path, "rb") as src, open(rotating, "wb") as dst:
+        dst.write(src.read())
+    os.truncate(path, 0)
+    with open(path, "ab") as f:
+        f.write(b"new\n")
+    time.sleep(0.7)  # more than two of follow's looks
+    os.replace(rotating, path + ".1")
+    expected = first + b"unread\nnew\n"
+    assert wait_for_output(out, expected) == expected
+
+
 def test_follow_reads_a_file_truncated_behind_its_back_from_0(tmp_path: Path) -> None:
     path = log_path(str(tmp_path), "one")
     generations(tmp_path, "one", b"a first line, long enough\n")
