@@ -237,12 +237,17 @@ def ensure_packages(quiet: bool) -> None:
 def fire_launcher(workdir: str) -> tuple[list[str], str]:
     """How ``fire`` is started: as ``bin/setup`` installs it.
 
-    ``bin/setup`` writes ``.venv/bin/fire`` with ``fire.launcher``.  Without a
+    ``bin/setup`` writes ``.venv/bin/fire`` and its import cache with
+    ``fire.launcher``.  Without a
     ``.venv``, the same launcher is written for this interpreter (which must have
     Fire's dependencies) in the work directory.
     """
     installed = os.path.join(REPO, ".venv", "bin", "fire")
     if os.access(installed, os.X_OK):
+        # Written again, as bin/setup does: its import cache (fire.importcache) then
+        # matches this checkout (an edited module is imported from source, slower).
+        subprocess.run([os.path.join(REPO, ".venv", "bin", "python"), "-m", "fire.launcher",
+                        installed], check=True, cwd=REPO)
         return [installed], installed
     import importlib.util
 

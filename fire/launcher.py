@@ -12,6 +12,8 @@ in ``.venv/bin/fire``, over pip's console script).  Why not pip's script:
 * **Start-up time** (measured here, ``fire --version``): pip's script imports ``re``
   (≈5 ms), ``site`` processes the ``.pth`` files (≈1-2 ms), and setuptools' editable
   finder imports ``pathlib``, ``re`` and ``urllib`` (≈10 ms): 27 ms against 12 ms.
+  And the launcher reads the engine path's compiled code from one file,
+  ``PATH.imports``, written with it (``fire.importcache``: ≈3 ms of ``create``).
 
 The shebang is the virtualenv's own interpreter with ``-ISXfrozen_modules=on``
 (``fire.INTERPRETER_FLAGS`` as one argument, as Linux passes a shebang's
@@ -30,6 +32,8 @@ TEMPLATE = '''#!{python} -ISXfrozen_modules=on
 # fixed here.
 import sys
 sys.path += {paths!r}
+from fire.importcache import install
+install({cache!r})
 from fire.cli import leave, main
 leave(main())
 '''
@@ -47,18 +51,28 @@ def import_path() -> list[str]:
     return paths
 
 
-def render(python: str | None = None, paths: list[str] | None = None) -> str:
+def cache_path(launcher: str) -> str:
+    """Where the launcher at ``launcher`` finds its import cache."""
+    return f"{os.path.abspath(launcher)}.imports"
+
+
+def render(python: str | None = None, paths: list[str] | None = None,
+           cache: str = "") -> str:
     # sys.executable, not its realpath: a virtualenv's python finds pyvenv.cfg (its
     # sys.prefix) from the path it was started as.
     return TEMPLATE.format(python=python or sys.executable,
-                           paths=paths if paths is not None else import_path())
+                           paths=paths if paths is not None else import_path(), cache=cache)
 
 
 def write(path: str) -> None:
-    """Write the launcher atomically, executable."""
+    """Write the launcher atomically, executable, and its import cache."""
+    from fire import importcache
+
+    python, paths, cache = sys.executable, import_path(), cache_path(path)
+    importcache.write(cache, python, paths)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
-        f.write(render())
+        f.write(render(python, paths, cache))
     os.chmod(tmp, 0o755)
     os.replace(tmp, path)
 

@@ -24,7 +24,7 @@ import fcntl
 import os
 import sys
 
-from fire import INTERPRETER_FLAGS
+from fire import INTERPRETER_FLAGS, importcache
 from fire.init.channel import Channel
 from fire.syscalls import KernelError
 from fire.syscalls import mount as m
@@ -108,6 +108,16 @@ class InitProcess:
         return os.waitstatus_to_exitcode(status) if pid else None
 
 
+def boot_code(entry: str, fd: int, cache: str | None) -> str:
+    """The init's ``-c`` program: Fire's path first, the launcher's import cache
+    while ``entry`` is imported (fire.importcache), then ``entry.main(fd)``."""
+    code = f"import sys;sys.path[:0]=[{PACKAGE_PARENT!r}];"
+    if cache is None:
+        return code + f"from {entry} import main;main({fd})"
+    return code + (f"from fire.importcache import install,uninstall;install({cache!r});"
+                   f"from {entry} import main;uninstall();main({fd})")
+
+
 def spawn(extra_fds: int = 0, entry: str = "fire.init.main", null_stdio: bool = False
           ) -> InitProcess:
     """Fork and exec the init; fds 0-2 and 3..3+extra_fds-1 are inherited.
@@ -129,8 +139,7 @@ def spawn(extra_fds: int = 0, entry: str = "fire.init.main", null_stdio: bool = 
             # Only stdio and the preserved fds may reach the init; then the channel.
             p.cloexec_from(3 + extra_fds)
             fd = fcntl.fcntl(child_end, fcntl.F_DUPFD, 3 + extra_fds)
-            boot = (f"import sys;sys.path[:0]=[{PACKAGE_PARENT!r}];"
-                    f"from {entry} import main;main({fd})")
+            boot = boot_code(entry, fd, importcache.active)
             os.execve(sealed, [exe, *INTERPRETER_FLAGS, "-c", boot], {})
         finally:
             os._exit(127)
