@@ -589,7 +589,9 @@ def supervisor_numbers(count: int, quick: bool) -> list[str]:
     script = os.path.join(REPO, "bench", "supervisor.py")
     if not os.path.exists(script):
         return ["supervisor: not built yet (bench/supervisor.py does not exist)"]
-    cmd = [sys.executable, script, "--containers", str(count), "--json"]
+    venv = os.path.join(REPO, ".venv", "bin", "python")  # has trio; this one may not
+    python = venv if os.access(venv, os.X_OK) else sys.executable
+    cmd = [python, script, "--containers", str(count), "--json"]
     if quick:
         cmd += ["--samples", "5"]
     env = {**os.environ, "PYTHONPATH": REPO}
