@@ -25,6 +25,14 @@ What it does, and why it is done this way:
   that a noisy neighbour slows all of them alike; the warm-up iterations are dropped.
 * **One fresh ``--root`` per runtime**, and ids unique to this run: other work may be
   running containers on the same machine.
+* **The floor of an interpreter per command.** Engines run ``create``, ``start`` and
+  ``delete`` as separate processes, so a runtime written in Python starts an
+  interpreter for each.  A fourth pseudo-runtime, ``py-runc``, measures what that
+  alone costs: runc's engine path with each command started through a bare
+  interpreter (Fire's, with Fire's flags) that execs runc at once.  It runs in
+  the default bundle's engine loop, interleaved with the others, and the targets
+  section prints it next to the 1.5x limit, with what is left of the limit for every
+  import and all the Python work.
 
 Nothing here asserts a time: a benchmark is not a test.  The targets (issue 9) are
 printed beside the numbers.  The supervisor's numbers come from bench/supervisor.py
@@ -52,6 +60,11 @@ if TYPE_CHECKING:
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIMES = ("fire", "runc", "crun")
+# The floor of any runtime that starts a CPython interpreter per command: runc, each
+# command started through a bare interpreter (Fire's, with its flags) that execs it at
+# once.  Measured with the default bundle's engine path, interleaved with the others.
+FLOOR = "py-runc"
+EXEC_AT_ONCE = "import posix, sys; posix.execv(sys.argv[1], sys.argv[1:])"
 PR_SET_CHILD_SUBREAPER = 36
 UNIFIED = "/sys/fs/cgroup/unified"
 OCI_VERSION = "1.0.2"
@@ -262,6 +275,18 @@ def fire_launcher(workdir: str) -> tuple[list[str], str]:
     return [path], f"{path} (fire.launcher for {sys.executable})"
 
 
+def interpreter_of(prefix: list[str]) -> list[str]:
+    """The interpreter and flags that start ``fire``: its launcher's ``#!`` line."""
+    try:
+        with open(prefix[0], "rb") as f:
+            first = f.readline(512)
+    except OSError:
+        first = b""
+    if first.startswith(b"#!"):
+        return first[2:].decode().strip().split(None, 1)
+    return [sys.executable, "-I", "-S"]
+
+
 def compile_fire() -> None:
     """Byte-compile the package, as an install does.
 
@@ -453,7 +478,8 @@ class Bench:
     def measure_many(self, bundle: str, count: int) -> None:
         """state, kill, list with ``count`` created containers present; --version."""
         ids: dict[str, list[str]] = {}
-        for name, rt in self.rts.items():
+        rts = {name: rt for name, rt in self.rts.items() if name in RUNTIMES}
+        for name, rt in rts.items():
             ids[name] = []
             for _ in range(count):
                 cid = self.new_id(name)
@@ -480,7 +506,7 @@ class Bench:
                     elif keep:
                         s.add(r["ms"])
 
-            self.interleaved(step, self.rts)
+            self.interleaved(step, rts)
 
             def version(rt: Runtime, keep: bool) -> None:
                 r = rt.cmd("--version", bare=True)
@@ -490,9 +516,9 @@ class Bench:
                 elif keep:
                     s.add(r["ms"])
 
-            self.interleaved(version, self.rts)
+            self.interleaved(version, rts)
         finally:
-            for name, rt in self.rts.items():
+            for name, rt in rts.items():
                 for cid in ids[name]:
                     rt.cmd("delete", "--force", cid)
 
@@ -557,6 +583,15 @@ def targets(b: Bench) -> list[str]:
     runc_eng = med("engine total (default)", "runc")
     check("engine path <= 1.5x runc", med("engine total (default)", "fire"),
           runc_eng * 1.5 if runc_eng else None)
+    floor = med("engine total (default)", FLOOR)
+    problem = b.results.get("engine total (default)", {}).get(FLOOR, Series()).problem
+    if problem:
+        out.append(f"    its floor for one interpreter per command ({FLOOR}): {problem}")
+    elif floor and runc_eng:
+        out.append(f"    its floor for one interpreter per command ({FLOOR}: runc's engine path, each "
+                   f"command started\n    through a bare interpreter that execs runc): {floor:.1f} ms "
+                   f"= {floor / runc_eng:.2f}x runc, leaving {runc_eng * 1.5 - floor:.1f} ms\n"
+                   "    for every import and all the Python work of create, start and delete")
     for cmd, measure in (("state", next((m for m in b.order if m.startswith("state")), "")),
                          ("kill", next((m for m in b.order if m.startswith("kill")), "")),
                          ("delete", "engine delete (default)")):
@@ -630,6 +665,8 @@ def hyperfine(b: Bench, bundle: str) -> None:
     """A cross-check of `run` with hyperfine (not interleaved; for comparison)."""
     cmds = []
     for name, rt in b.rts.items():
+        if name not in RUNTIMES:
+            continue
         cid = f"{b.tag}-hf-{name}"
         line = " ".join([*rt.prefix, "run", "--bundle", bundle, cid])
         if name == "crun":
@@ -695,6 +732,9 @@ def run_bench(args: argparse.Namespace, workdir: str, count: int) -> int:
                         os.path.join(workdir, "root-runc"), False),
         "crun": Runtime("crun", [shutil.which("crun") or "crun"], {},
                         os.path.join(workdir, "root-crun"), unified),
+        FLOOR: Runtime(FLOOR, [*interpreter_of(fire_prefix), "-c", EXEC_AT_ONCE,
+                               shutil.which("runc") or "/usr/sbin/runc"], {},
+                       os.path.join(workdir, "root-floor"), False),
     }
     load0 = os.getloadavg()
     print(f"fire: {fire_desc}\nworkdir: {workdir}\n{args.runs} runs after {args.warmup} warm-up, "
@@ -709,7 +749,8 @@ def run_bench(args: argparse.Namespace, workdir: str, count: int) -> int:
             print(f"== {name}: run", flush=True)
             b.measure_run(name, bundles[name], runtimes)
             print(f"== {name}: create, start, wait, delete", flush=True)
-            b.measure_engine(name, bundles[name], runtimes)
+            b.measure_engine(name, bundles[name],
+                             [*runtimes, FLOOR] if name == "default" else runtimes)
             if unsupported:
                 for m in b.order:
                     if m.endswith(f"({name})"):
