@@ -423,6 +423,10 @@ class Bench:
             self.units[measure] = unit
         return self.results[measure].setdefault(rt, Series())
 
+    def compared(self) -> dict[str, Runtime]:
+        """The runtimes of the table (not the floor, measured in one loop only)."""
+        return {name: rt for name, rt in self.rts.items() if name in RUNTIMES}
+
     def new_id(self, rt: str) -> str:
         self.counter += 1
         return f"{self.tag}-{rt}-{self.counter}"
@@ -478,7 +482,7 @@ class Bench:
     def measure_many(self, bundle: str, count: int) -> None:
         """state, kill, list with ``count`` created containers present; --version."""
         ids: dict[str, list[str]] = {}
-        rts = {name: rt for name, rt in self.rts.items() if name in RUNTIMES}
+        rts = self.compared()
         for name, rt in rts.items():
             ids[name] = []
             for _ in range(count):
@@ -664,9 +668,7 @@ def fire_seccomp_supported(rt: Runtime) -> bool:
 def hyperfine(b: Bench, bundle: str) -> None:
     """A cross-check of `run` with hyperfine (not interleaved; for comparison)."""
     cmds = []
-    for name, rt in b.rts.items():
-        if name not in RUNTIMES:
-            continue
+    for name, rt in b.compared().items():
         cid = f"{b.tag}-hf-{name}"
         line = " ".join([*rt.prefix, "run", "--bundle", bundle, cid])
         if name == "crun":

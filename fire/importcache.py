@@ -126,6 +126,20 @@ def _trusted(st: os.stat_result) -> bool:
     return st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022
 
 
+def _read_index(fd: int) -> tuple[dict[str, Entry], int] | None:
+    """The index of the cache open at ``fd`` and where its code starts, or None if
+    the file is not ours alone or not a cache for this interpreter."""
+    if not _trusted(os.fstat(fd)):
+        return None
+    head = os.read(fd, len(HEADER) + LENGTH_BYTES)
+    if head[:len(HEADER)] != HEADER or len(head) != len(HEADER) + LENGTH_BYTES:
+        return None
+    length = int.from_bytes(head[len(HEADER):], "little")
+    table = os.read(fd, length)
+    index = marshal.loads(table) if len(table) == length else None
+    return (index, len(head) + length) if isinstance(index, dict) else None
+
+
 def load(path: str) -> Cache | None:
     """The cache at ``path``, or None if it is missing, foreign or not ours alone."""
     try:
@@ -133,21 +147,13 @@ def load(path: str) -> Cache | None:
     except OSError:
         return None
     try:
-        if _trusted(os.fstat(fd)):
-            head = os.read(fd, len(HEADER) + LENGTH_BYTES)
-            if head[:len(HEADER)] == HEADER and len(head) == len(HEADER) + LENGTH_BYTES:
-                length = int.from_bytes(head[len(HEADER):], "little")
-                table = os.read(fd, length)
-                index = marshal.loads(table) if len(table) == length else None
-                if isinstance(index, dict):
-                    fd, cache = -1, Cache(fd, index, len(head) + length)
-                    return cache
+        found = _read_index(fd)
     except (OSError, EOFError, ValueError, TypeError):
-        pass
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return None
+        found = None
+    if found is None:
+        os.close(fd)
+        return None
+    return Cache(fd, *found)
 
 
 def install(path: str) -> bool:
@@ -223,11 +229,6 @@ def _write_collected(path: str, modules: tuple[str, ...]) -> None:
         offset += len(code)
     table = marshal.dumps(index)
     data = b"".join([HEADER, len(table).to_bytes(LENGTH_BYTES, "little"), table, *codes])
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.fchmod(fd, 0o644)  # whatever the umask
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+    with open(path, "wb") as f:  # close-on-exec, and complete writes
+        os.fchmod(f.fileno(), 0o644)  # whatever the umask
+        f.write(data)
