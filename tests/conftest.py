@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
 IN_V2_VM = os.environ.get("V2RUN_GUEST") == "1"
+# The cgroup2 VM booted with systemd as PID 1 (V2RUN_SYSTEMD=1: tests/run-v2.sh --systemd)
+IN_SYSTEMD_VM = IN_V2_VM and os.path.isdir("/run/systemd/system")
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root")
 
@@ -39,6 +41,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "cgroup2" in item.keywords and not IN_V2_VM:
             item.add_marker(pytest.mark.skip(reason="runs in the cgroup v2 VM "
                                              "(tests/run-v2.sh)"))
+        if "systemd" in item.keywords and not IN_SYSTEMD_VM:
+            item.add_marker(pytest.mark.skip(reason="runs in the cgroup v2 VM booted with "
+                                             "systemd (tests/run-v2.sh --systemd)"))
 
 
 # --------------------------------------------------------------------------- rootfs

@@ -4,6 +4,9 @@
 # with throw-away writes, and the same interpreter and virtualenv).
 #   tests/run-v2.sh [PYTEST ARGS]  run them (default: every cgroup2 test under tests/)
 #   tests/run-v2.sh --available    exit 0 if the tool is on this machine
+#   tests/run-v2.sh --systemd [PYTEST ARGS]
+#                                  boot the guest with systemd as PID 1 (V2RUN_SYSTEMD=1)
+#                                  and run the tests marked `systemd` (default: all of them)
 # The tool is found at $FIRE_V2RUN, ../shared/tools/cgroup2-vm (next to a clone) or
 # /work/shared/tools/cgroup2-vm; the interpreter is $FIRE_PYTHON, else the clone's
 # .venv (bin/setup makes it), else the first python3 on PATH that has Fire's
@@ -15,6 +18,12 @@ for candidate in "${FIRE_V2RUN:-}" ../shared/tools/cgroup2-vm/v2run.sh \
                  /work/shared/tools/cgroup2-vm/v2run.sh; do
   if [ -n "$candidate" ] && [ -x "$candidate" ]; then tool=$(cd "$(dirname "$candidate")" && pwd)/$(basename "$candidate"); break; fi
 done
+marker=cgroup2
+if [ "${1:-}" = "--systemd" ]; then
+  shift
+  marker=systemd
+  export V2RUN_SYSTEMD=1
+fi
 if [ "${1:-}" = "--available" ]; then
   [ -n "$tool" ]
   exit
@@ -39,4 +48,4 @@ plugins=(-p no:cacheprovider)
 if "$python" -c 'import pytest_timeout' 2>/dev/null; then plugins+=(-p pytest_timeout); fi
 [ $# -gt 0 ] || set -- tests/
 exec "$tool" env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 PYTHONPATH="$PWD" \
-  "$python" -m pytest -q "${plugins[@]}" -m cgroup2 "$@"
+  "$python" -m pytest -q "${plugins[@]}" -m "$marker" "$@"
