@@ -24,7 +24,9 @@ Conversions to v2 are crun's documented ones (crun.1.md, "CGROUP v2"):
 
 Zero means "not set" for the limits engines fill with zeroes (memory limit, swap,
 reservation, cpu shares and quota, blkio weight), as in runc; ``pids.limit 0`` is a
-real limit (runtime-spec 1.3).  Some writes depend on each other (v1 refuses a
+real limit (runtime-spec 1.3) in ``config.json``.  An ``update`` document goes
+further (``drop_unset``): Docker sends the whole resources object with 0 for every
+field its user did not give, and runc's ``update`` leaves each such field as it is.  Some writes depend on each other (v1 refuses a
 memory limit above ``memsw``, a cfs period the current quota would overrun); the
 writer retries a write that fails with EINVAL after the rest of its controller's.
 """
@@ -546,6 +548,41 @@ def translate(res: Resources | None, where: dict[str, str], prefix: str = "$.lin
     _rdma(t, res)
     _unified(t, res)
     return t.out
+
+
+# The fields whose 0 (or "") runc 1.1.5's ``update`` reads as "leave it as it is":
+# it starts from a document of zeroes, overlays what it was given, and its cgroup
+# setters skip a 0 (cpu.go, memory.go, pids.go, blkio.go, cpuset.go).  Docker
+# relies on it: ``docker update --memory 64m`` sends period, quota, shares,
+# reservation and blkio weight as 0.  Newer runc (runtime-spec 1.3's pointer) reads
+# ``pids.limit 0`` as a limit; 1.1.5, our reference, and Docker 20.10 never send it
+# for one (``docker update --pids-limit 0`` sends no pids at all).
+UNSET_WHEN_ZERO = {
+    "memory": ("limit", "reservation", "swap", "kernel", "kernelTCP"),
+    "cpu": ("shares", "quota", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems"),
+    "pids": ("limit",),
+    "blockIO": ("weight",),
+}
+
+
+def _zero(value: object) -> bool:
+    return value == "" if isinstance(value, str) else (
+        type(value) is int and value == 0)
+
+
+def drop_unset(update: dict[str, object]) -> dict[str, object]:
+    """``update`` without the zeroes that mean "not set" (``UNSET_WHEN_ZERO``), and
+    without the sections that leaves empty.  Anything else, valid or not, stays for
+    the decoder and ``translate`` to check."""
+    out: dict[str, object] = {}
+    for key, value in update.items():
+        fields = UNSET_WHEN_ZERO.get(key)
+        if fields and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if not (k in fields and _zero(v))}
+            if not value:
+                continue
+        out[key] = value
+    return out
 
 
 def given_fields(update: dict[str, object]) -> set[str]:

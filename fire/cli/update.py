@@ -2,7 +2,10 @@
 
 ``-r`` reads a ``linux.resources`` JSON document (``-`` = stdin); the flags are
 applied on top of it.  Sizes are bytes or take a k/m/g/t suffix (``32m``, ``1g``,
-``512MiB``: binary multiples, as runc's go-units); ``-1`` means unlimited.
+``512MiB``: binary multiples, as runc's go-units); ``-1`` means unlimited.  A 0
+leaves the limit as it is wherever runc's ``update`` reads 0 so (cpu period, quota,
+shares, realtime period and runtime, memory limits, pids limit, blkio weight):
+engines such as Docker send 0 for every limit they do not change.
 """
 
 from __future__ import annotations

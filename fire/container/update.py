@@ -5,7 +5,9 @@ updated) with, which its state keeps: a v2 file often needs a value the caller d
 not repeat (``cpu.max`` holds quota *and* period; ``memory.swap.max`` is swap minus
 the memory limit).  The merged document goes through the same translation as
 ``create``, restricted to the fields given, so an invalid value is refused with
-its path before anything is written.  Device rules are not updated (as with runc:
+its path before anything is written.  A 0 where runc's ``update`` reads "not set"
+(what Docker sends for every limit its user did not give) leaves that limit as it
+is (``drop_unset``).  Device rules are not updated (as with runc:
 cgroup v1 cannot change them without a window where everything is denied).
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import json
 
 from fire.cgroup.manager import Manager
-from fire.cgroup.translate import given_fields, translate
+from fire.cgroup.translate import drop_unset, given_fields, translate
 from fire.container.status import load
 from fire.errors import CgroupError, NotRunning
 from fire.log import log
@@ -61,6 +63,7 @@ def update(store: Store, cid: str, changes: dict[str, object],
         mgr = Manager.from_state(state.cgroup)
         if mgr is None:
             raise CgroupError("container {id} has no cgroup", id=cid)
+        changes = drop_unset(changes)  # engines' zeroes: leave those limits as they are
         decode(changes, document)  # errors point into what the caller wrote
         if "devices" in changes:
             log.warning("{document}: devices are not updated on a live container; "

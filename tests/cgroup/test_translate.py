@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from fire.cgroup.hierarchy import Hierarchy
-from fire.cgroup.translate import V1, V2, given_fields, locate, translate
+from fire.cgroup.translate import V1, V2, drop_unset, given_fields, locate, translate
 from fire.errors import CgroupError, ConfigError
 from fire.spec.config import Resources
 
@@ -330,3 +330,22 @@ def test_given_fields() -> None:
     assert given_fields({"memory": {"limit": 1, "swap": 2}, "unified": {"a.b": "1"},
                          "pids": {"limit": 3}}) == {"memory.limit", "memory.swap", "unified",
                                                     "pids.limit"}
+
+
+def test_an_update_drops_the_zeroes_runc_reads_as_not_set() -> None:
+    docker = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0, "kernelTCP": 0,
+                         "swappiness": 0},
+              "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0,
+                      "realtimePeriod": 0, "cpus": "", "mems": "", "idle": 0},
+              "pids": {"limit": 0}, "blockIO": {"weight": 0}}
+    # swappiness and idle 0 are real values (runc writes them); the rest are "not set".
+    assert drop_unset(docker) == {"memory": {"swappiness": 0}, "cpu": {"idle": 0}}
+    assert docker["cpu"]["period"] == 0, "the caller's document is not changed"
+    given = {"memory": {"limit": 1 << 20, "swap": -1}, "cpu": {"quota": -1, "period": 0},
+             "pids": {"limit": -1}, "unified": {"memory.high": "0"}}
+    assert drop_unset(given) == {"memory": {"limit": 1 << 20, "swap": -1},
+                                 "cpu": {"quota": -1}, "pids": {"limit": -1},
+                                 "unified": {"memory.high": "0"}}
+    # Not numbers: left for the decoder to refuse, naming the field.
+    assert drop_unset({"cpu": {"period": False, "shares": "0"}}) == {
+        "cpu": {"period": False, "shares": "0"}}

@@ -326,6 +326,77 @@ def test_update_changes_live_limits(fire: Fire, bundle: Bundle, tmp_path: Path) 
     assert "container does not exist" in gone_.err
 
 
+# What Docker 20.10 sends on `runc update -r -` (captured from dockerd): the whole
+# resources object, 0 meaning "not set"; pids only when the flag was given.
+DOCKER_ZEROES = {"memory": {"limit": 0, "reservation": 0, "kernel": 0},
+                 "cpu": {"shares": 0, "quota": 0, "period": 0}, "blockIO": {"weight": 0}}
+
+
+def _docker(**sections: dict[str, object]) -> str:
+    doc: dict[str, dict[str, object]] = json.loads(json.dumps(DOCKER_ZEROES))
+    for name, fields in sections.items():
+        doc.setdefault(name, {}).update(fields)
+    return json.dumps(doc)
+
+
+def test_update_with_dockers_stdin_changes_only_what_is_set(fire: Fire, bundle: Bundle) -> None:
+    """0 leaves a limit as it is (runc 1.1.5's update); FIRE_TEST_RUNTIME=runc agrees."""
+    bundle.args("sleep", "100")
+    resources(bundle).update({"memory": {"limit": 64 * MiB, "swap": 128 * MiB,
+                                         "reservation": 32 * MiB},
+                              "pids": {"limit": 10},
+                              "cpu": {"shares": 256, "quota": 30000, "period": 60000,
+                                      "cpus": "0"}})
+    cid = fire.unique_id()
+    bundle.config["linux"]["cgroupsPath"] = f"/{cid}"  # runc's default is elsewhere
+    bundle.write()
+    assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
+
+    def now() -> dict[str, str]:
+        return {f: read(cid, c, f) for c, f in (
+            ("memory", "memory.limit_in_bytes"), ("memory", "memory.memsw.limit_in_bytes"),
+            ("memory", "memory.soft_limit_in_bytes"), ("pids", "pids.max"),
+            ("cpu", "cpu.shares"), ("cpu", "cpu.cfs_quota_us"), ("cpu", "cpu.cfs_period_us"),
+            ("cpuset", "cpuset.cpus"))}
+
+    before = now()
+    assert before["pids.max"] == "10"
+    # docker update --cpuset-cpus 0 (no change), then each flag alone --cpuset-cpus 0 (no change), then each flag alone
+    for stdin, changed in (
+            (_docker(), {}),
+            (_docker(cpu={"shares": 512}), {"cpu.shares": "512"}),
+            (_docker(pids={"limit": 20}), {"pids.max": "20"}),
+            (_docker(memory={"swap": 256 * MiB}), {"memory.memsw.limit_in_bytes":
+                                                   str(256 * MiB)}),
+            (_docker(memory={"limit": 96 * MiB}), {"memory.limit_in_bytes": str(96 * MiB)}),
+            (_docker(memory={"reservation": 16 * MiB}),
+             {"memory.soft_limit_in_bytes": str(16 * MiB)}),
+            (_docker(cpu={"quota": 20000}), {"cpu.cfs_quota_us": "20000"}),
+            (_docker(cpu={"quota": 50000, "period": 100000}),
+             {"cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000"}),
+            (_docker(pids={"limit": -1}), {"pids.max": "max"})):
+        r = fire("update", "-r", "-", cid, input=stdin)
+        assert r.code == 0, (stdin, r)
+        before.update(changed)
+        assert now() == before, stdin
+    # The same zeroes through the flags (runc's --cpu-period 0 and friends).
+    r = fire("update", "--cpu-period", "0", "--cpu-quota", "0", "--cpu-share", "0",
+             "--memory", "0", "--memory-swap", "0", "--memory-reservation", "0",
+             "--blkio-weight", "0", "--cpu-rt-period", "0", "--cpu-rt-runtime", "0", cid)
+    assert r.code == 0, r
+    assert now() == before
+    # Truly invalid values are still refused, naming the field, and change nothing.
+    for stdin, field in ((_docker(cpu={"period": 5}), "$.cpu.period"),
+                         (_docker(cpu={"shares": -1}), "$.cpu.shares"),
+                         (_docker(blockIO={"weight": 5}), "$.blockIO.weight")):
+        bad = fire("update", "-r", "-", cid, input=stdin)
+        assert bad.code != 0, stdin
+        if fire.name == "fire":
+            assert field in bad.err, bad
+        assert now() == before
+    assert fire("delete", "--force", cid).code == 0
+
+
 def test_update_memory_below_usage_with_check_before_update(fire: Fire, bundle: Bundle) -> None:
     bundle.args("sleep", "100")
     resources(bundle)["memory"] = {"limit": 64 * MiB, "checkBeforeUpdate": True}
