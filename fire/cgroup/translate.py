@@ -26,9 +26,10 @@ Zero means "not set" for the limits engines fill with zeroes (memory limit, swap
 reservation, cpu shares and quota, blkio weight), as in runc; ``pids.limit 0`` is a
 real limit (runtime-spec 1.3) in ``config.json``.  An ``update`` document goes
 further (``drop_unset``): Docker sends the whole resources object with 0 for every
-field its user did not give, and runc's ``update`` leaves each such field as it is.  Some writes depend on each other (v1 refuses a
-memory limit above ``memsw``, a cfs period the current quota would overrun); the
-writer retries a write that fails with EINVAL after the rest of its controller's.
+field its user did not give, and runc's ``update`` leaves each such field as it is.
+Some writes depend on each other (v1 refuses a memory limit above ``memsw``, a cfs
+period the current quota would overrun); the writer retries a write that fails with
+EINVAL after the rest of its controller's.
 """
 
 from __future__ import annotations

@@ -361,7 +361,7 @@ def test_update_with_dockers_stdin_changes_only_what_is_set(fire: Fire, bundle: 
 
     before = now()
     assert before["pids.max"] == "10"
-    # docker update --cpuset-cpus 0 (no change), then each flag alone --cpuset-cpus 0 (no change), then each flag alone
+    # docker update --cpuset-cpus 0 (no change), then each flag alone
     for stdin, changed in (
             (_docker(), {}),
             (_docker(cpu={"shares": 512}), {"cpu.shares": "512"}),

@@ -89,3 +89,30 @@ def oci_archive(workdir: str, layer_tar: str, name: str) -> str:
         }).encode()
         _add(tar, "index.json", index)
     return path
+
+
+def docker_archive(workdir: str, layer_tar: str, name: str) -> str:
+    """A ``docker save`` tarball holding ``layer_tar`` as its one layer.
+
+    Docker 20.10's ``docker load`` reads this format (``manifest.json`` naming the
+    config and the layer tarballs; the config's ``diff_ids`` are the layers'
+    digests), not yet an OCI layout.
+    """
+    with open(layer_tar, "rb") as f:
+        layer = f.read()
+    layer_digest = hashlib.sha256(layer).hexdigest()
+    config = json.dumps({
+        "architecture": ARCHITECTURES.get(os.uname().machine, os.uname().machine),
+        "os": "linux",
+        "config": {"Cmd": ["/bin/sh"], "Env": [PATH_ENV]},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer_digest]},
+    }).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    path = os.path.join(workdir, "busybox-docker.tar")
+    with tarfile.open(path, "w") as tar:
+        _add(tar, config_name, config)
+        _add(tar, f"{layer_digest}/layer.tar", layer)
+        manifest = [{"Config": config_name, "RepoTags": [name],
+                     "Layers": [f"{layer_digest}/layer.tar"]}]
+        _add(tar, "manifest.json", json.dumps(manifest).encode())
+    return path
