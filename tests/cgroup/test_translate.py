@@ -333,7 +333,8 @@ def test_given_fields() -> None:
 
 
 def test_an_update_drops_the_zeroes_runc_reads_as_not_set() -> None:
-    docker = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0, "kernelTCP": 0,
+    docker: dict[str, Any] = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0,
+                                         "kernelTCP": 0,
                          "swappiness": 0},
               "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0,
                       "realtimePeriod": 0, "cpus": "", "mems": "", "idle": 0},
