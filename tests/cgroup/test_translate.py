@@ -333,12 +333,12 @@ def test_given_fields() -> None:
 
 
 def test_an_update_drops_the_zeroes_runc_reads_as_not_set() -> None:
-    docker: dict[str, Any] = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0,
-                                         "kernelTCP": 0,
-                         "swappiness": 0},
-              "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0,
-                      "realtimePeriod": 0, "cpus": "", "mems": "", "idle": 0},
-              "pids": {"limit": 0}, "blockIO": {"weight": 0}}
+    docker: dict[str, Any] = {
+        "memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0, "kernelTCP": 0,
+                   "swappiness": 0},
+        "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0,
+                "realtimePeriod": 0, "cpus": "", "mems": "", "idle": 0},
+        "pids": {"limit": 0}, "blockIO": {"weight": 0}}
     # swappiness and idle 0 are real values (runc writes them); the rest are "not set".
     assert drop_unset(docker) == {"memory": {"swappiness": 0}, "cpu": {"idle": 0}}
     assert docker["cpu"]["period"] == 0, "the caller's document is not changed"
