@@ -1,15 +1,18 @@
-"""Real engines driving Fire: Debian's podman (with conmon) and containerd (runc v2
-shim, driven by ``ctr``).
+"""Real engines driving Fire: Debian's podman (with conmon), containerd (runc v2
+shim, driven by ``ctr``) and Docker (``docker.io``: dockerd and its managed
+containerd, runc v2 shim).
 
 Nothing here touches the host's engines: podman gets its own ``--root``,
 ``--runroot``, ``tmp_dir`` and a ``containers.conf`` (``CONTAINERS_CONF``);
-containerd is started by the session with its own root, state and socket under a
-temporary directory, and stopped at the end.  Fire's own state goes to a private
-root too.
+containerd and dockerd are started by the session with their own root, state and
+socket under a temporary directory, and stopped at the end.  Fire's own state goes
+to a private root too.
 
 The ``fire`` the engines call is a small script shaped like pip's console script:
 an absolute interpreter path on its first line (podman's cleanup process runs it
-with no PATH and no HOME), then ``fire.cli.main``.  It also appends every call's
+with no PATH and no HOME), then ``fire.cli.main`` and, as Fire's own launcher,
+``leave`` (no interpreter teardown: an engine waits for the exit, and the runc
+shim watches for OOM only once ``start`` has returned).  It also appends every call's
 argv to a log, which is how each test proves Fire, not runc or crun, ran its
 container, and how the engine contract (``kill --all``, ``exec --detach``…) is
 checked.
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.engines.images import oci_archive, rootfs_tar
+from tests.engines.images import docker_archive, oci_archive, rootfs_tar
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent.parent
 PODMAN_IMAGE = "localhost/fire-busybox:test"
 CTR_IMAGE = "docker.io/library/fire-busybox:test"
+DOCKER_IMAGE = "fire-busybox:test"
 TIMEOUT = 120
 
 
@@ -145,7 +149,7 @@ class Runtime:
             "import json, os, sys\n"
             f"sys.path.insert(0, {str(REPO)!r})\n"
             f"os.environ.setdefault('FIRE_ROOT', {str(self.root)!r})\n"
-            "from fire.cli import main\n"
+            "from fire.cli import leave, main\n"
             "argv, rc = sys.argv[1:], 1\n"
             "try:\n"
             "    rc = main()\n"
@@ -153,7 +157,7 @@ class Runtime:
             f"    with open({str(self.calls_file)!r}, 'a') as log:\n"
             "        log.write(json.dumps({'argv': argv, 'rc': rc, 'PATH': os.environ.get('PATH'),"
             " 'HOME': os.environ.get('HOME')}) + '\\n')\n"
-            "sys.exit(rc)\n")
+            "leave(rc)\n")
         self.path.chmod(0o755)
 
     def calls(self) -> list[dict[str, Any]]:
@@ -462,3 +466,186 @@ def containerd(engines_dir: Path, runtime: Runtime, image_layer: str) -> Iterato
         yield engine
     finally:
         engine.stop()
+
+
+# --------------------------------------------------------------------------- docker
+
+# Debian's docker.io, by absolute path: another ``docker`` earlier in PATH (a newer
+# client) may not speak to this daemon's API.
+DOCKER = "/usr/bin/docker"
+DOCKERD = "/usr/sbin/dockerd"
+
+
+class Docker:
+    """A private dockerd (and the containerd it starts and manages) under ``workdir``.
+
+    Its daemon.json registers Fire as the runtime ``fire``; ``runc`` stays Docker's
+    built-in one, the reference each scenario is compared with.  No bridge, no
+    iptables or forwarding changes: ``--network none``, ``host`` and ``container:``
+    are what this machine can run.  Containers go under a cgroup parent of their
+    own, so the session can prove it removed every cgroup it made.
+    """
+
+    def __init__(self, workdir: Path, runtime: Runtime) -> None:
+        self.dir = workdir
+        self.runtime = runtime
+        workdir.mkdir()
+        self.socket = workdir / "docker.sock"
+        self.pidfile = workdir / "dockerd.pid"
+        self.cgroup_parent = "/" + unique("fire-docker")
+        config = workdir / "daemon.json"
+        config.write_text(json.dumps({
+            "iptables": False, "ip-forward": False, "ip-masq": False, "bridge": "none",
+            "runtimes": {"fire": {"path": str(runtime.path)}},
+            "cgroup-parent": self.cgroup_parent,
+            "storage-driver": "overlay2",
+            "log-driver": "json-file",
+        }, indent=2))
+        self.env = dict(os.environ, DOCKER_CONFIG=str(workdir / "client"))
+        self.env.pop("DOCKER_HOST", None)
+        self.argv = [DOCKER, "-H", f"unix://{self.socket}"]
+        self.log = open(workdir / "dockerd.log", "w")  # noqa: SIM115  # closed in stop()
+        # No --containerd: dockerd starts its own containerd, whose root and state
+        # live under --data-root and --exec-root, with its socket there too.
+        self.proc = subprocess.Popen(
+            [DOCKERD, "--config-file", str(config), "--data-root", str(workdir / "data"),
+             "--exec-root", str(workdir / "exec"), "-H", f"unix://{self.socket}",
+             "--pidfile", str(self.pidfile)],
+            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, env=self.env)
+        deadline = time.monotonic() + 60
+        while self("version").code != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.log.flush()
+                raise RuntimeError("dockerd did not start: "
+                                   + (workdir / "dockerd.log").read_text()[-3000:])
+            time.sleep(0.2)
+
+    def __call__(self, *args: str, input: str | None = None, timeout: float = TIMEOUT
+                 ) -> Result:
+        return run([*self.argv, *args], self.env, input, timeout)
+
+    def check(self, *args: str, input: str | None = None) -> str:
+        r = self(*args, input=input)
+        assert r.code == 0, f"docker {' '.join(args)}: {r}"
+        return r.out
+
+    def pty(self, *args: str, typed: bytes = b"") -> Result:
+        return run_in_pty([*self.argv, *args], self.env, typed)
+
+    def inspect(self, name: str, template: str) -> str:
+        return self.check("inspect", "--format", template, name).strip()
+
+    def cgroup_dir(self, controller: str, cid: str) -> str:
+        """The host directory of container ``cid``'s cgroup for ``controller``."""
+        from fire.cgroup.manager import Manager
+
+        d = Manager(f"{self.cgroup_parent}/{cid}").dir_for(controller)
+        assert d is not None, f"no {controller} controller on this host"
+        return d
+
+    def stop(self) -> list[str]:
+        """Stop dockerd by its pid and remove what it left; returns what had to be
+        removed by force (mounts, processes, cgroups), which the session reports."""
+        ids = self("ps", "--all", "--quiet", "--no-trunc").out.split()
+        if ids:
+            self("rm", "--force", *ids)
+        self("image", "prune", "--all", "--force")
+        pid = int(self.pidfile.read_text()) if self.pidfile.exists() else self.proc.pid
+        assert pid == self.proc.pid, "the pid file names the dockerd this session started"
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        left: list[str] = []
+        sweep_fire_root(self.runtime, self.dir / "exec" / "runtime-runc" / "moby")
+        left += [f"process {p}" for p in _kill_processes_naming(str(self.dir))]
+        # dockerd leaves its bind mount of the host's netns ("default") behind, with
+        # runc as with Fire: removed quietly; any other mount is reported.
+        left += [f"mount {m}" for m in _unmount_under(str(self.dir))
+                 if m != str(self.dir / "exec" / "netns" / "default")]
+        left += [f"cgroup {d}" for d in _remove_cgroups(self.cgroup_parent)]
+        if self.pidfile.exists():
+            left.append(f"pid file {self.pidfile}")
+        return left
+
+
+def _kill_processes_naming(marker: str) -> list[int]:
+    """SIGKILL every process whose command line names ``marker`` (containerd, its
+    shims, dockerd), and what runs below them; returns the pids found."""
+    parents = _parents()
+    roots = []
+    for pid in parents:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and pid != os.getpid():
+            roots.append(pid)
+    doomed: list[int] = []
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        doomed.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    for pid in reversed(doomed):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return roots
+
+
+def _unmount_under(prefix: str) -> list[str]:
+    """Detach every mount at or below ``prefix`` (deepest first); returns them."""
+    from fire.syscalls.mount import MNT_DETACH, umount2
+
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    ours = sorted({p for p in points if p == prefix or p.startswith(prefix + "/")},
+                  key=len, reverse=True)
+    for point in ours:
+        try:
+            umount2(point, MNT_DETACH)
+        except OSError:
+            pass
+    return ours
+
+
+def _remove_cgroups(parent: str) -> list[str]:
+    """Remove ``parent`` and the container cgroups below it in every hierarchy;
+    returns the container cgroups that were still there."""
+    found: list[str] = []
+    for top in _cgroup_dirs(parent):
+        if not os.path.isdir(top):
+            continue
+        for entry in sorted(os.scandir(top), key=lambda e: e.name):
+            if entry.is_dir():
+                found.append(entry.path)
+                try:
+                    os.rmdir(entry.path)
+                except OSError:
+                    pass
+        try:
+            os.rmdir(top)
+        except OSError:
+            found.append(top)
+    return found
+
+
+@pytest.fixture(scope="session")
+def docker(engines_dir: Path, runtime: Runtime, image_layer: str) -> Iterator[Docker]:
+    for path in (DOCKER, DOCKERD):
+        if not os.access(path, os.X_OK):
+            pytest.skip(f"{path} is not installed (bin/setup --dev installs docker.io)")
+    engine = Docker(engines_dir / "docker", runtime)
+    try:
+        archive = docker_archive(str(engines_dir), image_layer, DOCKER_IMAGE)
+        engine.check("load", "--input", archive)
+        yield engine
+    finally:
+        left = engine.stop()
+    assert not left, f"dockerd left these behind: {left}"
