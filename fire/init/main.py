@@ -179,6 +179,7 @@ class Init:
                     os.close(master)
                     self.expect_ok()
                 program = process.find_program(rootfd, proc)
+                process.set_rlimits(proc)  # runc's moment: a refused limit fails create
         if plan["root_readonly"]:
             mounts.readonly_root()
         self.chan.send(msg.READY, os.getpid())

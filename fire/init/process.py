@@ -3,8 +3,10 @@
 ``early`` runs first in the init (``oomScoreAdj``, while still in the host's user
 namespace, where lowering it is judged); ``prepare`` runs before ``pivot_root``
 (it opens the LSM label files through the host's procfs); ``find_program`` runs at
-create time (a missing binary fails ``create`` with runc's wording); ``become``
-runs after ``start`` and ends in ``execve``.
+create time (a missing binary fails ``create`` with runc's wording), and so does
+``set_rlimits``, just before the init reports ready (runc sets them then: a limit
+the kernel refuses fails ``create``, not ``start``); ``become`` runs after
+``start`` and ends in ``execve``.
 
 The order in ``become``, and why:
 
@@ -49,6 +51,7 @@ from fire.errors import InitError
 from fire.i18n import N_
 from fire.init.paths import open_in_root
 from fire.security import lsm
+from fire.spec.names import RLIMITS
 from fire.syscalls import KernelError
 from fire.syscalls import proc as p
 from fire.syscalls.tty import set_controlling
@@ -329,8 +332,7 @@ def become(rootfd: int, proc: ProcessPlan, program: str, slave: int,
     ``conn`` is the ``fire start`` connection (exec.sock): a seccomp notify
     listener is handed over on it.
     """
-    for res, soft, hard in proc["rlimits"]:
-        resource.setrlimit(res, (_rlim(soft), _rlim(hard)))
+    set_rlimits(proc)  # again: an exec'd process has had none (the same values: no-op)
     if proc["personality"] is not None:
         p.personality(proc["personality"])
     _scheduling(proc)
@@ -439,6 +441,24 @@ def _fail_after_load(conn: _socket.socket | None, filtered: bool, template: str,
         except OSError:
             pass
     os._exit(1)
+
+
+RLIMIT_NAMES = {number: name for name, number in RLIMITS.items()}
+
+
+def set_rlimits(proc: ProcessPlan) -> None:
+    """Apply ``process.rlimits``; a limit the kernel refuses (a hard limit raised
+    without CAP_SYS_RESOURCE, a nofile above fs.nr_open) is an error naming it."""
+    for index, (res, soft, hard) in enumerate(proc["rlimits"]):
+        try:
+            resource.setrlimit(res, (_rlim(soft), _rlim(hard)))
+        except (ValueError, OSError) as exc:
+            # CPython reports EPERM and EINVAL as ValueError, with a sentence.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InitError("$.process.rlimits[{index}]: cannot set {type} to {soft}:{hard}: "
+                            "{reason}", stage="process", index=index,
+                            type=RLIMIT_NAMES.get(res, str(res)), soft=soft, hard=hard,
+                            reason=reason) from None
 
 
 def _rlim(value: int) -> int:

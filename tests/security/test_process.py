@@ -205,6 +205,26 @@ def test_rlimits(fire: Fire, bundle: Bundle) -> None:
     assert r.out.split() == ["123", "456", "0", "unlimited"], r
 
 
+def test_an_rlimit_the_kernel_refuses_fails_create_naming_it(fire: Fire, bundle: Bundle) -> None:
+    """runc sets rlimits before it reports ready: ``create`` fails, not ``start``
+    (Docker's ``--ulimit nofile=N:N`` above what root may set).  A nofile above
+    fs.nr_open is refused even with CAP_SYS_RESOURCE."""
+    with open("/proc/sys/fs/nr_open") as f:
+        too_many = int(f.read()) + 1
+    bundle.process["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                                 {"type": "RLIMIT_NOFILE", "soft": too_many, "hard": too_many}]
+    bundle.args("true").write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid)
+    assert r.code != 0, r
+    if fire.name == "fire":
+        assert r.code == 1
+        assert r.err.startswith("fire: $.process.rlimits[1]: cannot set RLIMIT_NOFILE to "
+                                f"{too_many}:{too_many}: "), r.err
+        assert len(r.err.splitlines()) == 1
+    assert fire("state", cid).code != 0, "nothing is left of the container"
+
+
 def test_duplicate_rlimit_fails_create(fire: Fire, bundle: Bundle, tmp_path: Path) -> None:
     bundle.process["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1},
                                  {"type": "RLIMIT_NOFILE", "soft": 2, "hard": 2}]
