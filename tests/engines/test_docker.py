@@ -283,6 +283,23 @@ def test_read_only_with_a_tmpfs(sc: Scenario) -> None:
     assert out.split() == ["t", "1", "1"]
 
 
+def test_ulimits(sc: Scenario) -> None:
+    _, code, out = sc.run("--ulimit", "nofile=512:700", "--ulimit", "nproc=100:100", IMAGE,
+                          "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u")
+    assert (code, out.split()) == (0, ["512", "700", "100"])
+    # Above fs.nr_open: refused by the kernel, even to CAP_SYS_RESOURCE.  It fails
+    # create (runc's moment), and Fire's error names the field.
+    with open("/proc/sys/fs/nr_open") as f:
+        too_many = int(f.read()) + 1
+    name = sc.name()
+    r = sc.docker("run", "--runtime", sc.rt, "--name", name, "--ulimit",
+                  f"nofile={too_many}:{too_many}", IMAGE, "true")
+    assert r.code == 125, r
+    assert "OCI runtime create failed" in r.err
+    if sc.rt == "fire":
+        assert "$.process.rlimits[0]: cannot set RLIMIT_NOFILE" in r.err
+
+
 # --------------------------------------------------------------------------- security
 
 
