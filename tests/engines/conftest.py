@@ -562,10 +562,10 @@ class Docker:
         left: list[str] = []
         sweep_fire_root(self.runtime, self.dir / "exec" / "runtime-runc" / "moby")
         left += [f"process {p}" for p in _kill_processes_naming(str(self.dir))]
-        # dockerd's own mounts are removed quietly: its bind mount of the host's
-        # netns ("default") always stays behind, and the data root's bind onto
-        # itself when its shutdown outlasts its timeout (seen on a loaded machine).
-        # Any other mount (a container's rootfs or netns) is reported.
+        # dockerd's own mounts are removed quietly: it may leave its bind mount of
+        # the host's netns ("default") and its data root's bind onto itself after
+        # a clean "Daemon shutdown complete" (with runc as with Fire).  Any other
+        # mount (a container's rootfs or netns) is reported.
         own = {str(self.dir / "exec" / "netns" / "default"), str(self.dir / "data")}
         left += [f"mount {m}" for m in _unmount_under(str(self.dir)) if m not in own]
         left += [f"cgroup {d}" for d in _remove_cgroups(self.cgroup_parent)]
