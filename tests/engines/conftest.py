@@ -560,7 +560,12 @@ class Docker:
             self.proc.wait()
         self.log.close()
         left: list[str] = []
-        sweep_fire_root(self.runtime, self.dir / "exec" / "runtime-runc" / "moby")
+        # Docker 20.10 gives every runtime, runc included, this --root.
+        fire_root = self.dir / "exec" / "runtime-runc" / "moby"
+        ours = {arg for call in self.runtime.calls() for arg in call["argv"]}
+        if fire_root.is_dir():
+            left += [f"fire state {cid}" for cid in os.listdir(fire_root) if cid in ours]
+        sweep_fire_root(self.runtime, fire_root)
         left += [f"process {p}" for p in _kill_processes_naming(str(self.dir))]
         # dockerd's own mounts are removed quietly: it may leave its bind mount of
         # the host's netns ("default") and its data root's bind onto itself after

@@ -392,7 +392,8 @@ def test_stats_top_healthcheck_and_cp(sc: Scenario, tmp_path: Path) -> None:
                        "--health-interval", "1s", "--health-retries", "1")
     stats = sc.docker.check("stats", "--no-stream", "--format",
                             "{{.Name}} {{.PIDs}} {{.MemUsage}}", name).split()
-    assert stats[:2] == [name, "1"]
+    assert stats[0] == name
+    assert int(stats[1]) >= 1  # sleep, and any health check running at that moment
     assert stats[-1] == "64MiB"
     top = sc.docker.check("top", name)
     assert "sleep 1000" in top
