@@ -567,8 +567,8 @@ UNSET_WHEN_ZERO = {
 
 
 def _zero(value: object) -> bool:
-    return value == "" if isinstance(value, str) else (
-        type(value) is int and value == 0)
+    """0 or "" (not False, not 0.0: those are the decoder's to refuse)."""
+    return value == "" or (type(value) is int and value == 0)
 
 
 def drop_unset(update: dict[str, object]) -> dict[str, object]:
