@@ -515,7 +515,7 @@ class Docker:
         deadline = time.monotonic() + 60
         while self("version").code != 0:
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.log.flush()
+                self.stop()
                 raise RuntimeError("dockerd did not start: "
                                    + (workdir / "dockerd.log").read_text()[-3000:])
             time.sleep(0.2)
@@ -549,10 +549,10 @@ class Docker:
         ids = self("ps", "--all", "--quiet", "--no-trunc").out.split()
         if ids:
             self("rm", "--force", *ids)
-        self("image", "prune", "--all", "--force")
         pid = int(self.pidfile.read_text()) if self.pidfile.exists() else self.proc.pid
         assert pid == self.proc.pid, "the pid file names the dockerd this session started"
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
