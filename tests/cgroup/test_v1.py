@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import time
 from typing import TYPE_CHECKING
@@ -75,6 +76,45 @@ def test_memory_oom_event_and_stopped_state(fire: Fire, bundle: Bundle) -> None:
     assert fire.wait_status(cid, "stopped")["status"] == "stopped"
     assert keyed(cid, "memory", "memory.oom_control")["oom_kill"] >= 1
     assert fire("delete", cid).code == 0
+    assert gone(cid)
+
+
+def test_memory_every_oom_kill_is_an_event_while_running(fire: Fire, bundle: Bundle) -> None:
+    """Three OOM kills through exec, the container alive: three ``oom`` lines.
+
+    v1 signals the eventfd before the killer has counted its kill: a stream that
+    read ``oom_kill`` only at the wake-up reported each kill one late, and the last
+    never while the container ran (runc reports all three)."""
+    bundle.args("sleep", "1000")
+    resources(bundle)["memory"] = {"limit": 20 * MiB}
+    bundle.write()
+    cid = fire.unique_id()
+    assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
+    events = start_events(fire, cid, cgdir(cid, "memory"))
+    assert events.stdout is not None
+    os.set_blocking(events.stdout.fileno(), False)
+    out = events.stdout.fileno()
+    seen: list[str] = []
+
+    def reported() -> int:
+        if select.select([out], [], [], 0)[0]:
+            seen.append(os.read(out, 65536).decode())
+        return "".join(seen).count('"type":"oom"')
+
+    def kills() -> int:
+        return int(keyed(cid, "memory", "memory.oom_control")["oom_kill"])
+
+    try:
+        for n in range(1, 4):
+            r = fire("exec", cid, "dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1")
+            assert r.code == 137, r
+            assert kills() == n
+            assert wait_for(lambda n=n: reported() >= n, timeout=10), (n, seen)
+        assert fire.state(cid)["status"] == "running"
+    finally:
+        assert fire("delete", "--force", cid).code == 0
+        seen.append(events.communicate(timeout=30)[0])
+    assert "".join(seen).count('"type":"oom"') == 3, seen
     assert gone(cid)
 
 
