@@ -248,6 +248,8 @@ def test_list_table(fire: Fire, bundle: Bundle) -> None:
     out = fire("list").out.splitlines()
     assert out[0].split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
     assert out[1].split()[:3] == [cid, str(fire.state(cid)["pid"]), "created"]
+    assert out[1].split()[-1] == "root", "runc: the owner of the state directory"
+    assert [row["owner"] for row in fire("list", "--format", "json").json()] == ["root"]
     ps = fire("ps", "--format", "json")
     assert ps.code == 0
     assert [row["id"] for row in ps.json()] == [cid], "ps without an id lists containers"
