@@ -188,6 +188,32 @@ def test_missing_bundle_and_config(fire: Fire, tmp_path: Path) -> None:
     assert_nothing_left(fire, cid)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "socket", "device", "directory"])
+def test_config_that_is_not_a_regular_file(fire: Fire, bundle: Bundle, kind: str) -> None:
+    """Refused at once, one line naming the path (a FIFO made create wait forever
+    for a writer)."""
+    import socket
+    import stat
+
+    config = bundle.path / "config.json"
+    bundle.write()
+    config.unlink()
+    if kind == "fifo":
+        os.mkfifo(config)
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(config))
+        sock.close()
+    elif kind == "device":
+        os.mknod(config, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # /dev/null's
+    else:
+        config.mkdir()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid, timeout=20)
+    assert_one_line_error(r, str(config), "not a regular file")
+    assert_nothing_left(fire, cid)
+
+
 def test_missing_program_leaves_nothing(fire: Fire, bundle: Bundle) -> None:
     bundle.args("/no/such/binary").write()
     cid = fire.unique_id()
