@@ -270,6 +270,23 @@ def test_devices_list_in_the_cgroup(fire: Fire, bundle: Bundle) -> None:
     assert fire("delete", cid).code == 0
 
 
+def test_devices_list_keeps_the_configs_order(fire: Fire, bundle: Bundle) -> None:
+    """The spec: entries are applied in the listed order; devices.list shows them
+    so (runtime-tools' linux_cgroups_devices reads it so), runc's defaults after."""
+    bundle.args("sleep", "100")
+    resources(bundle)["devices"] = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+        {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
+        {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"}]
+    bundle.write()
+    cid = fire.unique_id()
+    assert fire("create", "-b", str(bundle.path), cid).code == 0
+    listed = read(cid, "devices", "devices.list").splitlines()
+    assert listed[:5] == ["c 10:229 rwm", "b 8:20 rw", "b 10:200 r", "c *:* m", "b *:* m"]
+    assert fire("delete", cid).code == 0
+
+
 # --------------------------------------------------------------------------- pause
 
 
