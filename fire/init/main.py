@@ -181,6 +181,7 @@ class Init:
                 program = process.find_program(rootfd, proc)
         if plan["root_readonly"]:
             mounts.readonly_root()
+        mounts.finish_root(plan["propagation"])
         self.chan.send(msg.READY, os.getpid())
         self.chan.close()
         self.stage = "start"

@@ -49,8 +49,15 @@ def prepare_root(plan: Plan) -> int:
     pivot_root refuses a shared new root, or one whose parent mount is shared: with
     ``rootfsPropagation: shared`` both are made private here, and ``pivot`` gives
     the new "/" its propagation afterwards (what runc does).
+
+    An unbindable mount cannot be the source of a bind, and the rootfs is bound
+    onto itself here, the masks and read-only paths later: with ``unbindable`` the
+    host's tree is made rslave (the default) and the new "/" turns unbindable only
+    once the container's tree is complete (``finish_root``; crun does the same).
     """
     propagation = plan["propagation"]
+    if propagation & m.MS_UNBINDABLE:
+        propagation = m.MS_SLAVE
     m.mount(None, "/", None, m.MS_REC | propagation)
     rootfs = plan["rootfs"]
     if plan["overlay"] is not None:
@@ -298,6 +305,12 @@ def pivot(rootfd: int, no_pivot: bool, propagation: int = 0) -> None:
     else:
         _pivot_root()
     if propagation & m.MS_SHARED:
+        m.mount(None, "/", None, propagation, shown="/")
+
+
+def finish_root(propagation: int) -> None:
+    """The last step of the tree: an unbindable "/" (see ``prepare_root``)."""
+    if propagation & m.MS_UNBINDABLE:
         m.mount(None, "/", None, propagation, shown="/")
 
 
