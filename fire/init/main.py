@@ -159,7 +159,7 @@ class Init:
         prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
         with Stage(self, "pivot_root"):
-            mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"])
+            mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"], plan["chroot"])
             os.close(rootfd)
             rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         with Stage(self, "paths"):
