@@ -154,7 +154,7 @@ class Init:
         self.expect_ok()
         if plan["hooks_create_container"]:
             with Stage(self, "hooks:createContainer"):
-                self.hooks("createContainer", plan["hooks_create_container"], b"creating")
+                self.hooks("createContainer", plan["hooks_create_container"], b"created")
         listener = self.listen()
         prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
