@@ -196,6 +196,8 @@ class Init:
                                 stage="start")
             process.become(rootfd, proc, program, slave, conn, prepared)
         except BaseException as exc:
+            if isinstance(exc, HookError):  # the runtime destroys (runtime.md step 7)
+                _send_line(conn, "H", "startContainer")
             template, params = error_template(exc)
             if template:
                 _send_line(conn, "T", marshal.dumps((template, params)).hex())
