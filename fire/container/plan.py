@@ -162,6 +162,10 @@ def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: b
                 ) -> list[MountPlan]:
     out: list[MountPlan] = []
     label = (spec.linux.mount_label or "") if spec.linux else ""
+    if label:
+        from fire.security.lsm import mount_label
+
+        label = mount_label(spec)  # none without SELinux (lsm.check warned)
     for i, mnt in enumerate(spec.mounts or []):
         opts = mountopts.parse(mnt.options, mnt.type)
         if opts.is_bind:
