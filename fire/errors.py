@@ -114,6 +114,7 @@ class InitError(FireError):
     """An error the container's init reported while setting the container up."""
 
     template = "{stage}: {detail}"
+    hook_failed = False  # at start: a startContainer hook failed (the container is destroyed)
 
 
 def describe(exc: BaseException) -> str:

@@ -129,9 +129,12 @@ class DeviceState:
             self.exceptions.pop(key, None)
 
     def rules(self) -> list[Rule]:
-        """The exceptions as rules (all with the action opposite to the default)."""
+        """The exceptions as rules (all with the action opposite to the default), in
+        the order the config first named each device: the spec applies entries in
+        the listed order, and v1's devices.list then shows them so (the kernel adds
+        each new exception at the end and merges a repeated one in place)."""
         return [Rule(t, major, minor, access, not self.default_allow)
-                for (t, major, minor), access in sorted(self.exceptions.items())]
+                for (t, major, minor), access in self.exceptions.items()]
 
     def allows(self, type: str, major: int, minor: int, access: str) -> bool:
         """What cgroup v1 decides for a request (tests check the eBPF program

@@ -22,7 +22,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
         return 0
     cid = need_id(parsed, command)
     text = parsed.args[1] if len(parsed.args) > 1 else (parsed.text("signal") or "TERM")
-    sig = parse_signal(text)
+    sig = parse_signal(text, zero=True)  # 0: a liveness check, as runc
     from fire.container.kill import kill
 
     kill(store(ctx), cid, sig, parsed.flag("all"))

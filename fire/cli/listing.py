@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from fire.cli.args import Opt
@@ -20,6 +21,17 @@ OPTIONS = [
 ]
 
 
+def _user(uid: int) -> str:
+    """runc's owner column: the name of the state directory's owner, ``#UID``
+    when the user database does not know it."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"
+
+
 def rows(ctx: Context) -> list[dict[str, object]]:
     """runc's list objects; a container with a corrupt state gets a warning."""
     st = store(ctx)
@@ -31,12 +43,14 @@ def rows(ctx: Context) -> list[dict[str, object]]:
             continue
         try:
             state = cdir.read_state()
+            uid = os.fstat(cdir.fd).st_uid
         except FireError as exc:
             log.warning("{error}", error=str(exc))
             continue
         finally:
             cdir.close()
         public = state.public(current(state))
+        public["owner"] = _user(uid)
         out.append({k: public[k] for k in ("ociVersion", "id", "pid", "status", "bundle",
                                            "rootfs", "created", "owner")})
         if state.annotations:

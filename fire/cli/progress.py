@@ -1,7 +1,15 @@
-"""``fire run``'s stage progress: one line on a terminal, gone before the container speaks.
+"""``fire run --progress``: the stages on one line of the terminal, gone before the
+container speaks.
 
-While ``run`` creates the container, stderr (when it is a terminal, and the log is
-not JSON) shows one line that is redrawn at every stage start and end: the stages
+Only when asked for.  runc's ``run`` prints nothing, and a line redrawn with
+``\r`` and erase-to-end mixes with what the container writes whenever stderr is
+not the very terminal the container writes to (its output piped, a terminal of its
+own, another process on the same terminal): a user would see the escapes, or
+lines cut.  So ``--progress`` turns it on, and even then it is drawn only on a
+terminal that can show it — stderr a tty, ``TERM`` not ``dumb``, a width.
+
+While ``run --progress`` creates the container, stderr (when it is such a
+terminal, and the log is not JSON) shows one line that is redrawn at every stage start and end: the stages
 done so far with their times, then the one running::
 
     fire run web: validate 3ms · claim 0ms · cgroup 2ms · … · devices 1ms · hooks:runtime…
@@ -10,7 +18,7 @@ The line is kept to the terminal's width (the oldest stages give way), redrawn i
 place (``\\r`` + erase to the end of the line), and erased once the container is
 created — before ``start`` lets the container's program write anything — and
 before any line Fire itself logs (a warning, the final error; ``fire.log``'s
-``on_write``).  Nothing is written when stderr is not a terminal.
+``on_write``).
 
 Plain ANSI, not rich: ``run`` is on the latency path, and ``import rich.console``
 costs ~40 ms here, this module well under 1 ms (measured with ``-X importtime``).
@@ -27,8 +35,14 @@ ELLIPSIS = "\u2026"
 
 
 def wanted(fmt: str, fd: int = 2) -> bool:
-    """Show progress? Only on a terminal, and not when the log is JSON."""
-    return fmt != "json" and os.isatty(fd)
+    """Show the asked-for progress? Only on a terminal that can redraw a line (not
+    ``TERM=dumb``, not zero columns), and not when the log is JSON."""
+    if fmt == "json" or not os.isatty(fd) or os.environ.get("TERM", "dumb") == "dumb":
+        return False
+    try:
+        return os.get_terminal_size(fd).columns > 0
+    except OSError:
+        return False
 
 
 class Progress:

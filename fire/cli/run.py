@@ -1,4 +1,4 @@
-"""fire run [create options] [-d|--detach] [--keep] ID [BUNDLE]"""
+"""fire run [create options] [-d|--detach] [--keep] [--progress] ID [BUNDLE]"""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ OPTIONS = [
     *CREATE_OPTIONS,
     Opt("-d", "--detach", help="return once the container runs"),
     Opt("--keep", help="do not delete the container after it exits"),
+    Opt("--progress", help="show the stages on the terminal while it is created"),
 ]
 
 
@@ -27,11 +28,12 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
 
     detach = parsed.flag("detach")
     opts = options_from(parsed, foreground=not detach)
-    from fire.cli import progress
-    from fire.log import log
+    if parsed.flag("progress"):  # one line of stages, if the terminal can show it
+        from fire.cli import progress
+        from fire.log import log
 
-    if progress.wanted(log.fmt):  # a line of stage progress on the terminal
-        shown = progress.Progress(cid)
-        opts.on_stage = shown
-        log.on_write = shown.clear
+        if progress.wanted(log.fmt):
+            shown = progress.Progress(cid)
+            opts.on_stage = shown
+            log.on_write = shown.clear
     return run_container(store(ctx), cid, opts, detach=detach, keep=parsed.flag("keep"))

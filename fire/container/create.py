@@ -331,6 +331,16 @@ class Creation:
         cdir.write_state(state)
         if early is None:
             cgroup.add(init.pid)
+        if plan["chroot"]:  # no mount namespace: the tree is made in the host's
+            from fire.container import hostmounts
+
+            hostmounts.record_before(state)
+            cdir.write_state(state)
+            def release_host_mounts() -> None:
+                self._kill_init()  # first: the init may still be mounting
+                hostmounts.release(state)
+
+            self.undo.append(("host mounts", release_host_mounts))
         listener = bind_exec_socket(cdir.fd)
         trees: list[int] = []
         try:
@@ -351,6 +361,8 @@ class Creation:
 
         self.converse(spec, plan)
         self.stage("created")
+        if plan["chroot"]:
+            hostmounts.record_ours(state)
         state.status = CREATED
         cdir.write_state(state)
         if opts.pid_file:

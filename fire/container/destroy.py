@@ -119,6 +119,10 @@ def destroy(cdir: ContainerDir | None, state: State,
             if cdir is not None and ("net" in (state.extra or {})
                                      or "storage" in (state.extra or {})):
                 release_own(cdir, state)
+            if "hostMounts" in (state.extra or {}):  # no mount namespace of its own
+                from fire.container import hostmounts
+
+                hostmounts.release(state)
         elif action == lm.RUN_POSTSTOP:
             run_hooks(state, "poststop")
         elif action == lm.REMOVE_STATE and cdir is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import _thread
 import os
 import sys
+from stat import S_ISREG
 
 from fire import jsonlite
 from fire.cgroup.manager import Manager, resolve_path
@@ -46,7 +47,12 @@ JOIN_SWITCH_INTERVAL = 0.0002  # seconds, while the join runs (see Early)
 def _cgroups_path(config: str) -> object:
     """``linux.cgroupsPath`` (str or None), or _UNKNOWN when the file says otherwise."""
     try:
-        with open(config, "rb") as f:
+        # Non-blocking, regular files only: a FIFO must not hang the open; what is
+        # not a file is refused by fire.spec.load with the message.
+        fd = os.open(config, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+        with open(fd, "rb") as f:
+            if not S_ISREG(os.fstat(fd).st_mode):
+                return _UNKNOWN
             data = f.read(MAX_CONFIG_BYTES + 1)
         raw = jsonlite.loads(data) if len(data) <= MAX_CONFIG_BYTES else None
     except (OSError, ValueError, RecursionError):

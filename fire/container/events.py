@@ -91,12 +91,17 @@ def events(store: Store, cid: str, interval: float, stats_only: bool,
         next_tick = time.monotonic() + interval
         while True:
             wait = max(next_tick - time.monotonic(), 0.0)
+            relook = watcher.timeout()
+            if relook is not None:
+                wait = min(wait, relook)
             ready = {fd for fd, _ in poller.poll(int(wait * 1000) + 1)}
-            if watcher.fileno() in ready or pidfd in ready:
+            if pidfd in ready:
+                for _ in range(watcher.drain()):
+                    write(_line("oom", cid))
+                return
+            if watcher.fileno() in ready or relook is not None:
                 for _ in range(watcher.check()):
                     write(_line("oom", cid))
-            if pidfd in ready:
-                return
             if time.monotonic() >= next_tick:
                 write(_line("stats", cid, collect_manager(mgr)))
                 next_tick += interval

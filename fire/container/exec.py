@@ -423,6 +423,7 @@ class Execution:
         from fire.container.spawn import spawn
         from fire.container.start import serve
         from fire.init import plan as msg
+        from fire.syscalls.ns import CLONE_NEWNS
 
         pidfd = open_target(state)
         report, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -431,11 +432,20 @@ class Execution:
                 flags = namespaces_to_join(state.pid)
                 root = os.stat(f"/proc/{state.pid}/root")
                 dirs = cgroup_dirs(state, self.opts.cgroups)
+                fds = [pidfd, theirs.fileno()]
+                if not flags & CLONE_NEWNS and not os.path.samestat(root, os.stat("/")):
+                    # No mount namespace of its own: chrooted in the host's (see
+                    # fire.container.hostmounts); the joiner chroots there too.
+                    rootfd = os.open(f"/proc/{state.pid}/root",
+                                     os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                    fds.append(rootfd)
                 self.init = spawn(self.opts.preserve_fds, entry="fire.init.join",
                                   null_stdio=proc["terminal"])
                 join_cgroups(dirs, self.init.pid)
                 plan = {"flags": flags, "root": (root.st_dev, root.st_ino), "process": proc}
-                self.init.chan.send(msg.PLAN, plan, fds=[pidfd, theirs.fileno()])
+                self.init.chan.send(msg.PLAN, plan, fds=fds)
+                if len(fds) > 2:
+                    os.close(fds[2])
             finally:
                 os.close(pidfd)
                 theirs.close()

@@ -162,6 +162,10 @@ def mount_plans(spec: Spec, bundle: str, cgroups: list[CgroupMount], cgroupns: b
                 ) -> list[MountPlan]:
     out: list[MountPlan] = []
     label = (spec.linux.mount_label or "") if spec.linux else ""
+    if label:
+        from fire.security.lsm import mount_label
+
+        label = mount_label(spec)  # none without SELinux (lsm.check warned)
     for i, mnt in enumerate(spec.mounts or []):
         opts = mountopts.parse(mnt.options, mnt.type)
         if opts.is_bind:
@@ -284,6 +288,7 @@ def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
         "hostname": spec.hostname,
         "domainname": spec.domainname,
         "no_pivot": no_pivot,
+        "chroot": "mount" not in kinds,
         "new_keyring": new_keyring,
         "process": process_plan(spec, warnings, extra_fds, listen_fds, seccomp),
         "hooks_create_container": hook_plans(spec, "createContainer"),

@@ -61,11 +61,14 @@ ORDER = ("prestart", "createRuntime", "createContainer", "startContainer", "post
 # The hooks that belong to the create operation (runtime.md steps 3-5).
 CREATE_PHASES = ("prestart", "createRuntime", "createContainer")
 
-# The container status a hook of each phase sees in its state JSON.
+# The container status a hook of each phase sees in its state JSON.  The create
+# phase's hooks are lifecycle steps 3-5, and runtime.md defines ``created`` as
+# "after step 2" (``creating`` is step 2 itself): so ``created``, as crun sends and
+# runtime-tools' hooks_stdin checks (runc 1.1 sends ``creating``; docs/conformance.md).
 STATUS = {
-    "prestart": "creating",
-    "createRuntime": "creating",
-    "createContainer": "creating",
+    "prestart": "created",
+    "createRuntime": "created",
+    "createContainer": "created",
     "startContainer": "created",
     "poststart": "running",
     "poststop": "stopped",

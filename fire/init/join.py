@@ -3,7 +3,8 @@
     runtime  spawn a sealed interpreter ─ put it in the container's cgroup
              ─ PLAN + (pidfd, report socket)
     join     open the host's /proc ─ disable imports ─ setns(pidfd, every namespace that
-             differs) ─ check "/" ─ fork
+             differs) ─ (chroot, for a container without a mount namespace of its
+             own) ─ check "/" ─ fork
     middle   CHILD pid + (pidfd, the child's channel) ─ wait for the runtime's verdict
              (OK: exit; otherwise kill and reap the child) ─ exit
     child    setsid ─ terminal (PTY) ─ find the program ─ LSM label files ─ READY,
@@ -132,10 +133,12 @@ def send_line(conn: _socket.socket, kind: str, text: str) -> None:
 
 
 class Join:
-    def __init__(self, chan: Channel, plan: JoinPlan, pidfd: int, report: int) -> None:
+    def __init__(self, chan: Channel, plan: JoinPlan, pidfd: int, report: int,
+                 rootfd: int = -1) -> None:
         self.chan = chan
         self.plan = plan
         self.pidfd = pidfd
+        self.rootfd = rootfd  # a container chrooted in our mount namespace: its root
         self.report = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, report)
         self.procfd = -1
         self.stage = "join"
@@ -146,6 +149,10 @@ class Join:
         if flags:
             nsc.setns(self.pidfd, flags)
         os.close(self.pidfd)
+        if self.rootfd >= 0:
+            os.fchdir(self.rootfd)
+            os.chroot(".")
+            os.close(self.rootfd)
         os.chdir("/")  # never the runtime's working directory
         if flags & nsc.CLONE_NEWUSER:
             try:
@@ -256,9 +263,9 @@ def main(fd: int) -> None:
         first, fds = chan.recv()
     except (ChannelClosed, OSError):
         os._exit(1)
-    if first[0] != msg.PLAN or len(fds) != 2:
+    if first[0] != msg.PLAN or len(fds) not in (2, 3):
         os._exit(2)
-    join = Join(chan, first[1], fds[0], fds[1])  # type: ignore[arg-type]
+    join = Join(chan, first[1], *fds)  # type: ignore[arg-type]
     try:
         join.run()
     except BaseException as exc:

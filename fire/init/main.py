@@ -154,12 +154,12 @@ class Init:
         self.expect_ok()
         if plan["hooks_create_container"]:
             with Stage(self, "hooks:createContainer"):
-                self.hooks("createContainer", plan["hooks_create_container"], b"creating")
+                self.hooks("createContainer", plan["hooks_create_container"], b"created")
         listener = self.listen()
         prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
         with Stage(self, "pivot_root"):
-            mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"])
+            mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"], plan["chroot"])
             os.close(rootfd)
             rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         with Stage(self, "paths"):
@@ -182,6 +182,7 @@ class Init:
                 process.set_rlimits(proc)  # runc's moment: a refused limit fails create
         if plan["root_readonly"]:
             mounts.readonly_root()
+        mounts.finish_root(plan["propagation"])
         self.chan.send(msg.READY, os.getpid())
         self.chan.close()
         self.stage = "start"
@@ -196,6 +197,8 @@ class Init:
                                 stage="start")
             process.become(rootfd, proc, program, slave, conn, prepared)
         except BaseException as exc:
+            if isinstance(exc, HookError):  # the runtime destroys (runtime.md step 7)
+                _send_line(conn, "H", "startContainer")
             template, params = error_template(exc)
             if template:
                 _send_line(conn, "T", marshal.dumps((template, params)).hex())

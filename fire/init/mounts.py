@@ -49,10 +49,31 @@ def prepare_root(plan: Plan) -> int:
     pivot_root refuses a shared new root, or one whose parent mount is shared: with
     ``rootfsPropagation: shared`` both are made private here, and ``pivot`` gives
     the new "/" its propagation afterwards (what runc does).
+
+    An unbindable mount cannot be the source of a bind, and the rootfs is bound
+    onto itself here, the masks and read-only paths later: with ``unbindable`` the
+    host's tree is made rslave (the default) and the new "/" turns unbindable only
+    once the container's tree is complete (``finish_root``; crun does the same).
+
+    Without a mount namespace (``plan["chroot"]``) this is the host's tree: "/" is
+    left as it is, and the rootfs bound onto itself is the one mount everything
+    else goes under; it takes the propagation itself (rslave by default: the host's
+    mounts reach the container, the container's do not reach the host's peers).
+    The runtime detaches that bind, and all below it, at delete
+    (``fire.container.hostmounts``).
     """
     propagation = plan["propagation"]
-    m.mount(None, "/", None, m.MS_REC | propagation)
+    if propagation & m.MS_UNBINDABLE:
+        propagation = m.MS_SLAVE
     rootfs = plan["rootfs"]
+    if plan["chroot"]:
+        if plan["overlay"] is not None:
+            raise InitError("rootfs: Fire's storage needs a mount namespace "
+                            "($.linux.namespaces)", stage="rootfs")
+        m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+        m.mount(None, rootfs, None, (propagation & ~m.MS_SHARED) or m.MS_SLAVE)
+        return _root_fd(plan)
+    m.mount(None, "/", None, m.MS_REC | propagation)
     if plan["overlay"] is not None:
         storage.mount_overlay_root(rootfs, plan["overlay"])
     else:
@@ -61,6 +82,11 @@ def prepare_root(plan: Plan) -> int:
         parent = _mountpoint_of(posixpath.dirname(rootfs))
         m.mount(None, parent, None, m.MS_PRIVATE)
         m.mount(None, rootfs, None, m.MS_PRIVATE)
+    return _root_fd(plan)
+
+
+def _root_fd(plan: Plan) -> int:
+    rootfs = plan["rootfs"]
     rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     if plan["mountpoints"]:
         writable = plan["overlay"] is not None or not plan["root_readonly"]
@@ -287,17 +313,29 @@ def _copy_tree(src: int, dst: int) -> None:
 # ----------------------------------------------------------------------------- pivot
 
 
-def pivot(rootfd: int, no_pivot: bool, propagation: int = 0) -> None:
+def pivot(rootfd: int, no_pivot: bool, propagation: int = 0, chroot: bool = False) -> None:
     """Make the rootfs "/" and forget the host's tree; then "/" takes the rootfs
-    propagation when it is shared (see ``prepare_root``)."""
+    propagation when it is shared (see ``prepare_root``).
+
+    Without a mount namespace only chroot will do: pivot_root, or moving the
+    rootfs onto "/", would change the root of the host itself."""
     os.fchdir(rootfd)
-    if no_pivot:
+    if chroot:
+        os.chroot(".")
+        os.chdir("/")
+    elif no_pivot:
         m.mount(".", "/", None, m.MS_MOVE, shown="/")
         os.chroot(".")
         os.chdir("/")
     else:
         _pivot_root()
     if propagation & m.MS_SHARED:
+        m.mount(None, "/", None, propagation, shown="/")
+
+
+def finish_root(propagation: int) -> None:
+    """The last step of the tree: an unbindable "/" (see ``prepare_root``)."""
+    if propagation & m.MS_UNBINDABLE:
         m.mount(None, "/", None, propagation, shown="/")
 
 

@@ -130,6 +130,9 @@ if TYPE_CHECKING:
         hostname: str | None
         domainname: str | None
         no_pivot: bool
+        # No mount namespace (none listed: the host's is inherited): the tree is
+        # made in the host's, under a bind of the rootfs, and the init chroots.
+        chroot: bool
         new_keyring: bool
         process: ProcessPlan | None
         hooks_create_container: list[HookPlan]

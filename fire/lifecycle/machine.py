@@ -43,7 +43,8 @@ from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 # Events
 START = "start"
 STARTED = "started"
-START_FAILED = "start-failed"
+START_FAILED = "start-failed"  # a startContainer hook failed (step 7: destroy)
+PROGRAM_FAILED = "program-failed"  # start failed otherwise: stop, keep for delete
 POSTSTART_FAILED = "poststart-failed"
 KILL = "kill"
 KILL_EVERY = "kill-every"  # kill --all: every process of the cgroup
@@ -77,6 +78,7 @@ _TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     (CREATED, START): (RELEASE,),
     (CREATED, STARTED): (SET_RUNNING, RUN_POSTSTART),
     (CREATED, START_FAILED): DESTROY,
+    (CREATED, PROGRAM_FAILED): (KILL_ALL,),
     (RUNNING, POSTSTART_FAILED): DESTROY,
     (STOPPED, POSTSTART_FAILED): DESTROY,
     (CREATED, KILL): (SIGNAL,),

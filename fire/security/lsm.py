@@ -10,13 +10,19 @@ mount, and a rootfs that managed to shadow it (CVE-2019-16884) would swallow the
 write and leave the program unconfined.  The init writes the label just before it
 drops its privileges, and the kernel applies it at ``execve``.
 
-A label asked for on a kernel without that LSM is an error at ``create``: running
-the container unconfined when the config asks for confinement is the one outcome
-that must not happen silently.  (This machine has neither LSM; the tests check that
-error and drive the writing code against a fake ``attr`` tree.)
+A process label asked for on a kernel without that LSM is an error at
+``create``: running the container unconfined when the config asks for
+confinement is the one outcome that must not happen silently.  (This machine has
+neither LSM; the tests check that error and drive the writing code against a fake
+``attr`` tree.)
 
 ``linux.mountLabel`` becomes a ``context="…"`` mount option on the filesystems
 that accept one (not bind mounts, nor proc/sysfs/cgroup/mqueue, which do not).
+On a kernel without SELinux it is left out, with a warning, as crun does (runc
+passes it on and the kernel refuses the mount): a file label confines nothing
+there — no policy reads it — so nothing runs less confined than asked, and a
+config written on an SELinux host still runs.  A process label on the same
+kernel is still refused, by the rule above.
 """
 
 from __future__ import annotations
@@ -68,20 +74,30 @@ def selinux_enabled(sys_root: str = "/sys") -> bool:
         os.close(fd)
 
 
-def check(spec: Spec) -> None:
-    """Refuse labels this kernel cannot apply (``ConfigError`` naming the field)."""
+def check(spec: Spec) -> list[str]:
+    """Refuse process labels this kernel cannot apply (``ConfigError`` naming the
+    field); the warnings to log (a mount label left out)."""
     proc = spec.process
     linux = spec.linux
     if proc is not None and proc.apparmor_profile and not apparmor_enabled():
         raise ConfigError("$.process.apparmorProfile",
                           "AppArmor is not enabled in this kernel: cannot confine the "
                           "container with profile {profile!r}", profile=proc.apparmor_profile)
-    wants_selinux = [where for where, value in (
-        ("$.process.selinuxLabel", proc.selinux_label if proc else None),
-        ("$.linux.mountLabel", linux.mount_label if linux else None)) if value]
-    if wants_selinux and not selinux_enabled():
-        raise ConfigError(wants_selinux[0], "SELinux is not enabled in this kernel: cannot "
-                          "apply the label")
+    if proc is not None and proc.selinux_label and not selinux_enabled():
+        raise ConfigError("$.process.selinuxLabel", "SELinux is not enabled in this kernel: "
+                          "cannot apply the label")
+    if linux is not None and linux.mount_label and not selinux_enabled():
+        from fire.i18n import message
+
+        return [message("$.linux.mountLabel: SELinux is not enabled in this kernel: the "
+                        "mounts are not labelled")]
+    return []
+
+
+def mount_label(spec: Spec) -> str:
+    """The ``context=`` label for the mounts: ``linux.mountLabel`` if SELinux is on."""
+    label = (spec.linux.mount_label or "") if spec.linux else ""
+    return label if label and selinux_enabled() else ""
 
 
 def open_exec_attr(lsm: str, proc: str = "/proc") -> int:

@@ -1,6 +1,7 @@
 """The security part of ``create`` (its "seccomp" stage), in one call.
 
-LSM labels are checked against this kernel (a label it cannot apply is an error),
+LSM labels are checked against this kernel (a process label it cannot apply is an
+error, a mount label is left out with a warning),
 the seccomp filter is compiled (or taken from the cache in ``--root``), and where a
 notify listener must go is recorded in the state, for ``fire start``.
 """
@@ -21,7 +22,8 @@ def prepare_security(spec: Spec, bundle: str, root: str, state: State) -> Seccom
     ``state.extra`` when a listener is used: the caller writes the state."""
     from fire.security import lsm
 
-    lsm.check(spec)
+    for warning in lsm.check(spec):
+        log.warning("{warning}", warning=warning)
     if spec.linux is None or spec.linux.seccomp is None:
         return None
     from fire.seccomp.compile import seccomp_plan

@@ -23,12 +23,14 @@ for _name, _num in NUMBERS.items():
     _PRIMARY.setdefault(_num, _name)
 
 
-def parse(text: str) -> int:
-    """A signal number from a name or number; ``UsageError`` if it is not one."""
+def parse(text: str, zero: bool = False) -> int:
+    """A signal number from a name or number; ``UsageError`` if it is not one.
+    With ``zero``, ``0`` too: no signal, only the check that the target lives
+    (kill(2); ``runc kill ID 0``)."""
     raw = text.strip()
     if raw.isdigit():
         num = int(raw)
-        if 1 <= num <= MAX:
+        if (0 if zero else 1) <= num <= MAX:
             return num
         raise UsageError("invalid signal: {text}", text=text)
     name = raw.upper()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from fire.errors import ConfigError
 from fire.spec.config import Spec
@@ -112,16 +113,39 @@ def decode_spec(data: bytes) -> Spec:
         raise ConfigError("", "malformed JSON: nested too deeply") from None
 
 
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+          stat.S_IFBLK: "a device", stat.S_IFDIR: "a directory"}
+
+
+def _not_regular(path: str, mode: int) -> ConfigError:
+    return ConfigError("", "{path} is not a regular file ({kind})", path=path,
+                       kind=_KINDS.get(stat.S_IFMT(mode), "not a file"))
+
+
 def read_config(path: str) -> Spec:
-    """Read and decode ``path`` (a bundle's config.json)."""
+    """Read and decode ``path`` (a bundle's config.json).
+
+    Only a regular file: a FIFO would block the open (or the read) until some
+    writer came, a device could stream forever.  O_NONBLOCK makes the open of a
+    FIFO return at once, O_NOCTTY keeps a terminal from becoming ours; the kind is
+    then checked on the open file, so a swap after the check cannot matter."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):  # a socket: ENXIO
+            raise _not_regular(path, mode) from None
         raise ConfigError("", "cannot open {path}: {reason}", path=path,
                           reason=exc.strerror) from None
     try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
         return decode_spec(_read_bounded(fd, path))
-    except OSError as exc:  # a directory, an I/O error
+    except OSError as exc:  # an I/O error
         raise ConfigError("", "cannot read {path}: {reason}", path=path,
                           reason=exc.strerror) from None
     finally:

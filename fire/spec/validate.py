@@ -75,8 +75,6 @@ def validate(spec: Spec) -> list[str]:
             new_ns.add(ns.type)
         elif not posixpath.isabs(ns.path):
             raise ConfigError(f"$.linux.namespaces[{i}].path", ABSOLUTE, path=ns.path)
-    if "mount" not in seen:
-        raise ConfigError("$.linux.namespaces", "a mount namespace is required")
 
     _validate_process(spec, warnings)
     _validate_mounts(spec)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import time
 from typing import TYPE_CHECKING
@@ -75,6 +76,45 @@ def test_memory_oom_event_and_stopped_state(fire: Fire, bundle: Bundle) -> None:
     assert fire.wait_status(cid, "stopped")["status"] == "stopped"
     assert keyed(cid, "memory", "memory.oom_control")["oom_kill"] >= 1
     assert fire("delete", cid).code == 0
+    assert gone(cid)
+
+
+def test_memory_every_oom_kill_is_an_event_while_running(fire: Fire, bundle: Bundle) -> None:
+    """Three OOM kills through exec, the container alive: three ``oom`` lines.
+
+    v1 signals the eventfd before the killer has counted its kill: a stream that
+    read ``oom_kill`` only at the wake-up reported each kill one late, and the last
+    never while the container ran (runc reports all three)."""
+    bundle.args("sleep", "1000")
+    resources(bundle)["memory"] = {"limit": 20 * MiB}
+    bundle.write()
+    cid = fire.unique_id()
+    assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
+    events = start_events(fire, cid, cgdir(cid, "memory"))
+    assert events.stdout is not None
+    os.set_blocking(events.stdout.fileno(), False)
+    out = events.stdout.fileno()
+    seen: list[str] = []
+
+    def reported() -> int:
+        if select.select([out], [], [], 0)[0]:
+            seen.append(os.read(out, 65536).decode())
+        return "".join(seen).count('"type":"oom"')
+
+    def kills() -> int:
+        return int(keyed(cid, "memory", "memory.oom_control")["oom_kill"])
+
+    try:
+        for n in range(1, 4):
+            r = fire("exec", cid, "dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1")
+            assert r.code == 137, r
+            assert kills() == n
+            assert wait_for(lambda n=n: reported() >= n, timeout=10), (n, seen)
+        assert fire.state(cid)["status"] == "running"
+    finally:
+        assert fire("delete", "--force", cid).code == 0
+        seen.append(events.communicate(timeout=30)[0])
+    assert "".join(seen).count('"type":"oom"') == 3, seen
     assert gone(cid)
 
 
@@ -227,6 +267,23 @@ def test_devices_list_in_the_cgroup(fire: Fire, bundle: Bundle) -> None:
     listed = set(read(cid, "devices", "devices.list").splitlines())
     assert {"c 1:11 r", "c 1:3 rwm", "c 136:* rwm", "c *:* m", "b *:* m"} <= listed
     assert "a *:* rwm" not in listed
+    assert fire("delete", cid).code == 0
+
+
+def test_devices_list_keeps_the_configs_order(fire: Fire, bundle: Bundle) -> None:
+    """The spec: entries are applied in the listed order; devices.list shows them
+    so (runtime-tools' linux_cgroups_devices reads it so), runc's defaults after."""
+    bundle.args("sleep", "100")
+    resources(bundle)["devices"] = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+        {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
+        {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"}]
+    bundle.write()
+    cid = fire.unique_id()
+    assert fire("create", "-b", str(bundle.path), cid).code == 0
+    listed = read(cid, "devices", "devices.list").splitlines()
+    assert listed[:5] == ["c 10:229 rwm", "b 8:20 rw", "b 10:200 r", "c *:* m", "b *:* m"]
     assert fire("delete", cid).code == 0
 
 

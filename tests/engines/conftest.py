@@ -61,13 +61,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.root)
 
 
-def missing_module(name: str) -> bool:
-    """True when a command module another area adds is not on this branch yet."""
-    import importlib.util
-
-    return importlib.util.find_spec(name) is None
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.engines.conftest import CTR_IMAGE, Containerd, Runtime, missing_module, unique
+from tests.engines.conftest import CTR_IMAGE, Containerd, Runtime, unique
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -232,9 +232,6 @@ def test_task_ps_and_metrics(containerd: Containerd, runtime: Runtime, cid: str)
 
 
 def test_resources_are_seen_in_the_cgroup(containerd: Containerd, cid: str) -> None:
-    if missing_module("fire.cgroup.translate"):
-        pytest.skip("linux.resources are applied by the cgroup area (fire/cgroup/translate.py), "
-                    "not on this branch")
     _run_d(containerd, cid, "sleep", "1000",
            opts=("--memory-limit", str(64 * 1024 * 1024), "--cpus", "0.5"))
     metrics = containerd.check("task", "metrics", cid)
@@ -271,9 +268,6 @@ def _cpu_quota(pid: int) -> int:
 
 
 def test_pause_resume(containerd: Containerd, runtime: Runtime, cid: str) -> None:
-    if missing_module("fire.cli.pause"):
-        pytest.skip("pause/resume are the cgroup area's commands (fire/cli/pause.py), "
-                    "not on this branch")
     _run_d(containerd, cid, "sleep", "1000")
     containerd.check("task", "pause", cid)
     assert _task_status(containerd, cid) == "PAUSED"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.engines.conftest import PODMAN_IMAGE, Podman, Runtime, missing_module, unique
+from tests.engines.conftest import PODMAN_IMAGE, Podman, Runtime, unique
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -223,9 +223,6 @@ def test_top_and_stats(podman: Podman, name: str) -> None:
 
 
 def test_resources_are_seen_in_the_cgroup(podman: Podman, name: str) -> None:
-    if missing_module("fire.cgroup.translate"):
-        pytest.skip("linux.resources are applied by the cgroup area (fire/cgroup/translate.py), "
-                    "not on this branch")
     _run_d(podman, name, "sleep", "1000",
            opts=("--memory", "64m", "--cpus", "0.5", "--pids-limit", "50"))
     script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; "
@@ -238,9 +235,6 @@ def test_resources_are_seen_in_the_cgroup(podman: Podman, name: str) -> None:
 
 
 def test_pause_unpause(podman: Podman, runtime: Runtime, name: str) -> None:
-    if missing_module("fire.cli.pause"):
-        pytest.skip("pause/resume are the cgroup area's commands (fire/cli/pause.py), "
-                    "not on this branch")
     cid = _run_d(podman, name, "sleep", "1000")
     podman.check("pause", name)
     assert podman.check("inspect", "--format", "{{.State.Status}}", name).strip() == "paused"
@@ -253,9 +247,6 @@ def test_pause_unpause(podman: Podman, runtime: Runtime, name: str) -> None:
 
 
 def test_update(podman: Podman, runtime: Runtime, name: str) -> None:
-    if missing_module("fire.cli.update"):
-        pytest.skip("update is the cgroup area's command (fire/cli/update.py), "
-                    "not on this branch")
     cid = _run_d(podman, name, "sleep", "1000", opts=("--memory", "64m"))
     podman.check("update", "--memory", "96m", name)
     out = podman.check("exec", name, "sh", "-c",

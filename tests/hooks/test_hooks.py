@@ -89,8 +89,8 @@ def test_all_six_phases_in_spec_order_with_their_status_pid_and_namespace(
         assert state["id"] == cid
         assert state["bundle"] == str(bundle.path)
         assert state["ociVersion"]
-        expected = {"prestart": "creating", "createRuntime": "creating",
-                    "createContainer": "creating", "startContainer": "created",
+        expected = {"prestart": "created", "createRuntime": "created",
+                    "createContainer": "created", "startContainer": "created",
                     "poststart": "running", "poststop": "stopped"}[phase]
         assert state["status"] == expected, entry
         if phase in ("createContainer", "startContainer"):

@@ -23,7 +23,7 @@ def test_only_poststop_failures_are_warnings() -> None:
 
 
 @pytest.mark.parametrize(("phase", "status"), [
-    ("prestart", "creating"), ("createRuntime", "creating"), ("createContainer", "creating"),
+    ("prestart", "created"), ("createRuntime", "created"), ("createContainer", "created"),
     ("startContainer", "created"), ("poststart", "running"), ("poststop", "stopped")])
 def test_state_shown_to_each_phase(phase: str, status: str) -> None:
     base = {"ociVersion": "1.3.0", "id": "c1", "bundle": "/b", "annotations": {"k": "v"}}

@@ -136,13 +136,47 @@ def test_signal_spellings(fire: Fire, bundle: Bundle, signal: str) -> None:
     assert fire("delete", cid).code == 0
 
 
-def test_kill_all(fire: Fire, bundle: Bundle) -> None:
-    bundle.args("sh", "-c", "sleep 100 & sleep 100 & wait").write()
+def test_kill_all(fire: Fire, bundle: Bundle, tmp_path: Path) -> None:
+    """--all signals every process: the init and two subshells each trap USR1 and
+    leave a file (a kill of pid 1 alone would leave one)."""
+    def waiter(name: str) -> str:
+        return f"trap 'echo > /out/{name}; exit' USR1; while :; do sleep 0.05; done"
+    bundle.config["mounts"].append({"destination": "/out", "type": "bind",
+                                    "source": str(tmp_path), "options": ["bind"]})
+    bundle.args("sh", "-c", f"({waiter('c1')}) & ({waiter('c2')}) & "
+                f"echo > /out/ready; trap 'echo > /out/p1' USR1; "
+                "while :; do sleep 0.05; done").write()
     cid = fire.unique_id()
     assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # the subshells set their traps
+    assert fire("kill", "--all", cid, "USR1").code == 0
+    got = {"p1", "c1", "c2"}
+    while not got <= {p.name for p in tmp_path.iterdir()} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert got <= {p.name for p in tmp_path.iterdir()}
+    assert fire.state(cid)["status"] == "running"
     assert fire("kill", "--all", cid, "KILL").code == 0
     assert fire.wait_status(cid, "stopped")["status"] == "stopped"
+    assert fire("delete", cid).code == 0
+
+
+def test_kill_signal_zero_checks_liveness(fire: Fire, bundle: Bundle) -> None:
+    """runc: signal 0 is a liveness check, exit 0 for a live container, no effect;
+    "container not running" for a stopped one."""
+    bundle.args("sleep", "100").write()
+    cid = fire.unique_id()
+    assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
+    assert fire("kill", cid, "0").code == 0
+    assert fire("kill", "--all", cid, "0").code == 0
+    assert fire.state(cid)["status"] == "running"
+    assert fire("kill", cid, "KILL").code == 0
+    assert fire.wait_status(cid, "stopped")["status"] == "stopped"
+    r = fire("kill", cid, "0")
+    assert r.code == 1
+    assert "container not running" in r.err
     assert fire("delete", cid).code == 0
 
 
@@ -214,6 +248,8 @@ def test_list_table(fire: Fire, bundle: Bundle) -> None:
     out = fire("list").out.splitlines()
     assert out[0].split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
     assert out[1].split()[:3] == [cid, str(fire.state(cid)["pid"]), "created"]
+    assert out[1].split()[-1] == "root", "runc: the owner of the state directory"
+    assert [row["owner"] for row in fire("list", "--format", "json").json()] == ["root"]
     ps = fire("ps", "--format", "json")
     assert ps.code == 0
     assert [row["id"] for row in ps.json()] == [cid], "ps without an id lists containers"

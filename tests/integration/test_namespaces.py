@@ -42,6 +42,61 @@ def test_no_namespaces_but_mount_shares_the_hosts(fire: Fire, bundle: Bundle) ->
         assert inside[kind] == host_ns(kind), kind
 
 
+def _host_mounts_under(path: str) -> list[str]:
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == real or p.startswith(real + "/")]
+
+
+def test_no_namespaces_at_all_inherits_every_one(fire: Fire, bundle: Bundle) -> None:
+    """The spec: an omitted namespace is the runtime's.  Without a mount namespace
+    the rootfs and its mounts are made in the host's (the process is chrooted into
+    it, as runc does); unlike runc, delete takes them all away again."""
+    rootfs = str(bundle.own_rootfs())
+    bundle.config["root"]["readonly"] = True  # a remount of its own bind, not the host's
+    bundle.config["linux"]["namespaces"] = []
+    bundle.config["linux"]["rootfsPropagation"] = "unbindable"
+    bundle.config.pop("hostname")
+    bundle.args("sh", "-c", PRINT_NS + "; ls -di / ; exec sleep 100").write()
+    host_root = _root_line()
+    cid = fire.unique_id()
+    assert fire("create", "-b", str(bundle.path), cid).code == 0
+    assert _root_line() == host_root, "the host's / is left as it was"
+    mounted = _host_mounts_under(rootfs)
+    assert os.path.realpath(rootfs) + "/proc" in mounted, mounted
+    assert fire("start", cid).code == 0
+    pid = fire.state(cid)["pid"]
+    for kind in HOST_NS:
+        assert os.readlink(f"/proc/{pid}/ns/{kind}") == host_ns(kind), kind
+    assert os.stat(f"/proc/{pid}/root").st_ino == os.stat(rootfs).st_ino
+    r = fire("exec", cid, "ls", "-di", "/")
+    assert r.code == 0, r
+    assert r.out.split()[0] == str(os.stat(rootfs).st_ino), "exec is in the container's root"
+    assert fire("exec", cid, "touch", "/x").code == 1, "the container's / is read-only"
+    assert fire("delete", "--force", cid).code == 0
+    assert _host_mounts_under(rootfs) == [], "delete unmounts what create mounted"
+    assert _root_line() == host_root
+    (bundle.rootfs / "x").write_text("")  # the host's rootfs directory is writable again
+
+
+def _root_line() -> str:
+    """The host's "/" in its mountinfo: options and propagation."""
+    with open("/proc/self/mountinfo") as f:
+        return next(" ".join(line.split()[4:]) for line in f if line.split()[4] == "/")
+
+
+def test_no_mount_namespace_a_failed_create_leaves_no_mount(fire: Fire, bundle: Bundle
+                                                            ) -> None:
+    rootfs = str(bundle.own_rootfs())
+    bundle.config["linux"]["namespaces"] = []
+    bundle.config.pop("hostname")
+    bundle.args("/no/such/program").write()
+    cid = fire.unique_id()
+    assert fire("create", "-b", str(bundle.path), cid).code == 1
+    assert _host_mounts_under(rootfs) == []
+
+
 def test_the_process_is_pid_1(fire: Fire, bundle: Bundle) -> None:
     out = sh(fire, bundle, "echo $$; echo /proc/[0-9]*")
     pid, procs = out.splitlines()

@@ -312,6 +312,19 @@ def test_rootfs_propagation_private(fire: Fire, bundle: Bundle) -> None:
     assert mi["/"].optional == []
 
 
+def test_rootfs_propagation_unbindable(fire: Fire, bundle: Bundle) -> None:
+    """An unbindable "/" cannot be bound anywhere (runtime-tools binds it and
+    expects EINVAL); the container still gets its masked and read-only paths,
+    which are binds made before "/" turns unbindable."""
+    bundle.config["linux"]["rootfsPropagation"] = "unbindable"
+    bundle.config["linux"]["maskedPaths"] = ["/proc/keys"]
+    bundle.config["linux"]["readonlyPaths"] = ["/proc/sys", "/etc"]
+    mi = mountinfo(sh(fire, bundle, MOUNTINFO))
+    assert "unbindable" in mi["/"].optional, mi["/"].optional
+    assert "/etc" in mi, [*mi]
+    assert "/proc/keys" in mi, [*mi]
+
+
 def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 

@@ -85,7 +85,7 @@ def test_create_and_delete_ask_their_caller_to_run_the_runtime_side_hooks(
         assert request["cwd"] == str(bundle.path)
         assert request["hooks"] == [{**bundle.config["hooks"][request["phase"]][0], "env": []}]
         assert json.loads(request["state"]) == {
-            "ociVersion": bundle.config["ociVersion"], "id": cid, "status": "creating",
+            "ociVersion": bundle.config["ociVersion"], "id": cid, "status": "created",
             "pid": pid, "bundle": str(bundle.path)}
     warned = Caller(lambda q: {"ok": True, "warnings": [
         {"text": "x", "template": "{name} failed: {reason}{tail}",

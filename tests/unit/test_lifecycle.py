@@ -12,8 +12,8 @@ from fire.lifecycle import stages
 from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 
 STATES = [CREATING, CREATED, RUNNING, PAUSED, STOPPED]
-EVENTS = [lm.START, lm.STARTED, lm.START_FAILED, lm.POSTSTART_FAILED, lm.KILL, lm.KILL_EVERY,
-          lm.DELETE, lm.FORCE_DELETE, lm.PAUSE, lm.RESUME]
+EVENTS = [lm.START, lm.STARTED, lm.START_FAILED, lm.PROGRAM_FAILED, lm.POSTSTART_FAILED,
+          lm.KILL, lm.KILL_EVERY, lm.DELETE, lm.FORCE_DELETE, lm.PAUSE, lm.RESUME]
 
 
 def test_start_only_from_created() -> None:
@@ -87,6 +87,14 @@ def test_destroy_order() -> None:
 def test_hook_failures_destroy() -> None:
     assert lm.Machine("c", CREATED).send(lm.START_FAILED) == lm.DESTROY
     assert lm.Machine("c", RUNNING).send(lm.POSTSTART_FAILED) == lm.DESTROY
+
+
+def test_a_start_that_fails_otherwise_stops_and_keeps_the_container() -> None:
+    """No process, a program that cannot run: the spec asks for an error only; runc
+    and crun keep the container (stopped) for delete, which runs poststop."""
+    m = lm.Machine("c", CREATED)
+    assert m.send(lm.PROGRAM_FAILED) == (lm.KILL_ALL,)
+    assert lm.REMOVE_STATE not in lm.Machine("c", CREATED).send(lm.PROGRAM_FAILED)
 
 
 def test_pause_resume() -> None:

@@ -4,8 +4,12 @@ how it fits a width, and that it erases itself for good at `created`."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from fire.cli.progress import Progress, wanted
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def drawn(data: bytes) -> list[str]:
@@ -57,7 +61,7 @@ def test_the_line_fits_the_width_dropping_the_oldest_stages() -> None:
     assert len(progress.line(5)) == 4, "even a silly width is respected"
 
 
-def test_wanted_only_on_a_terminal_and_not_for_json() -> None:
+def test_wanted_only_on_a_terminal_and_not_for_json(monkeypatch: pytest.MonkeyPatch) -> None:
     r, w = os.pipe()
     try:
         assert not wanted("text", w)
@@ -66,10 +70,21 @@ def test_wanted_only_on_a_terminal_and_not_for_json() -> None:
         os.close(w)
     import pty
 
+    from fire.syscalls.tty import set_winsize
+
     master, slave = pty.openpty()
     try:
+        set_winsize(slave, 40, 100)
+        monkeypatch.setenv("TERM", "xterm")
         assert wanted("text", slave)
         assert not wanted("json", slave)
+        monkeypatch.setenv("TERM", "dumb")
+        assert not wanted("text", slave), "a dumb terminal cannot redraw a line"
+        monkeypatch.delenv("TERM")
+        assert not wanted("text", slave), "nor one that does not say what it is"
+        monkeypatch.setenv("TERM", "xterm")
+        set_winsize(slave, 40, 0)
+        assert not wanted("text", slave), "nor one of no width"
     finally:
         os.close(master)
         os.close(slave)

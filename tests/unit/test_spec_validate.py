@@ -70,7 +70,6 @@ DELETE = object()
 RULES: list[tuple[str, object, str]] = [
     ("root", DELETE, "$.root: required field is missing"),
     ("root.path", "", "$.root.path: must not be empty"),
-    ("linux.namespaces", [{"type": "pid"}], "$.linux.namespaces: a mount namespace is required"),
     ("linux.namespaces.1", {"type": "pid"}, "$.linux.namespaces[1].type: namespace 'pid' is "
                                             "listed twice"),
     ("linux.namespaces.0", {"type": "pid", "path": "proc/1/ns/pid"},
