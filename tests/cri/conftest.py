@@ -238,7 +238,8 @@ class CRI:
             ipc=cri.POD)
         return cri.PodSandboxConfig(
             metadata=cri.PodSandboxMetadata(name=name, uid=uid, namespace="fire-test"),
-            hostname=name,
+            # kubelet leaves a hostNetwork pod the node's name: no UTS namespace.
+            hostname="" if host_network else name,
             log_directory=str(logs),
             labels={"fire-test": "1"},
             linux=cri.LinuxPodSandboxConfig(
@@ -266,6 +267,11 @@ class CRI:
                config: cri.ContainerConfig) -> str:
         from cri_api.v1 import api_pb2 as cri
 
+        # kubelet repeats the pod's namespace options in each container's security
+        # context: containerd reads the container's (pid POD or CONTAINER).
+        if not config.linux.security_context.HasField("namespace_options"):
+            config.linux.security_context.namespace_options.CopyFrom(
+                pod_config.linux.security_context.namespace_options)
         return str(self.rt.CreateContainer(cri.CreateContainerRequest(
             pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id)
 
