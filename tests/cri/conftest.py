@@ -49,6 +49,12 @@ CNI_BIN = "/usr/lib/cni"
 HANDLERS = ("fire", "runc")
 CAP_SYS_RESOURCE = 24
 K8S = "k8s.io"
+# What kubelet puts in every container's security context (procMount Default):
+# the CRI plugin applies them, it has no defaults of its own.
+MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                "/proc/sched_debug", "/proc/scsi", "/sys/firmware"]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -162,8 +168,9 @@ class CRI:
         from cri_api.v1 import api_pb2_grpc
 
         self.channel = grpc.insecure_channel(f"unix://{self.socket}")
-        self.rt = api_pb2_grpc.RuntimeServiceStub(self.channel)
-        self.img = api_pb2_grpc.ImageServiceStub(self.channel)
+        # The generated stubs are untyped: each call's answer is typed where it is used.
+        self.rt: Any = api_pb2_grpc.RuntimeServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.img: Any = api_pb2_grpc.ImageServiceStub(self.channel)  # type: ignore[no-untyped-call]
 
     def _write_config(self) -> None:
         (self.dir / "cni").mkdir()
@@ -268,10 +275,15 @@ class CRI:
         from cri_api.v1 import api_pb2 as cri
 
         # kubelet repeats the pod's namespace options in each container's security
-        # context: containerd reads the container's (pid POD or CONTAINER).
-        if not config.linux.security_context.HasField("namespace_options"):
-            config.linux.security_context.namespace_options.CopyFrom(
+        # context (containerd reads the container's: pid POD or CONTAINER), and adds
+        # the masked and read-only paths.
+        context = config.linux.security_context
+        if not context.HasField("namespace_options"):
+            context.namespace_options.CopyFrom(
                 pod_config.linux.security_context.namespace_options)
+        if not context.masked_paths:
+            context.masked_paths.extend(MASKED_PATHS)
+            context.readonly_paths.extend(READONLY_PATHS)
         return str(self.rt.CreateContainer(cri.CreateContainerRequest(
             pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id)
 
@@ -289,8 +301,9 @@ class CRI:
     def status(self, cid: str) -> cri.ContainerStatus:
         from cri_api.v1 import api_pb2 as cri
 
-        return self.rt.ContainerStatus(
+        status: cri.ContainerStatus = self.rt.ContainerStatus(
             cri.ContainerStatusRequest(container_id=cid, verbose=True)).status
+        return status
 
     def info(self, cid: str) -> dict[str, Any]:
         """ContainerStatus's verbose ``info``: pid, the runtime spec…"""
@@ -309,7 +322,9 @@ class CRI:
     def pod_status(self, pod: str) -> cri.PodSandboxStatus:
         from cri_api.v1 import api_pb2 as cri
 
-        return self.rt.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=pod)).status
+        status: cri.PodSandboxStatus = self.rt.PodSandboxStatus(
+            cri.PodSandboxStatusRequest(pod_sandbox_id=pod)).status
+        return status
 
     def wait_exited(self, cid: str, timeout: float = 30) -> cri.ContainerStatus:
         from cri_api.v1 import api_pb2 as cri
@@ -324,8 +339,9 @@ class CRI:
     def exec_sync(self, cid: str, *cmd: str, timeout: int = 0) -> cri.ExecSyncResponse:
         from cri_api.v1 import api_pb2 as cri
 
-        return self.rt.ExecSync(cri.ExecSyncRequest(container_id=cid, cmd=list(cmd),
-                                                    timeout=timeout), timeout=120)
+        r: cri.ExecSyncResponse = self.rt.ExecSync(
+            cri.ExecSyncRequest(container_id=cid, cmd=list(cmd), timeout=timeout), timeout=120)
+        return r
 
     def remove_pod(self, pod: str) -> None:
         from cri_api.v1 import api_pb2 as cri
@@ -345,7 +361,7 @@ class CRI:
             for pod in self.pods():
                 try:
                     self.remove_pod(pod)
-                except Exception:  # noqa: BLE001  # best effort: the sweep below follows
+                except Exception:  # best effort: the sweep below follows
                     pass
         finally:
             self.channel.close()
@@ -424,5 +440,5 @@ def pods(cri_engine: CRI) -> Iterator[list[str]]:
     for pod in made:
         try:
             cri_engine.remove_pod(pod)
-        except Exception:  # noqa: BLE001  # the session's cleanup tries again
+        except Exception:  # the session's cleanup tries again
             pass

@@ -153,7 +153,8 @@ def test_log_file_exit_codes_and_reasons(cri_engine: CRI, handler: str, pods: li
     assert (status.state, status.exit_code, status.reason) == (cri.CONTAINER_EXITED, 3, "Error")
     # Not finished_at >= started_at: containerd stamps started_at when the runtime's
     # `start` has returned, and a container this short may have exited by then.
-    assert status.finished_at > status.created_at > 0 and status.started_at > 0
+    assert status.finished_at > status.created_at > 0
+    assert status.started_at > 0
     status = cri_engine.wait_exited(ok)
     assert (status.state, status.exit_code, status.reason) == (cri.CONTAINER_EXITED, 0,
                                                                "Completed")
@@ -268,10 +269,12 @@ def test_security_context(cri_engine: CRI, handler: str, pods: list[str], tmp_pa
 
     assert cri_engine.exec_sync(cid, "id", "-u").stdout == b"1000\n"
     r = cri_engine.exec_sync(cid, "touch", "/new")
-    assert r.exit_code != 0 and b"Read-only file system" in r.stderr, r
+    assert r.exit_code != 0, r
+    assert b"Read-only file system" in r.stderr, r
     assert cri_engine.exec_sync(cid, "cat", "/data/file").stdout == b"from the host\n"
     r = cri_engine.exec_sync(cid, "touch", "/data/new")
-    assert r.exit_code != 0 and b"Read-only file system" in r.stderr, r
+    assert r.exit_code != 0, r
+    assert b"Read-only file system" in r.stderr, r
     assert not (host_dir / "new").exists()
     status = {}
     pid = _pid(cri_engine, cid)
@@ -394,7 +397,7 @@ def test_four_pods_at_once(cri_engine: CRI, handler: str, pods: list[str]) -> No
             cid = cri_engine.run_container(pod, config, "app", "sleep", "1000")
             name = cri_engine.exec_sync(cid, "hostname").stdout.decode().strip()
             results[i] = (pod, name, cri_engine.pod_status(pod).network.ip)
-        except BaseException as e:  # noqa: BLE001  # reported below
+        except BaseException as e:  # reported below
             errors.append(e)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
@@ -405,3 +408,51 @@ def test_four_pods_at_once(cri_engine: CRI, handler: str, pods: list[str]) -> No
     assert errors == []
     assert sorted(name for _, name, _ in results.values()) == [f"many{i}" for i in range(4)]
     assert len({ip for _, _, ip in results.values()}) == 4
+
+
+# --------------------------------------------------------------------------- the pod's plumbing
+
+
+def test_pod_plumbing(cri_engine: CRI, handler: str, pods: list[str]) -> None:
+    """What the CRI plugin adds to every container's spec and kubelet relies on: the
+    pod's sysctls (a net.* one set in the network namespace the CNI made, which the
+    sandbox joins by path), a /dev/shm shared by the pod, /etc/hosts and
+    /etc/hostname from the sandbox, masked and read-only /proc paths,
+    oom_score_adj, rlimits."""
+    config = cri_engine.pod_config("plumbing")
+    config.linux.sysctls["kernel.shm_rmid_forced"] = "1"
+    config.linux.sysctls["net.ipv4.ip_unprivileged_port_start"] = "80"
+    pod = cri_engine.run_pod(handler, config)
+    pods.append(pod)
+    # kubelet sets each container's oom_score_adj from its QoS class (1000 for a
+    # best-effort one).
+    a = cri_engine.run_container(pod, config, "a", "sleep", "1000",
+                                 resources=cri.LinuxContainerResources(oom_score_adj=1000))
+    b = cri_engine.run_container(pod, config, "b", "sleep", "1000")
+    assert cri_engine.exec_sync(a, "cat", "/proc/sys/kernel/shm_rmid_forced").stdout == b"1\n"
+    assert cri_engine.exec_sync(
+        a, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout == b"80\n"
+    r = cri_engine.exec_sync(a, "sh", "-c", "echo shared > /dev/shm/x")
+    assert r.exit_code == 0, r
+    assert cri_engine.exec_sync(b, "cat", "/dev/shm/x").stdout == b"shared\n"
+    assert cri_engine.exec_sync(a, "cat", "/etc/hostname").stdout == b"plumbing\n"
+    # /etc/hosts is the node's (kubelet, not the CRI plugin, writes a pod's own).
+    assert cri_engine.exec_sync(a, "cat", "/etc/hosts").stdout == Path("/etc/hosts").read_bytes()
+    spec = cri_engine.info(a)["runtimeSpec"]
+    # masked: each masked file that exists here reads as /dev/null; read-only:
+    # /proc/sysrq-trigger (under the plugin's readonlyPaths) cannot be written.
+    masked = [p for p in spec["linux"]["maskedPaths"] if os.path.isfile(p)]
+    assert masked, spec["linux"]["maskedPaths"]
+    for path in masked:
+        assert cri_engine.exec_sync(a, "cat", path).stdout == b"", path
+    r = cri_engine.exec_sync(a, "sh", "-c", "echo 1 > /proc/sysrq-trigger")
+    assert r.exit_code != 0, r
+    pid = _pid(cri_engine, a)
+    assert spec["process"]["oomScoreAdj"] == 1000
+    assert _read(f"/proc/{pid}/oom_score_adj") == "1000"
+    limits = {r["type"]: r for r in spec["process"].get("rlimits", [])}
+    if "RLIMIT_NOFILE" in limits:
+        soft = cri_engine.exec_sync(a, "sh", "-c", "ulimit -n").stdout.strip()
+        assert soft == str(limits["RLIMIT_NOFILE"]["soft"]).encode()
+    env = cri_engine.exec_sync(a, "env").stdout.decode().splitlines()
+    assert "HOSTNAME=plumbing" in env
