@@ -456,3 +456,95 @@ def test_pod_plumbing(cri_engine: CRI, handler: str, pods: list[str]) -> None:
         assert soft == str(limits["RLIMIT_NOFILE"]["soft"]).encode()
     env = cri_engine.exec_sync(a, "env").stdout.decode().splitlines()
     assert "HOSTNAME=plumbing" in env
+
+
+# --------------------------------------------------------------------------- more of what pods ask
+
+
+def test_privileged_host_pid_and_groups(cri_engine: CRI, handler: str, pods: list[str]) -> None:
+    """A privileged container in a hostPID pod (what node agents, CNI and CSI
+    daemons run as), and run_as_group with supplemental groups."""
+    config = cri_engine.pod_config("priv")
+    config.linux.security_context.namespace_options.pid = cri.NODE
+    config.linux.security_context.privileged = True
+    pod = cri_engine.run_pod(handler, config)
+    pods.append(pod)
+    priv = cri_engine.run_container(
+        pod, config, "priv", "sleep", "1000",
+        security_context=cri.LinuxContainerSecurityContext(
+            privileged=True, namespace_options=config.linux.security_context.namespace_options))
+    pid = _pid(cri_engine, priv)
+    assert _ns(pid, "pid") == _ns(os.getpid(), "pid")
+    status = Path(f"/proc/{pid}/status").read_text()
+    bounding = next(line.split()[1] for line in status.splitlines() if line.startswith("CapBnd"))
+    ours = next(line.split()[1] for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("CapBnd"))
+    assert bounding == ours
+    assert "Seccomp:\t0" in status
+    # privileged: the host's devices, no masked paths
+    spec = cri_engine.info(priv)["runtimeSpec"]
+    assert not spec["linux"].get("maskedPaths")
+    host_devices = sorted(os.listdir("/dev"))
+    seen = cri_engine.exec_sync(priv, "ls", "/dev").stdout.decode().split()
+    assert "null" in seen
+    # (/dev/console is the container's terminal, or nothing: not the host's)
+    assert {d for d in host_devices if d != "console" and Path(f"/dev/{d}").is_char_device()
+            } <= set(seen)
+    grouped = cri_engine.run_container(
+        pod, config, "grouped", "sleep", "1000",
+        security_context=cri.LinuxContainerSecurityContext(
+            run_as_user=cri.Int64Value(value=1000), run_as_group=cri.Int64Value(value=2000),
+            supplemental_groups=[3000, 4000],
+            namespace_options=config.linux.security_context.namespace_options))
+    assert cri_engine.exec_sync(grouped, "id", "-u").stdout == b"1000\n"
+    assert cri_engine.exec_sync(grouped, "id", "-g").stdout == b"2000\n"
+    groups = cri_engine.exec_sync(grouped, "id", "-G").stdout.split()
+    assert {b"2000", b"3000", b"4000"} <= set(groups), groups
+
+
+def test_host_path_with_host_to_container_propagation(cri_engine: CRI, handler: str,
+                                                      pods: list[str], tmp_path: Path
+                                                      ) -> None:
+    """A hostPath volume with mountPropagation HostToContainer (CSI node plugins'
+    consumers): a mount made on the host after the start shows inside."""
+    import subprocess
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
+    try:
+        subprocess.run(["mount", "--make-rshared", str(shared)], check=True)
+        (shared / "later").mkdir()
+        pod, config = _pod(cri_engine, handler, pods, "prop")
+        container = cri_engine.container_config("app", "sleep", "1000")
+        container.mounts.append(cri.Mount(container_path="/vol", host_path=str(shared),
+                                          propagation=cri.PROPAGATION_HOST_TO_CONTAINER))
+        cid = cri_engine.create(pod, config, container)
+        cri_engine.start_container(cid)
+        subprocess.run(["mount", "-t", "tmpfs", "late", str(shared / "later")], check=True)
+        (shared / "later" / "file").write_text("mounted later\n")
+        r = cri_engine.exec_sync(cid, "cat", "/vol/later/file")
+        assert r.stdout == b"mounted later\n", r
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(shared)], check=False)
+
+
+def test_tty_container_logs(cri_engine: CRI, handler: str, pods: list[str]) -> None:
+    pod, config = _pod(cri_engine, handler, pods, "tty")
+    container = cri_engine.container_config("app", "sh", "-c", "tty; echo done")
+    container.tty = True
+    cid = cri_engine.create(pod, config, container)
+    cri_engine.start_container(cid)
+    status = cri_engine.wait_exited(cid)
+    assert status.exit_code == 0, status
+    deadline = time.monotonic() + 10
+    while True:
+        lines = Path(status.log_path).read_text().splitlines()
+        if len(lines) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    texts = [line.split(" ", 3)[3] for line in lines]
+    streams = {line.split(" ", 3)[1] for line in lines}
+    assert streams == {"stdout"}, lines
+    assert texts[0].startswith("/dev/pts/"), lines
+    assert texts[1].rstrip("\r") == "done", lines
