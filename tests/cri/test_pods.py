@@ -548,3 +548,36 @@ def test_tty_container_logs(cri_engine: CRI, handler: str, pods: list[str]) -> N
     assert streams == {"stdout"}, lines
     assert texts[0].startswith("/dev/pts/"), lines
     assert texts[1].rstrip("\r") == "done", lines
+
+
+def test_seccomp_localhost_profile(cri_engine: CRI, handler: str, pods: list[str],
+                                   tmp_path: Path) -> None:
+    """A Localhost seccomp profile (a file on the node, in Docker's JSON format)
+    that refuses mkdir with EPERM; everything else is allowed."""
+    import json
+
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": 1}]}))
+    pod, config = _pod(cri_engine, handler, pods, "seccomp")
+    cid = cri_engine.run_container(
+        pod, config, "app", "sleep", "1000",
+        security_context=cri.LinuxContainerSecurityContext(seccomp=cri.SecurityProfile(
+            profile_type=cri.SecurityProfile.Localhost, localhost_ref=str(profile))))
+    r = cri_engine.exec_sync(cid, "mkdir", "/tmp/x")
+    assert r.exit_code != 0, r
+    assert b"Operation not permitted" in r.stderr, r
+    assert cri_engine.exec_sync(cid, "touch", "/tmp/y").exit_code == 0
+
+
+def test_update_cpuset(cri_engine: CRI, handler: str, pods: list[str]) -> None:
+    pod, config = _pod(cri_engine, handler, pods, "cpuset")
+    cid = cri_engine.run_container(pod, config, "app", "sleep", "1000")
+    path = _cgroup_of(_pid(cri_engine, cid), "cpuset")
+    cri_engine.rt.UpdateContainerResources(cri.UpdateContainerResourcesRequest(
+        container_id=cid, linux=cri.LinuxContainerResources(cpuset_cpus="0",
+                                                            cpuset_mems="0")))
+    assert _read(_controller_dir("cpuset", path) + "/cpuset.cpus") == "0"
+    assert _read(_controller_dir("cpuset", path) + "/cpuset.mems") == "0"
