@@ -24,7 +24,7 @@ from cri_api.v1 import api_pb2 as cri
 from tests.engines.conftest import _cgroup_dirs
 
 if TYPE_CHECKING:
-    from tests.cri.conftest import CRI
+    from tests.cri.engine import CRI
     from tests.engines.conftest import Runtime
 
 MiB = 1024 * 1024
