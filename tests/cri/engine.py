@@ -140,9 +140,12 @@ def _delete_link(name: str) -> None:
 class CRI:
     """A private containerd with the CRI plugin, and a CRI client talking to it."""
 
-    def __init__(self, workdir: Path, runtime: Runtime) -> None:
+    def __init__(self, workdir: Path, runtime: Runtime, fire_binary: str | None = None) -> None:
         self.dir = workdir
         self.runtime = runtime
+        # The tests' BinaryName is the logging script; the benchmark's the installed
+        # launcher (.venv/bin/fire), as an operator's node would have.
+        self.fire_binary = fire_binary or str(runtime.path)
         self.socket = workdir / "containerd.sock"
         self.bridge = "fcri" + uuid.uuid4().hex[:8]
         self.subnet = _free_subnet()
@@ -173,7 +176,7 @@ class CRI:
         }))
         runc = shutil.which("runc") or "/usr/sbin/runc"
         (self.dir / "config.toml").write_text(CONTAINERD_TOML.format(
-            dir=self.dir, pause=PAUSE_IMAGE, fire=self.runtime.path, runc=runc,
+            dir=self.dir, pause=PAUSE_IMAGE, fire=self.fire_binary, runc=runc,
             cni_bin=CNI_BIN, restrict=str(lacks_cap_sys_resource()).lower()))
 
     # ---------------------------------------------------------------- containerd
@@ -362,15 +365,16 @@ class CRI:
                 _rmdir_tree(d)
 
 
-def start_engine(workdir: Path, runtime: Runtime) -> CRI:
-    """containerd with the CRI plugin in ``workdir/containerd``, images imported."""
+def start_engine(workdir: Path, runtime: Runtime, fire_binary: str | None = None) -> CRI:
+    """containerd with the CRI plugin in ``workdir/containerd``, images imported;
+    the handler ``fire`` runs ``fire_binary`` (default: ``runtime``'s logging script)."""
     for tool in ("containerd", "containerd-shim-runc-v2", "ctr", "runc"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (bin/setup --dev installs it)")
     if not os.path.exists(f"{CNI_BIN}/bridge"):
         raise RuntimeError("containernetworking-plugins is not installed (bin/setup --dev)")
     (workdir / "containerd").mkdir()
-    engine = CRI(workdir / "containerd", runtime)
+    engine = CRI(workdir / "containerd", runtime, fire_binary)
     try:
         layer = rootfs_tar(str(workdir))
         for image, cmd, name in ((PAUSE_IMAGE, ["/bin/sleep", "infinity"], "pause.tar"),
