@@ -581,3 +581,38 @@ def test_update_cpuset(cri_engine: CRI, handler: str, pods: list[str]) -> None:
                                                             cpuset_mems="0")))
     assert _read(_controller_dir("cpuset", path) + "/cpuset.cpus") == "0"
     assert _read(_controller_dir("cpuset", path) + "/cpuset.mems") == "0"
+
+
+def _hugepage_sizes() -> list[str]:
+    """The node's huge page sizes as kubelet names them ("2MB", "1GB")."""
+    sizes = []
+    for entry in sorted(os.listdir("/sys/kernel/mm/hugepages")):
+        kib = int(entry.removeprefix("hugepages-").removesuffix("kB"))
+        sizes.append(f"{kib // 1024 // 1024}GB" if kib >= 1024 * 1024 else f"{kib // 1024}MB")
+    return sizes
+
+
+def test_kubelet_shaped_resources(cri_engine: CRI, handler: str, pods: list[str]) -> None:
+    """What kubelet sends for a burstable container on a cgroup v1 node: a limit for
+    every huge page size of the node (0 when none is requested), memory+swap equal
+    to the memory limit, cpu shares, oom_score_adj."""
+    pod, config = _pod(cri_engine, handler, pods, "kubelet")
+    resources = cri.LinuxContainerResources(
+        memory_limit_in_bytes=96 * MiB, memory_swap_limit_in_bytes=96 * MiB, cpu_shares=102,
+        cpu_period=100000, cpu_quota=30000, oom_score_adj=968,
+        hugepage_limits=[cri.HugepageLimit(page_size=size, limit=0)
+                         for size in _hugepage_sizes()])
+    cid = cri_engine.run_container(pod, config, "app", "sleep", "1000", resources=resources)
+    pid = _pid(cri_engine, cid)
+    memory = _cgroup_of(pid, "memory")
+    assert _read(_controller_dir("memory", memory) + "/memory.limit_in_bytes") == str(96 * MiB)
+    swap = _controller_dir("memory", memory) + "/memory.memsw.limit_in_bytes"
+    if os.path.exists(swap):
+        assert _read(swap) == str(96 * MiB)
+    assert _read(f"/proc/{pid}/oom_score_adj") == "968"
+    # containerd 1.6 passes the huge page limits only where a v1 hugetlb
+    # hierarchy exists (this host has hugetlb on its cgroup2 mount: it drops them).
+    spec = cri_engine.info(cid)["runtimeSpec"]
+    assert spec["linux"]["resources"]["cpu"]["shares"] == 102
+    cpu = _controller_dir("cpu", _cgroup_of(pid, "cpu"))
+    assert (_read(f"{cpu}/cpu.shares"), _read(f"{cpu}/cpu.cfs_quota_us")) == ("102", "30000")
