@@ -616,3 +616,43 @@ def test_kubelet_shaped_resources(cri_engine: CRI, handler: str, pods: list[str]
     assert spec["linux"]["resources"]["cpu"]["shares"] == 102
     cpu = _controller_dir("cpu", _cgroup_of(pid, "cpu"))
     assert (_read(f"{cpu}/cpu.shares"), _read(f"{cpu}/cpu.cfs_quota_us")) == ("102", "30000")
+
+
+def test_stop_in_a_shared_pid_namespace_kills_the_whole_container(
+        cri_engine: CRI, cri_runtime: Runtime, handler: str, pods: list[str]) -> None:
+    """With pid namespace POD the container's init is not PID 1: when it dies its
+    children are re-parented to the pause process, and the shim kills what is left
+    (``kill --all``): nothing of the container may survive, its cgroup goes."""
+    pod, config = _pod(cri_engine, handler, pods, "sharedpid", pid_pod=True)
+    cid = cri_engine.run_container(pod, config, "app", "sh", "-c",
+                                   "sleep 1001 & sleep 1002 & wait")
+    pid = _pid(cri_engine, cid)
+    memory = _cgroup_of(pid, "memory")
+    procs = _controller_dir("memory", memory) + "/cgroup.procs"
+    deadline = time.monotonic() + 10
+    while len(_read(procs).split()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    members = [int(p) for p in _read(procs).split()]
+    assert len(members) == 3, members
+    cri_engine.rt.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=2))
+    status = cri_engine.status(cid)
+    assert status.state == cri.CONTAINER_EXITED
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in members) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in members if _alive(p)] == []
+    if handler == "fire":
+        assert ["kill", "--all", cid, "9"] in cri_runtime.calls_for(cid)
+    cri_engine.rt.RemoveContainer(cri.RemoveContainerRequest(container_id=cid))
+    assert not os.path.isdir(_controller_dir("memory", memory))
+    # the pod itself still runs
+    assert cri_engine.pod_status(pod).state == cri.SANDBOX_READY
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (this pause image, ``sleep``, reaps no orphans)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
