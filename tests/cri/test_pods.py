@@ -193,6 +193,20 @@ def test_exec_sync(cri_engine: CRI, handler: str, pods: list[str]) -> None:
     assert "timeout" in (error.details() or ""), error
     # The container survives its timed-out exec and still answers.
     assert cri_engine.exec_sync(cid, "echo", "alive").stdout == b"alive\n"
+    # A megabyte of output, and probes of several containers at once.
+    r = cri_engine.exec_sync(cid, "sh", "-c", "head -c 1048576 /dev/zero | tr '\\0' a")
+    assert (r.exit_code, len(r.stdout), set(r.stdout)) == (0, 1048576, {ord("a")})
+    answers: list[bytes] = []
+
+    def probe(i: int) -> None:
+        answers.append(cri_engine.exec_sync(cid, "echo", str(i)).stdout)
+
+    threads = [threading.Thread(target=probe, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(answers) == [b"0\n", b"1\n", b"2\n", b"3\n"]
     short = cri_engine.run_container(pod, config, "short", "true")
     cri_engine.wait_exited(short)
     error = _rpc_error(lambda: cri_engine.exec_sync(short, "true"))
