@@ -670,3 +670,30 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] != "Z"
+
+
+def test_exit_code_in_a_shared_pid_namespace(cri_engine: CRI, handler: str, pods: list[str]
+                                             ) -> None:
+    """The container's init is not PID 1 of its namespace (pause is): its exit code
+    still reaches the CRI."""
+    pod, config = _pod(cri_engine, handler, pods, "sharedexit", pid_pod=True)
+    cid = cri_engine.run_container(pod, config, "app", "sh", "-c", "sleep 0.2; exit 5")
+    status = cri_engine.wait_exited(cid)
+    assert (status.state, status.exit_code, status.reason) == (cri.CONTAINER_EXITED, 5, "Error")
+
+
+def test_pause_killed(cri_engine: CRI, handler: str, pods: list[str]) -> None:
+    """The pause process dies (OOM, a stray kill): the sandbox is reported NOTREADY
+    (kubelet then makes a new one); the pod can still be stopped and removed."""
+    import signal
+
+    pod, config = _pod(cri_engine, handler, pods, "pausekill")
+    cid = cri_engine.run_container(pod, config, "app", "sleep", "1000")
+    os.kill(_pod_pid(cri_engine, pod), signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while cri_engine.pod_status(pod).state != cri.SANDBOX_NOTREADY:
+        assert time.monotonic() < deadline, cri_engine.pod_status(pod)
+        time.sleep(0.2)
+    cri_engine.remove_pod(pod)
+    pods.remove(pod)
+    assert _leftovers(cri_engine, [pod, cid], []) == []
