@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 PAUSE_IMAGE = "registry.k8s.io/pause:fire-test"
 BUSYBOX_IMAGE = "docker.io/library/fire-busybox:cri"
 CNI_BIN = "/usr/lib/cni"
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 HANDLERS = ("fire", "runc")
 CAP_SYS_RESOURCE = 24
 K8S = "k8s.io"
@@ -149,6 +150,8 @@ class CRI:
         self.socket = workdir / "containerd.sock"
         self.bridge = "fcri" + uuid.uuid4().hex[:8]
         self.subnet = _free_subnet()
+        with open(IP_FORWARD) as f:
+            self.ip_forward = f.read()
         self.cgroup_root = "/fire-cri-" + uuid.uuid4().hex[:8]
         self._write_config()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -168,10 +171,11 @@ class CRI:
             "cniVersion": "1.0.0",
             "name": "fire-cri-test",
             "plugins": [
-                {"type": "bridge", "bridge": self.bridge, "isGateway": True, "ipMasq": False,
+                # No gateway: the bridge plugin would give the bridge an address
+                # and turn on the host's ip_forward; pods reach each other on it.
+                {"type": "bridge", "bridge": self.bridge, "isGateway": False, "ipMasq": False,
                  "ipam": {"type": "host-local", "dataDir": str(self.dir / "ipam"),
-                          "ranges": [[{"subnet": self.subnet}]],
-                          "routes": [{"dst": "0.0.0.0/0"}]}},
+                          "ranges": [[{"subnet": self.subnet}]]}},
             ],
         }))
         runc = shutil.which("runc") or "/usr/sbin/runc"
@@ -361,6 +365,11 @@ class CRI:
             kill_strays(str(self.dir))
             sweep_fire_root(self.runtime, self.dir / "fire-root" / K8S)
             _delete_link(self.bridge)
+            with open(IP_FORWARD) as f:
+                changed = f.read() != self.ip_forward
+            if changed:  # not by this configuration; still, the host gets its value back
+                with open(IP_FORWARD, "w") as f:
+                    f.write(self.ip_forward)
             for d in _cgroup_dirs(self.cgroup_root):
                 _rmdir_tree(d)
 

@@ -125,18 +125,20 @@ def test_host_network_pod(cri_engine: CRI, handler: str, pods: list[str]) -> Non
     assert cri_engine.pod_status(pod).network.ip == ""
 
 
-def test_cni_pod_has_its_address_and_reaches_the_bridge(cri_engine: CRI, handler: str,
-                                                       pods: list[str]) -> None:
-    pod, config = _pod(cri_engine, handler, pods, "cni")
-    cid = cri_engine.run_container(pod, config, "app", "sleep", "1000")
-    ip = cri_engine.pod_status(pod).network.ip
+def test_cni_pods_have_their_addresses_and_reach_each_other(cri_engine: CRI, handler: str,
+                                                            pods: list[str]) -> None:
     net = ip_network(cri_engine.subnet)
-    assert ip_address(ip) in net
-    r = cri_engine.exec_sync(cid, "ip", "-4", "addr", "show", "eth0")
-    assert r.exit_code == 0, r
-    assert f"inet {ip}/" in r.stdout.decode()
-    gateway = str(next(net.hosts()))
-    r = cri_engine.exec_sync(cid, "ping", "-c", "1", "-W", "5", gateway)
+    cids, ips = [], []
+    for name in ("cni-a", "cni-b"):
+        pod, config = _pod(cri_engine, handler, pods, name)
+        cids.append(cri_engine.run_container(pod, config, "app", "sleep", "1000"))
+        ips.append(cri_engine.pod_status(pod).network.ip)
+    for cid, ip in zip(cids, ips, strict=True):
+        assert ip_address(ip) in net
+        r = cri_engine.exec_sync(cid, "ip", "-4", "addr", "show", "eth0")
+        assert r.exit_code == 0, r
+        assert f"inet {ip}/" in r.stdout.decode()
+    r = cri_engine.exec_sync(cids[0], "ping", "-c", "1", "-W", "5", ips[1])
     assert r.exit_code == 0, r
 
 
