@@ -42,6 +42,7 @@ PAUSE_IMAGE = "registry.k8s.io/pause:fire-test"
 BUSYBOX_IMAGE = "docker.io/library/fire-busybox:cri"
 CNI_BIN = "/usr/lib/cni"
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+CNI_CACHE = "/var/lib/cni"  # libcni's cache of results: containerd 1.6 cannot move it
 HANDLERS = ("fire", "runc")
 CAP_SYS_RESOURCE = 24
 K8S = "k8s.io"
@@ -152,6 +153,7 @@ class CRI:
         self.subnet = _free_subnet()
         with open(IP_FORWARD) as f:
             self.ip_forward = f.read()
+        self.made_cni_cache = not os.path.exists(CNI_CACHE)
         self.cgroup_root = "/fire-cri-" + uuid.uuid4().hex[:8]
         self._write_config()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -370,6 +372,8 @@ class CRI:
             if changed:  # not by this configuration; still, the host gets its value back
                 with open(IP_FORWARD, "w") as f:
                     f.write(self.ip_forward)
+            if self.made_cni_cache:
+                _rmdir_tree(CNI_CACHE)  # empty once every pod's network is torn down
             for d in _cgroup_dirs(self.cgroup_root):
                 _rmdir_tree(d)
 
@@ -399,7 +403,8 @@ def start_engine(workdir: Path, runtime: Runtime, fire_binary: str | None = None
 
 
 def _rmdir_tree(path: str) -> None:
-    """rmdir a cgroup directory and its (empty) children, deepest first."""
+    """rmdir a directory and its empty children, deepest first (cgroups, the CNI
+    cache): anything still in use or not empty stays."""
     if not os.path.isdir(path):
         return
     for top, dirs, _ in os.walk(path, topdown=False):
