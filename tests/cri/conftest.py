@@ -19,7 +19,7 @@ from tests.cri.engine import CRI, HANDLERS, start_engine
 from tests.engines.conftest import Runtime
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,6 +28,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(pytest.mark.cri)
             item.add_marker(pytest.mark.root)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with containerd's last log lines (the shim's
+    and the runtime's errors land there)."""
+    report = yield
+    engine = getattr(item, "funcargs", {}).get("cri_engine")
+    if report.failed and isinstance(engine, CRI):
+        report.sections.append(("containerd.log (last 40 lines)", engine.log_tail(40)))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -222,6 +222,10 @@ class CRI:
             self.proc.kill()
             self.proc.wait()
 
+    def log_tail(self, lines: int) -> str:
+        text = (self.dir / "containerd.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
     def ctr(self, *args: str, timeout: float = 120) -> Any:
         return run(["ctr", "--address", str(self.socket), "--namespace", K8S, *args],
                    dict(os.environ), timeout=timeout)

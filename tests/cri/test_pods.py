@@ -705,3 +705,4 @@ def test_pause_killed(cri_engine: CRI, handler: str, pods: list[str]) -> None:
     cri_engine.remove_pod(pod)
     pods.remove(pod)
     assert _leftovers(cri_engine, [pod, cid], []) == []
+
