@@ -37,7 +37,10 @@ What it does, and why it is done this way:
 Nothing here asserts a time: a benchmark is not a test.  The targets (issue 9) are
 printed beside the numbers.  The supervisor's numbers come from bench/supervisor.py
 when it exists (``python bench/supervisor.py --containers N --json``: one JSON
-object; the supervisor area owns it).
+object; the supervisor area owns it).  Pod start latency through containerd's CRI
+plugin (RunPodSandbox + CreateContainer + StartContainer, Fire and runc as two
+handlers of one private containerd) comes from bench/cri.py the same way
+(``--no-cri`` skips it; --quick measures one pod of each).
 """
 
 from __future__ import annotations
@@ -655,6 +658,35 @@ def supervisor_numbers(count: int, quick: bool) -> list[str]:
     return lines
 
 
+def cri_numbers(quick: bool) -> list[str]:
+    """Pod start through containerd's CRI plugin, Fire and runc as handlers of one
+    containerd, interleaved: bench/cri.py --json, run as its own process (grpc,
+    containerd and the CNI bridge stay out of this one)."""
+    script = os.path.join(REPO, "bench", "cri.py")
+    venv = os.path.join(REPO, ".venv", "bin", "python")  # has grpc; this one may not
+    python = venv if os.access(venv, os.X_OK) else sys.executable
+    cmd = [python, script, "--json"]
+    if quick:
+        cmd += ["--runs", "1", "--warmup", "0"]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                       env={**os.environ, "PYTHONPATH": REPO})
+    if r.returncode != 0:
+        tail = ((r.stderr or r.stdout).strip().splitlines() or ["?"])[-1]
+        return [f"CRI: bench/cri.py failed (exit {r.returncode}): {tail}"]
+    try:
+        numbers = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return ["CRI: bench/cri.py printed no JSON", r.stdout.rstrip()]
+    lines = [f"pod start through containerd 1.6's CRI plugin, {numbers['runs']} interleaved "
+             "runs (bench/cri.py; median ms):",
+             f"  {'':<18} {'fire':>9} {'runc':>9} {'ratio':>7}"]
+    for phase, per in numbers["medians_ms"].items():
+        fire, runc = per.get("fire"), per.get("runc")
+        if isinstance(fire, (int, float)) and isinstance(runc, (int, float)) and runc:
+            lines.append(f"  {phase:<18} {fire:9.1f} {runc:9.1f} {fire / runc:6.2f}x")
+    return lines
+
+
 def fire_seccomp_supported(rt: Runtime) -> bool:
     """Fire says in ``fire features`` whether it applies linux.seccomp."""
     r = subprocess.run([*rt.bare, "features"], capture_output=True, text=True,
@@ -695,6 +727,8 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--json", default=None, help="also write every sample to this file")
     ap.add_argument("--hyperfine", action="store_true", help="also time `run` with hyperfine")
+    ap.add_argument("--no-cri", dest="cri", action="store_false",
+                    help="skip pod start through containerd's CRI plugin (bench/cri.py)")
     ap.add_argument("--helper", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--umount-unified", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -763,6 +797,10 @@ def run_bench(args: argparse.Namespace, workdir: str, count: int) -> int:
             hyperfine(b, bundles["default"])
         print("== fire-supervise", flush=True)
         sup = supervisor_numbers(count, args.quick)
+        pods: list[str] = []
+        if args.cri:
+            print("== pod start through the CRI (bench/cri.py)", flush=True)
+            pods = cri_numbers(args.quick)
     finally:
         for rt in b.rts.values():
             rt.close()
@@ -779,6 +817,9 @@ def run_bench(args: argparse.Namespace, workdir: str, count: int) -> int:
     print("\n".join(targets(b)))
     print()
     print("\n".join(sup))
+    if args.cri:
+        print()
+        print("\n".join(pods))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({m: {rt: {"values": s.values, "problem": s.problem} for rt, s in per.items()}

@@ -22,6 +22,7 @@ from fire import delegate
 from fire.cgroup.manager import Manager, resolve_path
 from fire.container import destroy as teardown
 from fire.container import plan as planner
+from fire.container import sysctl_ns
 from fire.container.early import begin as begin_early
 from fire.container.exec import save_plan as save_exec_plan
 from fire.container.spawn import InitProcess, spawn
@@ -248,6 +249,7 @@ class Creation:
         storage = storage_stage.parse(spec)
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
+        sysctl_ns.check(spec)
         assert spec.linux is not None
         proc = spec.process
         check_terminal(bool(proc and proc.terminal), opts)

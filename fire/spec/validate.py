@@ -49,6 +49,22 @@ def sysctl_namespace(key: str) -> str | None:
     return None
 
 
+def joined_sysctl_namespaces(spec: Spec) -> list[tuple[str, str, str]]:
+    """(sysctl, namespace type, path) for each sysctl whose namespace the container
+    joins by path rather than makes."""
+    linux = spec.linux
+    if linux is None or not linux.sysctl:
+        return []
+    joined: dict[str, str] = {ns.type: ns.path for ns in linux.namespaces or []
+                              if ns.path is not None}
+    out: list[tuple[str, str, str]] = []
+    for key in linux.sysctl:
+        kind = sysctl_namespace(key)
+        if kind is not None and kind in joined:
+            out.append((key, kind, joined[kind]))
+    return out
+
+
 def validate(spec: Spec) -> list[str]:
     """Check the cross-field rules; return warnings.  Raises ``ConfigError``."""
     warnings: list[str] = []
@@ -98,8 +114,11 @@ def validate(spec: Spec) -> list[str]:
             if needs is None:
                 raise ConfigError(f"$.linux.sysctl.{key}",
                                   "not a namespaced sysctl: it would change the host")
-            if needs not in new_ns:
-                raise ConfigError(f"$.linux.sysctl.{key}", "needs a new {kind} namespace",
+            # New, or joined by path (a pod's sandbox joins the network namespace
+            # the CNI made): create checks that a joined one is not its own
+            # (fire.container.sysctl_ns), which needs I/O.
+            if needs not in seen:
+                raise ConfigError(f"$.linux.sysctl.{key}", "needs a {kind} namespace",
                                   kind=needs)
         for field_name, paths in (("maskedPaths", linux.masked_paths),
                                   ("readonlyPaths", linux.readonly_paths)):

@@ -52,19 +52,21 @@ def _blob(tar: tarfile.TarFile, data: bytes) -> str:
     return "sha256:" + digest
 
 
-def oci_archive(workdir: str, layer_tar: str, name: str) -> str:
-    """An OCI image layout tarball holding ``layer_tar`` as its one layer."""
+def oci_archive(workdir: str, layer_tar: str, name: str, cmd: list[str] | None = None,
+                filename: str = "busybox-oci.tar") -> str:
+    """An OCI image layout tarball holding ``layer_tar`` as its one layer, whose
+    default command is ``cmd`` (``/bin/sh`` unless told)."""
     with open(layer_tar, "rb") as f:
         layer = f.read()
     compressed = gzip.compress(layer, mtime=0)
-    path = os.path.join(workdir, "busybox-oci.tar")
+    path = os.path.join(workdir, filename)
     with tarfile.open(path, "w") as tar:
         _add(tar, "oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
         layer_digest = _blob(tar, compressed)
         config = json.dumps({
             "architecture": ARCHITECTURES.get(os.uname().machine, os.uname().machine),
             "os": "linux",
-            "config": {"Cmd": ["/bin/sh"], "Env": [PATH_ENV]},
+            "config": {"Cmd": cmd or ["/bin/sh"], "Env": [PATH_ENV]},
             "rootfs": {"type": "layers",
                        "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
         }).encode()

@@ -396,3 +396,51 @@ def test_a_host_sysctl_is_refused(fire: Fire, bundle: Bundle) -> None:
     assert r.code == 1
     assert "$.linux.sysctl.vm.swappiness" in r.err
     assert cgroup_dirs_of(cid) == []
+
+
+def _use_network_namespace(bundle: Bundle, path: str) -> None:
+    bundle.config["linux"]["namespaces"] = [
+        ns for ns in bundle.config["linux"]["namespaces"] if ns["type"] != "network"
+    ] + [{"type": "network", "path": path}]
+
+
+def test_net_sysctls_in_a_joined_network_namespace(fire: Fire, bundle: Bundle) -> None:
+    """A Kubernetes pod's sandbox joins the network namespace the CNI set up (by
+    path) and sets the pod's net.* sysctls in it: that namespace is not the host's."""
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "100"])
+    try:
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{holder.pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+            assert time.monotonic() < deadline, "unshare --net did not run"
+            time.sleep(0.01)
+        _use_network_namespace(bundle, f"/proc/{holder.pid}/ns/net")
+        bundle.config["linux"]["sysctl"] = {"net.ipv4.ping_group_range": "0 0"}
+        out = sh(fire, bundle, "cat /proc/sys/net/ipv4/ping_group_range")
+        assert out.split() == ["0", "0"]
+        # /proc/sys/net shows the reader's network namespace: read it from inside.
+        seen = subprocess.run(["nsenter", f"--net=/proc/{holder.pid}/ns/net", "cat",
+                               "/proc/sys/net/ipv4/ping_group_range"],
+                              capture_output=True, text=True, check=True).stdout
+        assert seen.split() == ["0", "0"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_net_sysctls_in_the_hosts_network_namespace_are_refused(fire: Fire, bundle: Bundle
+                                                                ) -> None:
+    with open("/proc/sys/net/ipv4/ping_group_range") as f:
+        host_range = f.read()
+    _use_network_namespace(bundle, f"/proc/{os.getpid()}/ns/net")
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ping_group_range": "0 0"}
+    bundle.write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid)
+    assert r.code == 1, r
+    assert r.err.strip().endswith("$.linux.sysctl.net.ipv4.ping_group_range: not allowed in "
+                                  "the runtime's own network namespace"), r.err
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert cgroup_dirs_of(cid) == []
+    assert fire("state", cid).code != 0
+    with open("/proc/sys/net/ipv4/ping_group_range") as f:
+        assert f.read() == host_range

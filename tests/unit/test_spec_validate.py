@@ -156,12 +156,24 @@ def test_sysctl_namespaces(key: str, namespace: str | None) -> None:
     assert sysctl_namespace(key) == namespace
 
 
-def test_sysctl_needs_its_namespace_to_be_new() -> None:
+def test_sysctl_needs_its_namespace() -> None:
     c = cfg()
     c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
     assert check(c) == []
     c["linux"]["namespaces"] = [ns for ns in c["linux"]["namespaces"] if ns["type"] != "network"]
-    assert "$.linux.sysctl.net.ipv4.ip_forward: needs a new network namespace" in refused(c)
+    assert "$.linux.sysctl.net.ipv4.ip_forward: needs a network namespace" in refused(c)
+
+
+def test_sysctl_in_a_namespace_joined_by_path() -> None:
+    """Pure validation accepts it (the sandbox of a Kubernetes pod joins the CNI's
+    network namespace by path); create checks that it is not the runtime's own."""
+    c = cfg()
+    c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1"}
+    c["linux"]["namespaces"] = [ns for ns in c["linux"]["namespaces"]
+                                if ns["type"] not in ("network", "ipc")]
+    c["linux"]["namespaces"] += [{"type": "network", "path": "/var/run/netns/cni-1"},
+                                 {"type": "ipc", "path": "/proc/42/ns/ipc"}]
+    assert check(c) == []
 
 
 def test_unknown_capabilities_are_warnings() -> None:
