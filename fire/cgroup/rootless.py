@@ -1,0 +1,148 @@
+"""Which cgroup a rootless container gets: a delegated v2 subtree, or none.
+
+An ordinary user can write no cgroup of a v1 host (this CI machine's controllers)
+and, on a v2 host, only the subtree systemd delegates to its user manager
+(``user.slice/user-UID.slice/user@UID.service``, owned by the user).  The decision
+is made once, at ``create``, and recorded in the cgroup's state
+(``Manager.delegated``), so every later command uses the same:
+
+* **a delegated v2 subtree** — the topmost directory of the caller's own cgroup
+  (``/proc/self/cgroup``) that the caller owns, else ``user@UID.service``: the
+  container's cgroup is made below it (``<subtree>/<id>``, or the relative
+  ``cgroupsPath`` there) and the limits are applied, as root's are.  The subtree is
+  the root the Manager sees, so it enables controllers only inside it.
+* **none** — no writable cgroup and no ``cgroupsPath``: the container runs in the
+  caller's cgroup, as runc 1.1.5 runs it in rootless mode.  Checked as an ordinary
+  user on this host: runc ignores ``linux.resources.devices`` silently and fails
+  every other limit ("cannot set memory limit: container could not join or create
+  cgroup").  Fire does the same, but says so: the device rules are skipped with a
+  warning naming ``$.linux.resources.devices``, any other limit is an error
+  naming its fields.  pause, update, and the cgroup's statistics need a cgroup and
+  say so; ``kill --all`` and ``ps`` fall back to the container's processes as the
+  process table shows them (docs/rootless.md).
+
+A ``cgroupsPath`` the user cannot create is runc's error, not a fallback: the
+config asked for that cgroup.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fire.cgroup.hierarchy import Hierarchy, host_hierarchies, mode
+from fire.cgroup.manager import Manager, resolve_path
+from fire.errors import CgroupError
+from fire.log import log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from fire.spec.config import Spec
+
+V2_ROOT = "/sys/fs/cgroup"
+NONE = ""  # Manager.delegated when the container has no cgroup
+
+
+def own_cgroup() -> str | None:
+    """The caller's cgroup in the v2 tree (``0::/path`` of /proc/self/cgroup)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _owned(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_uid == os.geteuid() and os.access(path, os.W_OK)
+            and os.access(os.path.join(path, "cgroup.subtree_control"), os.W_OK))
+
+
+def delegated_subtree(mountpoint: str = V2_ROOT) -> str | None:
+    """The directory of the v2 tree this user was given, or None."""
+    own = own_cgroup()
+    best: str | None = None
+    if own is not None:
+        cur = os.path.normpath(mountpoint + "/" + own.lstrip("/"))
+        while cur != mountpoint and _owned(cur):
+            best = cur
+            cur = os.path.dirname(cur)
+    if best is None:
+        uid = os.geteuid()
+        user = f"{mountpoint}/user.slice/user-{uid}.slice/user@{uid}.service"
+        if _owned(user):
+            best = user
+    return best
+
+
+def hierarchies(delegated: str) -> list[Hierarchy]:
+    """The hierarchies a rootless Manager sees: the delegated subtree as the root of
+    a cgroup2 tree, or none at all."""
+    if delegated == NONE:
+        return []
+    h = Hierarchy(delegated, "cgroup2", "/", "")
+    try:
+        with open(os.path.join(delegated, "cgroup.controllers")) as f:
+            h.controllers = f.read().split()
+    except OSError:
+        h.controllers = []
+    return [h]
+
+
+def _writable(manager: Manager) -> bool:
+    """Whether every directory the container's cgroup needs can be made (or exists)."""
+    for d in manager.dirs():
+        cur = d
+        while not os.path.isdir(cur):
+            cur = os.path.dirname(cur)
+        if not os.access(cur, os.W_OK):
+            return False
+    return True
+
+
+def manager(cgroups_path: str | None, cid: str) -> Manager:
+    """The Manager of a rootless container's cgroup (see the module's docstring)."""
+    path = resolve_path(cgroups_path, cid)
+    host = host_hierarchies()
+    plain = Manager(path, host)
+    if _writable(plain):
+        return plain  # e.g. uid 0 in a user namespace that owns the cgroups
+    if mode(host) == "v2":
+        subtree = delegated_subtree(next(h.mountpoint for h in host if h.is_v2).rstrip("/"))
+        if subtree is not None and not (cgroups_path or "").startswith("/"):
+            delegated = Manager(path, hierarchies(subtree))
+            delegated.delegated = subtree
+            return delegated
+    if cgroups_path:
+        return plain  # asked for: create fails with runc's permission error
+    none = Manager(path, [])
+    none.delegated = NONE
+    return none
+
+
+def without_cgroup(spec: Spec) -> Spec:
+    """The spec a container without a cgroup can run: its device rules dropped with
+    a warning; any other limit is an error naming the fields (runc fails them)."""
+    import msgspec
+
+    linux = spec.linux
+    res = linux.resources if linux is not None else None
+    if linux is None or res is None:
+        return spec
+    given = {k: v for k, v in msgspec.to_builtins(res).items() if v not in (None, [], {})}
+    devices = given.pop("devices", None)
+    if given:
+        raise CgroupError("{fields}: cannot apply these limits: the user has no writable "
+                          "cgroup on this host (rootless); remove them, or run where a "
+                          "cgroup v2 subtree is delegated to the user",
+                          fields=", ".join(f"$.linux.resources.{k}" for k in sorted(given)))
+    if devices:
+        log.warning("$.linux.resources.devices: not applied: the user has no writable cgroup "
+                    "on this host (rootless); the user namespace still keeps the container "
+                    "from creating device nodes")
+    return msgspec.structs.replace(spec, linux=msgspec.structs.replace(linux, resources=None))
