@@ -113,6 +113,8 @@ class Manager:
         if not data or not isinstance(data.get("path"), str):
             return None
         delegated = data.get("rootless")
+        if delegated == "":
+            return None  # rootless without a cgroup (fire.cgroup.rootless)
         if isinstance(delegated, str) and hierarchies is None:
             from fire.cgroup import rootless
 

@@ -125,6 +125,16 @@ def manager(cgroups_path: str | None, cid: str) -> Manager:
     return none
 
 
+def has_none(cgroup_state: dict[str, object] | None) -> bool:
+    """Whether a container's recorded cgroup is "none" (rootless, nothing writable)."""
+    return bool(cgroup_state) and cgroup_state.get("rootless") == NONE  # type: ignore[union-attr]
+
+
+def no_cgroup_error(cid: str, verb: str) -> CgroupError:
+    return CgroupError("cannot {verb} container {id}: it has no cgroup (rootless: the user "
+                       "has no writable cgroup on this host)", verb=verb, id=cid)
+
+
 def without_cgroup(spec: Spec) -> Spec:
     """The spec a container without a cgroup can run: its device rules dropped with
     a warning; any other limit is an error naming the fields (runc fails them)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from fire.cgroup.manager import Manager
+from fire.cgroup.rootless import has_none, no_cgroup_error
 from fire.cgroup.translate import given_fields, translate
 from fire.container.status import load
 from fire.errors import CgroupError, NotRunning
@@ -59,6 +60,8 @@ def update(store: Store, cid: str, changes: dict[str, object],
         if status in (STOPPED, CREATING):
             raise NotRunning(cid)
         mgr = Manager.from_state(state.cgroup)
+        if mgr is None and has_none(state.cgroup):
+            raise no_cgroup_error(cid, "update")
         if mgr is None:
             raise CgroupError("container {id} has no cgroup", id=cid)
         decode(changes, document)  # errors point into what the caller wrote
