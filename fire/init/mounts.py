@@ -130,8 +130,13 @@ def _fs(rootfd: int, mp: MountPlan) -> None:
         old = -1
         if mp["tmpcopyup"]:
             old = os.open(fd_path(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        m.mount(mp["source"] or mp["fstype"], fd_path(fd), mp["fstype"], mp["flags"],
-                mp["data"] or None, shown=dest)
+        try:
+            m.mount(mp["source"] or mp["fstype"], fd_path(fd), mp["fstype"], mp["flags"],
+                    mp["data"] or None, shown=dest)
+        except KernelError as exc:
+            if mp["fstype"] != "sysfs" or exc.errno != errno.EPERM:
+                raise
+            _sysfs_bind(fd, mp)
         if old >= 0:
             try:
                 new = open_in_root(rootfd, dest, os.O_RDONLY | os.O_DIRECTORY)
@@ -144,6 +149,28 @@ def _fs(rootfd: int, mp: MountPlan) -> None:
         _after(rootfd, mp)
     finally:
         os.close(fd)
+
+
+def _sysfs_bind(fd: int, mp: MountPlan) -> None:
+    """sysfs where the kernel refuses it: in a user namespace that owns no network
+    namespace (a rootless container sharing the host's network) mounting sysfs is
+    EPERM.  Then the host's /sys is bound instead, recursively, with the mount's
+    flags on every mount of the tree (as crun does; runc 1.1.5 fails, and its
+    ``spec --rootless`` writes this rbind into config.json instead).  The tree is
+    the init's copy of the host's /sys, read before ``pivot_root``."""
+    tree = m.open_tree(-100, "/sys", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_RECURSIVE)
+    try:
+        attrs = 0
+        for flag, attr in ((m.MS_RDONLY, m.MOUNT_ATTR_RDONLY), (m.MS_NOSUID, m.MOUNT_ATTR_NOSUID),
+                           (m.MS_NODEV, m.MOUNT_ATTR_NODEV), (m.MS_NOEXEC, m.MOUNT_ATTR_NOEXEC)):
+            if mp["flags"] & flag:
+                attrs |= attr
+        if attrs:
+            m.mount_setattr(tree, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, attrs, shown=mp["dest"])
+        m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                     shown=mp["dest"])
+    finally:
+        os.close(tree)
 
 
 def _bind(rootfd: int, mp: MountPlan) -> None:
