@@ -153,8 +153,10 @@ def test_sysfs_without_netns_is_the_hosts_read_only(runtime: Runtime,
 
 
 @pytest.mark.parametrize("value", ["maybe", "yes"])
-def test_rootless_value_outside_runcs_is_an_error(runtime: Runtime, value: str) -> None:
-    r = runtime(f"--rootless={value}", "list")
+def test_rootless_value_outside_runcs_is_an_error(runtime: Runtime, ubundle: UserBundle,
+                                                  value: str) -> None:
+    ubundle.args("true").write()
+    r = runtime(f"--rootless={value}", "run", "-b", str(ubundle.path), runtime.unique_id())
     assert r.code != 0, r
     if RUNTIME == "fire":
         assert "--rootless must be true, false or auto" in one_line_error(r)
