@@ -2,9 +2,9 @@
 
 runc's rules, so that engines and users see the same thing:
 
-* **Where state lives.**  A caller whose effective uid is not 0 keeps its state in
-  ``$XDG_RUNTIME_DIR/fire`` (runc: ``$XDG_RUNTIME_DIR/runc``); ``--root`` and
-  ``FIRE_ROOT`` still win.  The directory is made 0700: another user can neither
+* **Where state lives.**  A caller whose effective uid is not 0 (or uid 0 of a user
+  namespace, with ``$USER`` not root) keeps its state in ``$XDG_RUNTIME_DIR/fire``
+  (runc: ``$XDG_RUNTIME_DIR/runc``); ``--root`` and ``FIRE_ROOT`` still win.  The directory is made 0700: another user can neither
   list the containers nor reach their ``exec.sock``.
 * **``--rootless auto|true|false``.**  ``auto`` (the default) means rootless when the
   effective uid is not 0 or when Fire runs inside a user namespace (rootless
@@ -65,10 +65,19 @@ def enabled() -> bool:
     return os.geteuid() != 0 or in_user_namespace()
 
 
-def default_root() -> str:
-    """runc's default: ``$XDG_RUNTIME_DIR/fire`` for a non-root caller, else /run/fire."""
+def _honor_runtime_dir() -> bool:
+    """runc's rule: a non-root caller, or uid 0 of a user namespace whose ``$USER``
+    is not root (rootless podman runs its runtime so, with the user's variables)."""
     if os.geteuid() != 0:
-        runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
-        if runtime_dir:
-            return os.path.join(runtime_dir, "fire")
+        return True
+    if not in_user_namespace():
+        return False
+    return os.environ.get("USER") != "root"
+
+
+def default_root() -> str:
+    """runc's default: ``$XDG_RUNTIME_DIR/fire`` for a rootless caller, else /run/fire."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime_dir and _honor_runtime_dir():
+        return os.path.join(runtime_dir, "fire")
     return DEFAULT_ROOT
