@@ -4,8 +4,9 @@ runc's rules, so that engines and users see the same thing:
 
 * **Where state lives.**  A caller whose effective uid is not 0 (or uid 0 of a user
   namespace, with ``$USER`` not root) keeps its state in ``$XDG_RUNTIME_DIR/fire``
-  (runc: ``$XDG_RUNTIME_DIR/runc``); ``--root`` and ``FIRE_ROOT`` still win.  The directory is made 0700: another user can neither
-  list the containers nor reach their ``exec.sock``.
+  (runc: ``$XDG_RUNTIME_DIR/runc``); ``--root`` and ``FIRE_ROOT`` still win.  The
+  directory is made 0700: another user can neither list the containers nor reach
+  their ``exec.sock``.
 * **``--rootless auto|true|false``.**  ``auto`` (the default) means rootless when the
   effective uid is not 0 or when Fire runs inside a user namespace (rootless
   podman runs its runtime as uid 0 of its own namespace, where root owns no

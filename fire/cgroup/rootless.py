@@ -7,10 +7,11 @@ is made once, at ``create``, and recorded in the cgroup's state
 (``Manager.delegated``), so every later command uses the same:
 
 * **a delegated v2 subtree** — the topmost directory of the caller's own cgroup
-  (``/proc/self/cgroup``) that the caller owns, else ``user@UID.service``: the
-  container's cgroup is made below it (``<subtree>/<id>``, or the relative
-  ``cgroupsPath`` there) and the limits are applied, as root's are.  The subtree is
-  the root the Manager sees, so it enables controllers only inside it.
+  (``/proc/self/cgroup``) that the caller owns (``user@UID.service`` when Fire runs
+  under the user's systemd): the container's cgroup is made below it
+  (``<subtree>/<id>``, or the relative ``cgroupsPath`` there) and the limits are
+  applied, as root's are, except the device filter (``skip_devices``).  The
+  subtree is the root the Manager sees, so it enables controllers only inside it.
 * **none** — no writable cgroup and no ``cgroupsPath``: the container runs in the
   caller's cgroup, as runc 1.1.5 runs it in rootless mode.  Checked as an ordinary
   user on this host: runc ignores ``linux.resources.devices`` silently and fails
@@ -36,6 +37,7 @@ from fire.log import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from fire.cgroup.translate import Translation
     from fire.spec.config import Spec
 
 V2_ROOT = "/sys/fs/cgroup"
@@ -64,7 +66,15 @@ def _owned(path: str) -> bool:
 
 
 def delegated_subtree(mountpoint: str = V2_ROOT) -> str | None:
-    """The directory of the v2 tree this user was given, or None."""
+    """The topmost directory above (or at) the caller's own cgroup that the caller
+    owns, or None.
+
+    Only a subtree the caller is already in will do: cgroup v2 lets a process be
+    moved only by a writer of the ``cgroup.procs`` of the common ancestor of where
+    it is and where it goes.  A user's login shell sits in a session scope that
+    root owns; ``systemd-run --user --scope fire …`` (or a service of the user's
+    manager) starts Fire inside ``user@UID.service``, which systemd delegates.
+    """
     own = own_cgroup()
     best: str | None = None
     if own is not None:
@@ -72,11 +82,6 @@ def delegated_subtree(mountpoint: str = V2_ROOT) -> str | None:
         while cur != mountpoint and _owned(cur):
             best = cur
             cur = os.path.dirname(cur)
-    if best is None:
-        uid = os.geteuid()
-        user = f"{mountpoint}/user.slice/user-{uid}.slice/user@{uid}.service"
-        if _owned(user):
-            best = user
     return best
 
 
@@ -123,6 +128,20 @@ def manager(cgroups_path: str | None, cid: str) -> Manager:
     none = Manager(path, [])
     none.delegated = NONE
     return none
+
+
+def skip_devices(translation: Translation, spec: Spec) -> None:
+    """A delegated subtree takes every limit but the device filter: attaching an
+    eBPF program to a cgroup needs CAP_SYS_ADMIN in the host's user namespace (runc
+    ignores the devices controller's errors in rootless mode)."""
+    if translation.devices is None:
+        return
+    translation.devices = None
+    res = spec.linux.resources if spec.linux is not None else None
+    if res is not None and res.devices:
+        log.warning("$.linux.resources.devices: not applied: a device filter needs "
+                    "privileges the user does not have (rootless); the user namespace still "
+                    "keeps the container from creating device nodes")
 
 
 def has_none(cgroup_state: dict[str, object] | None) -> bool:

@@ -252,17 +252,23 @@ class Creation:
         proc = spec.process
         check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
-        if rootless.enabled():
+        cgroups_path = spec.linux.cgroups_path
+        if rootless.enabled():  # a delegated subtree, or none (fire.cgroup.rootless)
             from fire.cgroup import rootless as rootless_cgroup
 
-            cgroup = rootless_cgroup.manager(spec.linux.cgroups_path, self.id)
+            cgroup = rootless_cgroup.manager(cgroups_path, self.id)
             if cgroup.delegated == rootless_cgroup.NONE:
                 spec = rootless_cgroup.without_cgroup(spec)
         else:
-            cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
+            cgroup = Manager(resolve_path(cgroups_path, self.id))
+        assert spec.linux is not None
         if early is not None:
             cgroup = early.finish(cgroup)  # joined; before anything else can fork
         resources = self.translate_resources(spec, cgroup)
+        if cgroup.delegated:
+            from fire.cgroup.rootless import skip_devices
+
+            skip_devices(resources, spec)
         self.stage("validate", "done")
 
         self.stage("claim")

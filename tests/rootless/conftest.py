@@ -66,6 +66,7 @@ class User:
         self.runtime_dir = base / f"run-{name}"
         self.runtime_dir.mkdir(mode=0o700)
         os.chown(self.runtime_dir, self.uid, self.gid)
+        self.wrap: list[str] = []  # what each command runs under (systemd-run --user …)
         self.subuid = _subids("/etc/subuid", name)
         self.subgid = _subids("/etc/subgid", name)
 
@@ -78,7 +79,7 @@ class User:
     def argv(self, argv: list[str], env: dict[str, str] | None = None) -> list[str]:
         """``argv`` run as this user, in a clean environment."""
         pairs = [f"{k}={v}" for k, v in self.env(env).items()]
-        return ["runuser", "-u", self.name, "--", "env", "-i", *pairs, *argv]
+        return ["runuser", "-u", self.name, "--", "env", "-i", *pairs, *self.wrap, *argv]
 
     def run(self, *argv: str, cwd: Path | None = None, input: str | None = None,
             timeout: float = 60, env: dict[str, str] | None = None) -> Result:

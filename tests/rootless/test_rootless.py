@@ -107,7 +107,8 @@ def test_ps_and_kill_all_without_cgroup(runtime: Runtime, ubundle: UserBundle) -
         if len(pids) == 3:
             break
         time.sleep(0.05)
-    assert pid in pids and len(pids) == 3, pids
+    assert pid in pids, pids
+    assert len(pids) == 3, pids
     assert runtime("kill", "--all", cid, "KILL").code == 0
     deadline = time.monotonic() + 10
     while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
@@ -211,7 +212,8 @@ def test_map_the_user_is_not_entitled_to(runtime: Runtime, ubundle: UserBundle,
     assert r.code == 1, r
     if RUNTIME == "fire":
         line = one_line_error(r)
-        assert "$.linux.uidMappings" in line and "newuidmap" in line, line
+        assert "$.linux.uidMappings" in line, line
+        assert "newuidmap" in line, line
     assert runtime.listed() == []  # nothing left (processes: the fixture)
 
 
@@ -262,7 +264,7 @@ def test_another_user_cannot_see_or_touch_the_containers(runtime: Runtime, ubund
     pid = runtime.state(cid)["pid"]
     argv = runtime.argv
     mine = other_user.run(*argv, "list", "-q")  # its own default root: empty
-    assert mine.code == 0 and mine.out.strip() == "", mine
+    assert (mine.code, mine.out.strip()) == (0, ""), mine
     theirs = str(runtime.root)
     listing = other_user.run(*argv, "--root", theirs, "list", "-q")
     assert cid not in listing.out, listing
