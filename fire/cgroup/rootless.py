@@ -150,8 +150,15 @@ def has_none(cgroup_state: dict[str, object] | None) -> bool:
 
 
 def no_cgroup_error(cid: str, verb: str) -> CgroupError:
-    return CgroupError("cannot {verb} container {id}: it has no cgroup (rootless: the user "
-                       "has no writable cgroup on this host)", verb=verb, id=cid)
+    """What pause, update and events say about a container without a cgroup."""
+    if verb == "pause":
+        return CgroupError("cannot pause container {id}: it has no cgroup (rootless: the "
+                           "user has no writable cgroup on this host)", id=cid)
+    if verb == "update":
+        return CgroupError("cannot update container {id}: it has no cgroup (rootless: the "
+                           "user has no writable cgroup on this host)", id=cid)
+    return CgroupError("no statistics for container {id}: it has no cgroup (rootless: the "
+                       "user has no writable cgroup on this host)", id=cid)
 
 
 def without_cgroup(spec: Spec) -> Spec:

@@ -65,7 +65,7 @@ def events(store: Store, cid: str, interval: float, stats_only: bool,
         raise NotRunning(cid)
     mgr = Manager.from_state(state.cgroup)
     if mgr is None and has_none(state.cgroup):
-        raise no_cgroup_error(cid, "collect the statistics of")
+        raise no_cgroup_error(cid, "events")
     if mgr is None:
         raise CgroupError("container {id} has no cgroup", id=cid)
     if stats_only:
