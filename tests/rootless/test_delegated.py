@@ -7,6 +7,7 @@ Python is 10-25x slower in the VM."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -60,6 +61,10 @@ def test_limits_applied_in_the_delegated_subtree(delegated_user: User, area: Pat
         assert (mine / "pids.max").read_text() == "50\n"
         pid = runtime.state(cid)["pid"]
         assert str(pid) in (mine / "cgroup.procs").read_text().split()
+        r = runtime("ps", "--format", "json", cid, timeout=300)
+        assert pid in json.loads(r.out), r
+        r = runtime("exec", cid, "sh", "-c", "cat /sys/fs/cgroup/pids.max", timeout=300)
+        assert (r.code, r.out) == (0, "50\n"), r  # the container's own cgroup, joined
         r = runtime("update", "--memory", "32m", cid, timeout=300)
         assert r.code == 0, r
         assert (mine / "memory.max").read_text() == f"{32 << 20}\n"
