@@ -51,6 +51,9 @@ def test_limits_applied_in_the_delegated_subtree(delegated_user: User, area: Pat
     bundle = UserBundle(path, user_rootfs, user)
     bundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20},
                                            "pids": {"limit": 50}}
+    bundle.config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                                    "source": "cgroup", "options": ["nosuid", "noexec",
+                                                                    "nodev", "ro"]})
     bundle.args("sleep", "1000").write()
     cid = runtime.ids[-1]
     r = runtime("create", "-b", str(path), cid, timeout=300)
