@@ -264,18 +264,26 @@ def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, mp: MountPlan, own_ns: 
     fd = mkdir_all(rootfd, dest)
     try:
         if own_ns:
-            m.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
-                    cg["options"] or None, shown=dest)
-        else:
-            tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
             try:
-                if mp["top_set"] or mp["top_clear"]:
-                    m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
-                                    shown=dest)
-                m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
-                             shown=dest)
-            finally:
-                os.close(tree)
+                m.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
+                        cg["options"] or None, shown=dest)
+                return
+            except KernelError as exc:
+                # The same cgroup2 superblock already mounted right there (the host's
+                # /sys bound recursively: a rootless config) is EBUSY, and a user
+                # namespace may be refused a v1 hierarchy (EPERM): bind the
+                # container's own directory instead, as runc does.
+                if exc.errno not in (errno.EBUSY, errno.EPERM):
+                    raise
+        tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
+        try:
+            if mp["top_set"] or mp["top_clear"]:
+                m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+                                shown=dest)
+            m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                         shown=dest)
+        finally:
+            os.close(tree)
     finally:
         os.close(fd)
 
