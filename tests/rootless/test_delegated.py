@@ -64,6 +64,7 @@ def test_limits_applied_in_the_delegated_subtree(delegated_user: User, area: Pat
         assert (mine / "pids.max").read_text() == "50\n"
         pid = runtime.state(cid)["pid"]
         assert str(pid) in (mine / "cgroup.procs").read_text().split()
+        assert runtime("start", cid, timeout=300).code == 0
         r = runtime("ps", "--format", "json", cid, timeout=300)
         assert pid in json.loads(r.out), r
         r = runtime("exec", cid, "sh", "-c", "cat /sys/fs/cgroup/pids.max", timeout=300)
