@@ -36,10 +36,14 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 def _timed(argv: list[str]) -> tuple[float, int, str]:
-    t0 = time.perf_counter_ns()
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, check=False)
-    return (time.perf_counter_ns() - t0) / 1e6, proc.returncode, proc.stderr
+    # stderr to a file, not a pipe: a created container's init keeps it open
+    with tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter_ns()
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=err, check=False)
+        ms = (time.perf_counter_ns() - t0) / 1e6
+        err.seek(0)
+        return ms, proc.returncode, err.read()
 
 
 def _one(prefix: list[str], bundle: str, cid: str) -> dict[str, float]:
@@ -92,6 +96,15 @@ def driver(bundle: str, runs: int, warmup: int, runtimes: dict[str, list[str]]) 
     return 0
 
 
+def _kill_user(uid: int) -> None:
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                os.kill(int(entry), 9)
+        except OSError:
+            continue
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=30)
@@ -112,8 +125,8 @@ def main() -> int:
     os.chmod(base, 0o755)
     name = f"frb{uuid.uuid4().hex[:8]}"
     subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True)
+    pw = pwd.getpwnam(name)
     try:
-        pw = pwd.getpwnam(name)
         run_dir = os.path.join(base, "run")
         os.mkdir(run_dir, 0o700)
         bundle = os.path.join(base, "bundle")
@@ -139,6 +152,7 @@ def main() -> int:
             sys.exit(f"driver failed: {proc.stderr[-2000:]}")
         samples = json.loads(proc.stdout)
     finally:
+        _kill_user(pw.pw_uid)  # what a failed driver left (containers' inits)
         subprocess.run(["userdel", name], check=False)
         shutil.rmtree(base, ignore_errors=True)
     print(f"rootless engine path, medians of {args.runs} (ms), as user {name}; "
