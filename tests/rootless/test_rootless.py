@@ -66,6 +66,15 @@ def test_run_exit_codes_and_private_state_dir(runtime: Runtime, ubundle: UserBun
     assert (st.st_uid, stat.S_IMODE(st.st_mode) & 0o777) == (user.uid, 0o700)
 
 
+def test_root_option_wins(runtime: Runtime, ubundle: UserBundle, user: User) -> None:
+    root = user.home / f"state-{runtime.unique_id()}"
+    ubundle.args("true").write()
+    r = runtime("--root", str(root), "run", "-b", str(ubundle.path), runtime.ids[-1])
+    assert r.code == 0, r
+    assert stat.S_IMODE(root.stat().st_mode) & 0o777 == 0o700
+    assert runtime.ids[-1] not in runtime.listed()
+
+
 def test_create_start_kill_delete(runtime: Runtime, ubundle: UserBundle, user: User) -> None:
     ubundle.args("sleep", "100").write()
     cid = runtime.unique_id()
