@@ -126,6 +126,30 @@ def test_ps_and_kill_all_without_cgroup(runtime: Runtime, ubundle: UserBundle) -
     assert runtime("delete", cid).code == 0
 
 
+@fire_only  # runc 1.1.5 signals only its cgroup's processes: without one, none
+def test_delete_force_without_cgroup_or_pid_namespace(runtime: Runtime,
+                                                      ubundle: UserBundle) -> None:
+    """Nothing left: the container's process tree goes with it (the fixture checks
+    that the user has no process left)."""
+    cfg = ubundle.config
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "pid"]
+    # no proc of the host's pid namespace for a user namespace (EPERM): none at all
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/proc"]
+    cfg["linux"]["maskedPaths"] = cfg["linux"]["readonlyPaths"] = []
+    cid = started(runtime, ubundle, "sh", "-c", "sleep 100 & sleep 100 & wait")
+    pid = runtime.state(cid)["pid"]
+    deadline = time.monotonic() + 10
+    while len(json.loads(runtime("ps", "--format", "json", cid).out)) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    below = [p for p in json.loads(runtime("ps", "--format", "json", cid).out) if p != pid]
+    assert runtime("delete", "--force", cid).code == 0
+    deadline = time.monotonic() + 10  # killed; their new parent reaps them
+    while any(os.path.exists(f"/proc/{p}") for p in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(os.path.exists(f"/proc/{p}") for p in below)
+
+
 @fire_only  # runc's spec differs (no network namespace); Fire's runs unchanged
 def test_spec_rootless_runs_unchanged(runtime: Runtime, user: User, area: Path,
                                       user_rootfs: Path) -> None:
