@@ -47,6 +47,20 @@ def parents() -> dict[int, int]:
     return out
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (what a container without a cgroup has:
+    rootless, fire.cgroup.rootless)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        cur = todo.pop()
+        if cur in out:
+            continue
+        out.append(cur)
+        todo.extend(children(cur))
+    return sorted(out)
+
+
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (of all its threads).
 

@@ -112,8 +112,12 @@ class Store:
         self.root = os.path.abspath(root)
 
     def ensure_root(self) -> None:
+        """Make ``--root`` (0700: private to its owner) if it does not exist."""
+        if os.path.isdir(self.root):
+            return
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.chmod(self.root, 0o700)  # whatever the umask; parents keep makedirs' 0777-umask
         except OSError as exc:
             raise ContainerError("cannot create the state directory {path}: {reason}",
                                  path=self.root, reason=exc.strerror) from None

@@ -12,16 +12,26 @@ from __future__ import annotations
 import os
 import time
 
-from fire.cgroup.hierarchy import host_hierarchies
+from fire.cgroup.hierarchy import Hierarchy, host_hierarchies
 from fire.errors import CgroupError
 
 _TIMEOUT = 10.0
 
 
-def _freezer_dirs(path: str) -> tuple[str | None, str | None]:
+def _hierarchies(cg: dict[str, object]) -> list[Hierarchy]:
+    """The host's hierarchies, or a rootless container's delegated subtree."""
+    delegated = cg.get("rootless")
+    if isinstance(delegated, str):
+        from fire.cgroup.rootless import hierarchies
+
+        return hierarchies(delegated)
+    return host_hierarchies()
+
+
+def _freezer_dirs(cg: dict[str, object], path: str) -> tuple[str | None, str | None]:
     """(v1 freezer dir, v2 dir) of the container's cgroup, where they exist."""
     v1 = v2 = None
-    for h in host_hierarchies():
+    for h in _hierarchies(cg):
         if h.is_v2:
             if os.path.exists(h.mountpoint.rstrip("/") + path + "/cgroup.freeze"):
                 v2 = h.mountpoint.rstrip("/") + path
@@ -55,7 +65,7 @@ def is_frozen(cg: dict[str, object]) -> bool:
     path = cg.get("path")
     if not isinstance(path, str):
         return False
-    v1, v2 = _freezer_dirs(path)
+    v1, v2 = _freezer_dirs(cg, path)
     try:
         if v1 is not None:
             return _read(v1 + "/freezer.state").strip() == "FROZEN"
@@ -69,7 +79,7 @@ def is_frozen(cg: dict[str, object]) -> bool:
 def _set(cg: dict[str, object] | None, frozen: bool) -> None:
     if not cg or not isinstance(cg.get("path"), str):
         return
-    v1, v2 = _freezer_dirs(str(cg["path"]))
+    v1, v2 = _freezer_dirs(cg, str(cg["path"]))
     if v1 is None and v2 is None:
         if not frozen:
             return  # nothing can be frozen here

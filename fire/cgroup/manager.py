@@ -94,12 +94,17 @@ class Manager:
         # linux.resources as last applied (JSON builtins): ``update`` merges into it
         self.resources: dict[str, object] | None = None
         self._where: dict[str, str] | None = None
+        # Rootless (fire.cgroup.rootless): the delegated v2 directory the hierarchies
+        # stand for, "" for no cgroup at all; None for the host's hierarchies.
+        self.delegated: str | None = None
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, object]:
         out: dict[str, object] = {"path": self.path, "created": list(self.created)}
         if self.resources:
             out["resources"] = self.resources
+        if self.delegated is not None:
+            out["rootless"] = self.delegated
         return out
 
     @classmethod
@@ -107,7 +112,15 @@ class Manager:
                    hierarchies: list[Hierarchy] | None = None) -> Manager | None:
         if not data or not isinstance(data.get("path"), str):
             return None
+        delegated = data.get("rootless")
+        if delegated == "":
+            return None  # rootless without a cgroup (fire.cgroup.rootless)
+        if isinstance(delegated, str) and hierarchies is None:
+            from fire.cgroup import rootless
+
+            hierarchies = rootless.hierarchies(delegated)
         mgr = cls(str(data["path"]), hierarchies)
+        mgr.delegated = delegated if isinstance(delegated, str) else None
         created = data.get("created")
         mgr.created = [c for c in created if isinstance(c, str)] if isinstance(created, list) else []
         resources = data.get("resources")

@@ -49,12 +49,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 GLOBAL_OPTIONS = [
-    Opt("--root", value=True, default=None, help="state directory (default /run/fire)"),
+    Opt("--root", value=True, default=None,
+        help="state directory (default /run/fire; $XDG_RUNTIME_DIR/fire for a non-root user)"),
     Opt("--log", value=True, default=None, help="log file (default: stderr)"),
     Opt("--log-format", value=True, default="text", help="text or json"),
     Opt("--debug", help="debug logging and error chains"),
     Opt("--systemd-cgroup", help="use the systemd cgroup driver (not available here)"),
-    Opt("--rootless", value=True, default="auto", help="true, false or auto (accepted)"),
+    Opt("--rootless", value=True, default="auto",
+        help="true, false or auto: rootless cgroup handling (auto: not root or in a user "
+             "namespace)"),
     Opt("--criu", value=True, default=None, help="accepted for runc compatibility"),
     Opt("-v", "--version", help="print the version"),
     Opt("-h", "--help", help="show this help"),
@@ -65,7 +68,10 @@ class Context:
     """Global options, shared by every command."""
 
     def __init__(self, parsed: Parsed) -> None:
-        self.root = parsed.text("root") or os.environ.get("FIRE_ROOT") or "/run/fire"
+        from fire import rootless
+
+        rootless.configure(parsed.text("rootless"))
+        self.root = parsed.text("root") or os.environ.get("FIRE_ROOT") or rootless.default_root()
         self.debug = parsed.flag("debug")
         self.systemd_cgroup = parsed.flag("systemd_cgroup")
 

@@ -101,7 +101,12 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     if status == STOPPED:
         raise NotRunning()
     cg = Manager.from_state(state.cgroup)
-    pids = cg.pids() if cg is not None else [state.pid]
+    if cg is not None:
+        pids = cg.pids()
+    else:  # no cgroup (rootless): the container's process and its descendants
+        from fire.procfs import descendants
+
+        pids = descendants(state.pid)
     if fmt == "json":
         import json
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 
-from fire import delegate
+from fire import delegate, rootless
 from fire.cgroup.manager import Manager, resolve_path
 from fire.container import destroy as teardown
 from fire.container import plan as planner
@@ -254,10 +254,23 @@ class Creation:
         proc = spec.process
         check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
-        cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
+        cgroups_path = spec.linux.cgroups_path
+        if rootless.enabled():  # a delegated subtree, or none (fire.cgroup.rootless)
+            from fire.cgroup import rootless as rootless_cgroup
+
+            cgroup = rootless_cgroup.manager(cgroups_path, self.id)
+            if cgroup.delegated == rootless_cgroup.NONE:
+                spec = rootless_cgroup.without_cgroup(spec)
+        else:
+            cgroup = Manager(resolve_path(cgroups_path, self.id))
+        assert spec.linux is not None
         if early is not None:
             cgroup = early.finish(cgroup)  # joined; before anything else can fork
         resources = self.translate_resources(spec, cgroup)
+        if cgroup.delegated:
+            from fire.cgroup.rootless import skip_devices
+
+            skip_devices(resources, spec)
         self.stage("validate", "done")
 
         self.stage("claim")
@@ -472,17 +485,9 @@ class Creation:
         self.cdir.write_state(self.state)
 
     def write_idmaps(self, spec: Spec, pid: int) -> None:
-        linux = spec.linux
-        assert linux is not None
-        try:
-            with open(f"/proc/{pid}/uid_map", "w") as f:
-                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n"
-                                for m in linux.uid_mappings or []))
-            with open(f"/proc/{pid}/gid_map", "w") as f:
-                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n"
-                                for m in linux.gid_mappings or []))
-        except OSError as exc:
-            raise SyscallError("writing the user namespace's id maps", exc) from None
+        from fire.container import idmaps
+
+        idmaps.write(spec, pid)
 
     def run_runtime_hooks(self, spec: Spec) -> None:
         """prestart, then createRuntime: in the runtime's namespaces."""

@@ -54,6 +54,18 @@ def wait_gone(pid: int, started: int, timeout: float = 10.0) -> bool:
 def kill_all(state: State) -> None:
     """SIGKILL the container's processes and wait for its main process to go."""
     cg = Manager.from_state(state.cgroup)
+    below: list[int] = []
+    if cg is None and state.pid and alive(state.pid, state.pidStart):
+        # No cgroup (rootless): what the process table shows below the container's
+        # process, taken before it dies and they are re-parented (docs/rootless.md)
+        from fire.procfs import descendants
+
+        below = [p for p in descendants(state.pid) if p != state.pid]
+    for pid in below:  # first: dead, their parent cannot reap them and free the pid
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
     for pid, started in ((state.pid, state.pidStart), (state.initPid, state.initStart)):
         if pid and alive(pid, started):
             try:

@@ -15,7 +15,7 @@ and checks that the decoded config names the same cgroup.  The claim and cgroup
 stages then only complete the record and apply the limits (runc also joins before it
 writes the limits; the init only waits for its plan until then).
 
-Anything unusual (no ``linux`` object, a systemd-style path, JSON that does not
+Rootless, or anything unusual (no ``linux`` object, a systemd-style path, JSON that does not
 parse) makes ``begin`` return None: create then does all of it in its usual stages,
 and reports the error there.
 """
@@ -27,7 +27,7 @@ import os
 import sys
 from stat import S_ISREG
 
-from fire import jsonlite
+from fire import jsonlite, rootless
 from fire.cgroup.manager import Manager, resolve_path
 from fire.errors import CgroupError, ConfigError
 from fire.procfs import start_time
@@ -114,6 +114,8 @@ def begin(store: Store, cid: str, bundle: str, pid: int, created: str,
           undo: list[tuple[str, Callable[[], None]]],
           kill_init: Callable[[], None]) -> Early | None:
     """Claim ``cid``, make its cgroup and start joining the init ``pid`` to it."""
+    if rootless.enabled():
+        return None  # its cgroup is decided on the decoded config (fire.cgroup.rootless)
     path = _cgroups_path(os.path.join(bundle, "config.json"))
     if path is _UNKNOWN:
         return None

@@ -17,6 +17,7 @@ import select
 import time
 
 from fire.cgroup.manager import Manager
+from fire.cgroup.rootless import has_none, no_cgroup_error
 from fire.cgroup.stats import collect_manager
 from fire.container.status import load
 from fire.errors import CgroupError, NotRunning, UsageError
@@ -63,6 +64,8 @@ def events(store: Store, cid: str, interval: float, stats_only: bool,
     if status == STOPPED:
         raise NotRunning(cid)
     mgr = Manager.from_state(state.cgroup)
+    if mgr is None and has_none(state.cgroup):
+        raise no_cgroup_error(cid, "events")
     if mgr is None:
         raise CgroupError("container {id} has no cgroup", id=cid)
     if stats_only:

@@ -101,6 +101,22 @@ def signal_cgroup(cg: Manager, sig: int) -> None:
             freezer.thaw(state)
 
 
+def signal_tree(pid: int, started: int, sig: int) -> None:
+    """``kill --all`` of a container without a cgroup (rootless): its process and
+    the processes below it, as the process table shows them now (a process that
+    left the tree, e.g. by double-forking out of a shared pid namespace, is
+    missed: docs/rootless.md)."""
+    from fire.procfs import descendants
+
+    signal_process(pid, started, sig)  # checked: the container's own process
+    for each in reversed(descendants(pid)):
+        if each != pid:
+            try:
+                os.kill(each, sig)
+            except ProcessLookupError:
+                pass
+
+
 def kill(store: Store, cid: str, sig: int, all_processes: bool = False) -> None:
     cdir, state, status = load(store, cid)
     try:
@@ -111,7 +127,7 @@ def kill(store: Store, cid: str, sig: int, all_processes: bool = False) -> None:
         cg = Manager.from_state(state.cgroup)
         if cg is None:
             if status != STOPPED:
-                signal_process(state.pid, state.pidStart, sig)
+                signal_tree(state.pid, state.pidStart, sig)
             return
         signal_cgroup(cg, sig)
     finally:

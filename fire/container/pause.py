@@ -9,6 +9,7 @@ the pause is remembered so that a paused *created* container resumes as created.
 from __future__ import annotations
 
 from fire.cgroup.freezer import freeze, thaw
+from fire.cgroup.rootless import has_none, no_cgroup_error
 from fire.container.status import load
 from fire.lifecycle import machine as lm
 from fire.spec.state import CREATED, PAUSED, RUNNING
@@ -23,6 +24,8 @@ _RESUME_TO = "resumeTo"
 def pause(store: Store, cid: str) -> None:
     cdir, state, status = load(store, cid, lock=True)
     try:
+        if has_none(state.cgroup):
+            raise no_cgroup_error(cid, "pause")
         for action in lm.Machine(cid, status).send(lm.PAUSE):
             if action == lm.FREEZE:
                 freeze(state.cgroup)

@@ -15,6 +15,7 @@ from fire import jsonlite
 from fire.errors import ConfigError
 from fire.hooks.policy import attribute
 from fire.i18n import message
+from fire.rootless import in_user_namespace
 from fire.security import attributes
 from fire.security.lsm import mount_data
 from fire.spec import mountopts
@@ -281,7 +282,9 @@ def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
         "mounts": mounts,
         "devices": device_plans(spec),
         "default_devices": not dev_bound,
-        "bind_devices": "user" in kinds,
+        # mknod needs the initial user namespace: inside any other (the config's,
+        # or the one rootless podman runs us in) the host's nodes are bound instead
+        "bind_devices": "user" in kinds or in_user_namespace(),
         "masked_paths": list(linux.masked_paths or []),
         "readonly_paths": list(linux.readonly_paths or []),
         "sysctl": list((linux.sysctl or {}).items()),

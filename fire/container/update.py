@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 from fire.cgroup.manager import Manager
+from fire.cgroup.rootless import has_none, no_cgroup_error
 from fire.cgroup.translate import drop_unset, given_fields, translate
 from fire.container.status import load
 from fire.errors import CgroupError, NotRunning
@@ -61,6 +62,8 @@ def update(store: Store, cid: str, changes: dict[str, object],
         if status in (STOPPED, CREATING):
             raise NotRunning(cid)
         mgr = Manager.from_state(state.cgroup)
+        if mgr is None and has_none(state.cgroup):
+            raise no_cgroup_error(cid, "update")
         if mgr is None:
             raise CgroupError("container {id} has no cgroup", id=cid)
         changes = drop_unset(changes)  # engines' zeroes: leave those limits as they are

@@ -94,8 +94,14 @@ class Init:
                 nsc.setns(fd, flag, path)
         if plan["new_flags"] & nsc.CLONE_NEWUSER:
             nsc.unshare(nsc.CLONE_NEWUSER)
+            # Dumpable while the runtime writes the maps, as runc's nsexec is: a
+            # non-root runtime (or its newuidmap) may not open the /proc files of a
+            # non-dumpable process (they belong to root).  Nothing of the container
+            # has run yet; the init is not dumpable again before it does.
+            p.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
             self.chan.send(msg.IDMAP, os.getpid())
             self.expect_ok()
+            p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
         if plan["new_flags"] & nsc.CLONE_NEWUSER or any(k == "user" for k, *_ in joined):
             try:
                 os.setresgid(0, 0, 0)

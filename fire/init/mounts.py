@@ -156,8 +156,13 @@ def _fs(rootfd: int, mp: MountPlan) -> None:
         old = -1
         if mp["tmpcopyup"]:
             old = os.open(fd_path(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        m.mount(mp["source"] or mp["fstype"], fd_path(fd), mp["fstype"], mp["flags"],
-                mp["data"] or None, shown=dest)
+        try:
+            m.mount(mp["source"] or mp["fstype"], fd_path(fd), mp["fstype"], mp["flags"],
+                    mp["data"] or None, shown=dest)
+        except KernelError as exc:
+            if mp["fstype"] != "sysfs" or exc.errno != errno.EPERM:
+                raise
+            _sysfs_bind(fd, mp)
         if old >= 0:
             try:
                 new = open_in_root(rootfd, dest, os.O_RDONLY | os.O_DIRECTORY)
@@ -170,6 +175,28 @@ def _fs(rootfd: int, mp: MountPlan) -> None:
         _after(rootfd, mp)
     finally:
         os.close(fd)
+
+
+def _sysfs_bind(fd: int, mp: MountPlan) -> None:
+    """sysfs where the kernel refuses it: in a user namespace that owns no network
+    namespace (a rootless container sharing the host's network) mounting sysfs is
+    EPERM.  Then the host's /sys is bound instead, recursively, with the mount's
+    flags on every mount of the tree (as crun does; runc 1.1.5 fails, and its
+    ``spec --rootless`` writes this rbind into config.json instead).  The tree is
+    the init's copy of the host's /sys, read before ``pivot_root``."""
+    tree = m.open_tree(-100, "/sys", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_RECURSIVE)
+    try:
+        attrs = 0
+        for flag, attr in ((m.MS_RDONLY, m.MOUNT_ATTR_RDONLY), (m.MS_NOSUID, m.MOUNT_ATTR_NOSUID),
+                           (m.MS_NODEV, m.MOUNT_ATTR_NODEV), (m.MS_NOEXEC, m.MOUNT_ATTR_NOEXEC)):
+            if mp["flags"] & flag:
+                attrs |= attr
+        if attrs:
+            m.mount_setattr(tree, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, attrs, shown=mp["dest"])
+        m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                     shown=mp["dest"])
+    finally:
+        os.close(tree)
 
 
 def _bind(rootfd: int, mp: MountPlan) -> None:
@@ -263,18 +290,26 @@ def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, mp: MountPlan, own_ns: 
     fd = mkdir_all(rootfd, dest)
     try:
         if own_ns:
-            m.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
-                    cg["options"] or None, shown=dest)
-        else:
-            tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
             try:
-                if mp["top_set"] or mp["top_clear"]:
-                    m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
-                                    shown=dest)
-                m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
-                             shown=dest)
-            finally:
-                os.close(tree)
+                m.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
+                        cg["options"] or None, shown=dest)
+                return
+            except KernelError as exc:
+                # The same cgroup2 superblock already mounted right there (the host's
+                # /sys bound recursively: a rootless config) is EBUSY, and a user
+                # namespace may be refused a v1 hierarchy (EPERM): bind the
+                # container's own directory instead, as runc does.
+                if exc.errno not in (errno.EBUSY, errno.EPERM):
+                    raise
+        tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
+        try:
+            if mp["top_set"] or mp["top_clear"]:
+                m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+                                shown=dest)
+            m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                         shown=dest)
+        finally:
+            os.close(tree)
     finally:
         os.close(fd)
 

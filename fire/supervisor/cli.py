@@ -14,7 +14,8 @@ from fire.cli.args import Opt, parse, usage
 from fire.errors import FireError, UsageError, describe
 
 OPTIONS = [
-    Opt("--root", value=True, default=None, help="state directory (default /run/fire)",
+    Opt("--root", value=True, default=None,
+        help="state directory (default /run/fire; $XDG_RUNTIME_DIR/fire for a non-root user)",
         metavar="DIR"),
     Opt("-c", "--config", value=True, default=None, help="the TOML file of containers",
         metavar="FILE"),
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
             sys.stdout.write(f"fire-supervise version {__version__}\n")
             return 0
-        return _run(parsed.text("root") or os.environ.get("FIRE_ROOT") or "/run/fire",
+        from fire.rootless import default_root
+
+        return _run(parsed.text("root") or os.environ.get("FIRE_ROOT") or default_root(),
                     parsed.text("config"), parsed.text("metrics"), parsed.args, debug)
     except FireError as exc:
         _fail(str(exc), exc, debug)
