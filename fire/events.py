@@ -159,13 +159,18 @@ class Kill(Request, tag="kill"):
     signal: str = "KILL"
 
 
-AnyRequest = Subscribe | Stop | Start | Restart | Kill
-CONTROL_OPS = ("stop", "start", "restart", "kill")
+class Reload(Request, tag="reload"):
+    """Read the file again (as SIGHUP does); the reply says what changes, or why not."""
+
+
+AnyRequest = Subscribe | Stop | Start | Restart | Kill | Reload
+CONTROL_OPS = ("stop", "start", "restart", "kill", "reload")
 
 
 class Reply(msgspec.Struct, kw_only=True):
     ok: bool
     error: str = ""
+    text: str = ""  # what was done (reload: "1 added, 0 removed, 2 changed")
 
 
 # ------------------------------------------------------------------ encoding

@@ -12,6 +12,7 @@ and stops with it.  It answers ``GET /metrics`` and nothing else of interest.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import trio
@@ -94,12 +95,28 @@ def _response(status: str, content_type: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def serve(sup: Supervisor, host: str, port: int,
-                task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve until cancelled; ``task_status.started`` gets the bound port."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
-    bound = listeners[0].socket.getsockname()[1]
-    task_status.started(bound)
+async def listen(host: str, port: int) -> list[trio.SocketListener]:
+    """The listening sockets of ``--metrics``, before anything is started: a port in
+    use, an address not on this host or a name that does not resolve is one line
+    (exit 1), not a traceback from inside the supervisor's nursery."""
+    import socket
+
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) or not exc.errno \
+            else os.strerror(exc.errno)
+        raise UsageError("--metrics {host}:{port}: cannot listen there: {reason}",
+                         host=host, port=port, reason=reason or str(exc)) from None
+
+
+def bound_port(listeners: list[trio.SocketListener]) -> int:
+    port: int = listeners[0].socket.getsockname()[1]
+    return port
+
+
+async def serve(sup: Supervisor, listeners: list[trio.SocketListener]) -> None:
+    """Serve on ``listeners`` (from ``listen``) until cancelled."""
 
     async def handle(stream: trio.SocketStream) -> None:
         async with stream:

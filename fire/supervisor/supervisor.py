@@ -73,6 +73,8 @@ class Supervisor:
         self.engine = Engine(self.root, self.reaper)
         self.cgroups = cgstats.Reader()
         self.units: dict[str, Unit] = {}
+        self._past_restarts: dict[str, int] = {}  # of ids a reload removed (counters go on)
+        self._replacing: set[str] = set()  # changed by a reload, the old unit still stopping
         self.starts = trio.CapacityLimiter(config.settings.parallel_starts)
         self.exec_available = importlib.util.find_spec("fire.cli.exec") is not None
         self.server = Server(self)
@@ -98,7 +100,17 @@ class Supervisor:
         self.nursery.start_soon(fn)
 
     async def run(self) -> None:
-        self._lock_root()
+        listeners: list[trio.SocketListener] = []
+        if self.metrics is not None:  # a bad address: one line, and nothing made yet
+            from fire.supervisor import metrics
+
+            listeners = await metrics.listen(*self.metrics)
+        try:
+            self._lock_root()
+        except BaseException:
+            for listener in listeners:
+                await listener.aclose()
+            raise
         try:
             become_subreaper()
             async with trio.open_nursery() as nursery:
@@ -106,11 +118,12 @@ class Supervisor:
                 await nursery.start(self.signals.run)
                 await nursery.start(self.server.serve)
                 if self.metrics is not None:
-                    host, port = self.metrics
-                    from fire.supervisor.metrics import serve
+                    from fire.supervisor.metrics import bound_port, serve
 
-                    self.metrics_port = await nursery.start(serve, self, host, port)
-                    self.journal.write("", f"metrics on http://{host}:{self.metrics_port}/metrics")
+                    self.metrics_port = bound_port(listeners)
+                    nursery.start_soon(serve, self, listeners)
+                    self.journal.write("", f"metrics on http://{self.metrics[0]}:"
+                                       f"{self.metrics_port}/metrics")
                 nursery.start_soon(self._sample_stats)
                 nursery.start_soon(self.followers.run)
                 nursery.start_soon(self._reap_periodically)
@@ -182,7 +195,11 @@ class Supervisor:
                 self.pumps_idle.set()
 
     def _spawn(self, cid: str, conf: Container) -> Unit:
+        # A new unit for an id goes on counting where the last one was: a counter
+        # never goes back while the supervisor lives (restart on request, reload).
+        old = self.units.get(cid)
         unit = Unit(self, cid, conf)
+        unit.restarts = old.restarts if old is not None else self._past_restarts.pop(cid, 0)
         self.units[cid] = unit
         self.nursery.start_soon(unit.loop)
         return unit
@@ -199,7 +216,8 @@ class Supervisor:
 
     def is_running(self, cid: str) -> bool:
         unit = self.units.get(cid)
-        return unit is not None and unit.state == RUNNING_STATE
+        return (unit is not None and unit.state == RUNNING_STATE and not unit.stop_requested
+                and cid not in self._replacing)
 
     def forwarded(self) -> set[int]:
         return {s for c in self.config.containers.values() for s in c.forward_signums}
@@ -268,6 +286,8 @@ class Supervisor:
     # ------------------------------------------------------------------ control
     async def control(self, request: ev.AnyRequest) -> ev.Reply:
         assert not isinstance(request, ev.Subscribe)
+        if isinstance(request, ev.Reload):
+            return await self.request_reload()
         unit = self.units.get(request.id)
         if unit is None:
             return ev.Reply(ok=False, error=f"no container {request.id!r} is supervised here")
@@ -301,15 +321,29 @@ class Supervisor:
         return ev.Reply(ok=True)
 
     # ------------------------------------------------------------------ stop, reload
-    async def stop_units(self, ids: list[str], deps: dict[str, list[str]]) -> None:
-        """Stop ``ids``: dependants first, one level at a time, a level in parallel."""
-        wanted = set(ids)
-        for level in stop_levels(deps):
-            async with trio.open_nursery() as nursery:
-                for cid in level:
-                    unit = self.units.get(cid)
-                    if cid in wanted and unit is not None:
-                        nursery.start_soon(unit.stop)
+    async def stop_units(self, ids: list[str], deps: dict[str, list[str]],
+                         then: Callable[[str], None] | None = None) -> None:
+        """Stop ``ids`` along the reverse dependency edges: each one as soon as the
+        ones among ``ids`` that depend on it are gone, independent ones at once (the
+        time it takes is the longest chain, not a sum of levels).  ``then(id)`` runs
+        as soon as that one is stopped."""
+        wanted = [cid for cid in ids if cid in self.units]
+        gone = {cid: trio.Event() for cid in wanted}
+
+        async def stop_one(cid: str) -> None:
+            for other in wanted:
+                if cid in deps.get(other, ()):
+                    await gone[other].wait()
+            unit = self.units.get(cid)
+            if unit is not None:
+                await unit.stop()
+            gone[cid].set()
+            if then is not None:
+                then(cid)
+
+        async with trio.open_nursery() as nursery:
+            for cid in wanted:
+                nursery.start_soon(stop_one, cid)
 
     async def shutdown(self) -> None:
         if self.shutting_down:
@@ -326,37 +360,72 @@ class Supervisor:
         self.finished.set()
 
     async def reload(self) -> None:
+        """SIGHUP: as a ``reload`` request, its answer in the log."""
+        await self.request_reload()
+
+    async def request_reload(self) -> ev.Reply:
+        """Read the file again; apply it in the background.  A file that does not
+        decode changes nothing (a ``log`` event and the reply say why)."""
+        if self.shutting_down:
+            return ev.Reply(ok=False, error="the supervisor is stopping")
+        if self.config.path is None:
+            text = "there is no --config file to reload"
+            self.journal.write("", f"reload: {text}")
+            return ev.Reply(ok=False, error=text)
+        try:
+            new = cfg.with_bundles(cfg.load(self.config.path), self.bundles)
+        except FireError as exc:
+            text = f"{exc}; the configuration is unchanged"
+            self.bus.publish(ev.Log(id="", level="error", text=f"reload: {text}"))
+            return ev.Reply(ok=False, error=text)
+        removed, changed, added = _diff(self.config, new)
+        self.start_soon(lambda: self._apply(new))
+        return ev.Reply(ok=True, text=f"{len(added)} added, {len(removed)} removed, "
+                        f"{len(changed)} changed")
+
+    async def _apply(self, new: Config) -> None:
+        """Added containers start at once; removed and changed ones stop along their
+        dependency edges, and a changed one starts again as soon as it is stopped:
+        nothing waits for a container it has no edge to."""
         async with self._reloading:
             if self.shutting_down:
                 return
-            if self.config.path is None:
-                self.journal.write("", "SIGHUP: there is no --config file to reload")
-                return
-            try:
-                new = cfg.with_bundles(cfg.load(self.config.path), self.bundles)
-            except FireError as exc:
-                self.bus.publish(ev.Log(id="", level="error",
-                                        text=f"reload: {exc}; the configuration is unchanged"))
-                return
             old = self.config.containers
-            removed = [cid for cid in old if cid not in new.containers]
-            changed = [cid for cid, c in new.containers.items() if cid in old and old[cid] != c]
-            added = [cid for cid in new.containers if cid not in old]
+            removed, changed, added = _diff(self.config, new)
             self.bus.publish(ev.Log(id="", text=f"reload: {len(added)} added, {len(removed)} "
                                     f"removed, {len(changed)} changed"))
             await self.signals.listen({s for c in new.containers.values()
                                        for s in c.forward_signums})
             self.starts.total_tokens = new.settings.parallel_starts
-            deps = {cid: list(c.depends_on) for cid, c in old.items()}
-            await self.stop_units(removed + changed, deps)
-            for cid in removed:
-                self.units.pop(cid, None)
             self.config = new
             self._check_exec()
-            for cid in [*changed, *added]:
-                if not self.shutting_down:
-                    self._spawn(cid, new.containers[cid])
+            self._replacing |= set(changed)  # not "running" for a dependant until replaced
+            for cid in added:
+                self._spawn(cid, new.containers[cid])
+
+            def stopped(cid: str) -> None:
+                if cid in new.containers:  # changed: again, with the new settings
+                    self._replacing.discard(cid)
+                    if not self.shutting_down:
+                        self._spawn(cid, new.containers[cid])
+                else:
+                    unit = self.units.pop(cid, None)
+                    if unit is not None:
+                        self._past_restarts[cid] = unit.restarts
+                self.changed()
+
+            deps = {cid: list(c.depends_on) for cid, c in old.items()}
+            await self.stop_units(removed + changed, deps, stopped)
             self.changed()
+
+
+def _diff(old: Config, new: Config) -> tuple[list[str], list[str], list[str]]:
+    """(removed, changed, added) ids from ``old`` to ``new``."""
+    before, after = old.containers, new.containers
+    removed = [cid for cid in before if cid not in after]
+    changed = [cid for cid, c in after.items() if cid in before and before[cid] != c]
+    added = [cid for cid in after if cid not in before]
+    return removed, changed, added
 
 
 def _duration(seconds: float) -> str:

@@ -98,7 +98,8 @@ class Unit:
         self.terminal = False  # process.terminal: its output comes through a pty
         self.since = 0.0  # time.time() it entered "running"
         self.run = 0
-        self.restarts = 0
+        self.restarts = 0  # the id's restarts while the supervisor lives (never goes back)
+        self.policy_restarts = 0  # this unit's, for max_restarts (a new unit starts over)
         self.streak = 0
         self.health = ""
         self.sample: Sample | None = None
@@ -208,7 +209,7 @@ class Unit:
                 outcome = await self._run_once()
             if self.asked_to_stop():
                 break
-            if not policy.should_restart(self.conf.restart, outcome, self.restarts,
+            if not policy.should_restart(self.conf.restart, outcome, self.policy_restarts,
                                          self.conf.max_restarts):
                 if outcome.failed:
                     self.set_state(FAILED, _describe(outcome))
@@ -219,6 +220,7 @@ class Unit:
             delay = policy.backoff(self.streak)
             self.streak += 1
             self.restarts += 1
+            self.policy_restarts += 1
             self.set_state(RESTARTING, f"{_describe(outcome)}; again in {delay:g} s")
             with self._cancel_on_stop():
                 await trio.sleep(delay)
