@@ -77,6 +77,7 @@ class State(Event, tag="state", kw_only=True):
     restarts: int = 0
     reason: str = ""
     supervised: bool = True  # False: a container of the state dir, not the supervisor's
+    since: float = 0.0  # running, stopping: when its process started (epoch s); else 0
 
 
 class Hook(Event, tag="hook", kw_only=True):

@@ -1,7 +1,8 @@
 """``fire-supervise [--root DIR] [--config fire.toml] [--metrics HOST:PORT] [BUNDLE…]``
 
 Runs in the foreground until SIGTERM or SIGINT (then stops every container and
-exits 0).  SIGHUP reloads the file, SIGUSR1 prints a status table.  Errors in
+exits 0).  SIGHUP (or ``fire reload``) reloads the file, SIGUSR1 prints a status
+table; ``--pid-file`` says where to send them (``pidof`` cannot: it is Python).  Errors in
 the command line or the file: one line on stderr, exit 1, nothing started.
 """
 
@@ -20,11 +21,14 @@ OPTIONS = [
         metavar="FILE"),
     Opt("--metrics", value=True, default=None, help="serve Prometheus /metrics here",
         metavar="HOST:PORT"),
+    Opt("--pid-file", value=True, default=None, help="write the supervisor's pid here "
+        "(for kill -HUP; or: fire reload)", metavar="FILE"),
     Opt("--debug", help="log every stage, check and output line"),
     Opt("-v", "--version", help="print the version"),
     Opt("-h", "--help", help="show this help"),
 ]
-SYNOPSIS = "[--root DIR] [--config fire.toml] [--metrics HOST:PORT] [BUNDLE…]"
+SYNOPSIS = ("[--root DIR] [--config fire.toml] [--metrics HOST:PORT] [--pid-file FILE] "
+            "[BUNDLE…]")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(f"fire-supervise version {__version__}\n")
             return 0
         return _run(parsed.text("root") or os.environ.get("FIRE_ROOT") or "/run/fire",
-                    parsed.text("config"), parsed.text("metrics"), parsed.args, debug)
+                    parsed.text("config"), parsed.text("metrics"), parsed.args, debug,
+                    parsed.text("pid_file"))
     except FireError as exc:
         _fail(str(exc), exc, debug)
         return 1
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[str],
-         debug: bool) -> int:
+         debug: bool, pid_file: str | None = None) -> int:
     from fire.supervisor import config as cfg
 
     if config_path is None and not bundles:
@@ -73,7 +78,7 @@ def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[
     from fire.supervisor.supervisor import Supervisor
 
     supervisor = Supervisor(root, config, bundles=bundles, metrics=address,
-                            journal=Journal(debug=debug))
+                            journal=Journal(debug=debug), pid_file=pid_file)
     trio.run(supervisor.run)
     return 0
 

@@ -59,13 +59,16 @@ def stop_levels(deps: dict[str, list[str]]) -> list[list[str]]:
 
 class Supervisor:
     def __init__(self, root: str, config: Config, bundles: list[str] | None = None,
-                 metrics: tuple[str, int] | None = None, journal: Journal | None = None) -> None:
+                 metrics: tuple[str, int] | None = None, journal: Journal | None = None,
+                 pid_file: str | None = None) -> None:
         self.root = os.path.abspath(root)
         self.store = Store(self.root)
         self.config = config
         self.bundles = bundles or []  # bare BUNDLE arguments: kept across reloads
         self.metrics = metrics
         self.metrics_port = 0
+        self.pid_file = os.path.abspath(pid_file) if pid_file else None
+        self._pid_written = False
         self.journal = journal or Journal()
         self.bus = Bus()
         self.bus.listeners.append(self.journal)
@@ -155,13 +158,38 @@ class Supervisor:
             raise FireError("another fire-supervise is running with --root {root}",
                             root=self.root) from None
         self._lock_fd = fd
+        if self.pid_file is not None:
+            try:
+                self._write_pid_file(self.pid_file)
+            except FireError:
+                self._unlock_root()
+                raise
+            self._pid_written = True
+
+    @staticmethod
+    def _write_pid_file(path: str) -> None:
+        """``--pid-file``: the pid and a newline, written whole (renamed into place)."""
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, f"{os.getpid()}\n".encode())
+            finally:
+                os.close(fd)
+            os.rename(tmp, path)
+        except OSError as exc:
+            raise FireError("--pid-file {path}: {reason}", path=path,
+                            reason=os.strerror(exc.errno or 0)) from None
 
     def _unlock_root(self) -> None:
         if self._lock_fd < 0:
             return
-        for name in (SOCKET, LOCK):  # removed while the lock is still held
+        paths = [os.path.join(self.root, name) for name in (SOCKET, LOCK)]
+        if self.pid_file is not None and self._pid_written:
+            paths.insert(0, self.pid_file)
+        for path in paths:  # removed while the lock is still held
             try:
-                os.unlink(os.path.join(self.root, name))
+                os.unlink(path)
             except FileNotFoundError:
                 pass
         os.close(self._lock_fd)
@@ -256,10 +284,11 @@ class Supervisor:
         out: list[ev.AnyEvent] = []
         for cid, unit in self.units.items():
             state = last.get((cid, ev.State))
-            if not (isinstance(state, ev.State) and (state.state, state.pid, state.restarts) == (
-                    unit.state, unit.shown_pid(), unit.restarts)):
-                out.append(ev.State(cid, state=unit.state, pid=unit.shown_pid(),
-                                    restarts=unit.restarts, reason=unit.reason))
+            now = unit.state_event()
+            if not (isinstance(state, ev.State) and (state.state, state.pid, state.restarts,
+                                                     state.reason) == (
+                    now.state, now.pid, now.restarts, now.reason)):
+                out.append(now)
             health = last.get((cid, ev.Health))
             if unit.health and not (isinstance(health, ev.Health)
                                     and health.status == unit.health):

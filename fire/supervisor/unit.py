@@ -118,9 +118,13 @@ class Unit:
     def set_state(self, state: str, reason: str = "") -> None:
         self.state = state
         self.reason = reason
-        self.publish(ev.State(self.id, state=state, pid=self.shown_pid(), restarts=self.restarts,
-                              reason=reason))
+        self.publish(self.state_event())
         self.sup.changed()
+
+    def state_event(self) -> ev.State:
+        return ev.State(self.id, state=self.state, pid=self.shown_pid(), restarts=self.restarts,
+                        reason=self.reason,
+                        since=self.since if self.state in (RUNNING_STATE, STOPPING) else 0.0)
 
     def shown_pid(self) -> int:
         """The pid a ``state`` event carries: the container's, while it has one."""
@@ -201,6 +205,12 @@ class Unit:
         if not await self._wait_dependencies():
             return
         existing = self._existing()
+        if existing is not None and existing.bundle != self.conf.bundle:
+            # Not ours: left alone, and not retried (the id stays taken).
+            self.say(f"{self.sup.root}/{self.id} belongs to another bundle ({existing.bundle}); "
+                     "it is left alone", "error")
+            self.set_state(FAILED, f"the id is taken by another bundle ({existing.bundle})")
+            return
         while not self.asked_to_stop():
             if existing is not None:
                 outcome = await self._adopt(existing)
@@ -237,13 +247,31 @@ class Unit:
         needs = self.conf.depends_on
         if not needs:
             return True
-        self.set_state(WAITING, "for " + ", ".join(needs))
+        def ready() -> bool:
+            return all(self.sup.is_running(d) for d in needs)
+
         with self._cancel_on_stop() as scope:
-            await self.sup.wait_until(lambda: all(self.sup.is_running(d) for d in needs))
+            while not ready():
+                self.set_state(WAITING, self._waiting_for(needs))
+                await self.sup.wait_until(
+                    lambda: ready() or self._waiting_for(needs) != self.reason)
         if scope.cancelled_caught:
             self.set_state(STOPPED, "stopped on request")
             return False
         return True
+
+    def _waiting_for(self, needs: list[str]) -> str:
+        """Why it waits: the dependencies not running, with the state of those that
+        will not run on their own (failed, stopped: until started or reloaded)."""
+        parts = []
+        for dep in needs:
+            unit = self.sup.units.get(dep)
+            if unit is not None and unit.state in (FAILED, STOPPED):  # its last state
+                parts.append(f"{dep} ({unit.state}: {unit.reason})" if unit.reason
+                             else f"{dep} ({unit.state})")
+            elif not self.sup.is_running(dep):
+                parts.append(dep)
+        return "for " + ", ".join(parts)
 
     def _existing(self) -> State | None:
         """The state of a container of this id already in --root (a previous
@@ -285,12 +313,6 @@ class Unit:
         """Watch a container a previous supervisor started, instead of a duplicate."""
         from fire.container.status import current
 
-        if state.bundle != self.conf.bundle:
-            self.say(f"{self.sup.root}/{self.id} belongs to another bundle ({state.bundle}); "
-                     "it is left alone", "error")
-            self.stop_requested = True
-            self.set_state(FAILED, "the id is taken by another bundle")
-            return policy.Outcome(failed_stage="adopt")
         status = current(state)
         fd = open_pidfd(state.pid, state.pidStart) if status in (RUNNING, PAUSED) else None
         if fd is None:  # created, stopped, creating: the set-up's `leftover` stage deletes it
@@ -322,9 +344,12 @@ class Unit:
         self.pid = 0
 
     async def _running(self, adopted: bool = False) -> policy.Outcome:
+        from fire.procfs import started_at
+
         if self.stop_requested:  # asked between the set-up and now
             self._end.set()
-        self.since = time.time()
+        # The process's own start: an adopted one has run since before us.
+        self.since = started_at(self.pid) or time.time()
         began = trio.current_time()
         self.set_state(RUNNING_STATE, "adopted" if adopted else "")
         async with trio.open_nursery() as nursery:

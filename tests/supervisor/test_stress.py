@@ -4,9 +4,10 @@ that must not go back, and stops along the real dependency edges."""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -108,7 +109,8 @@ def test_a_reload_does_not_make_a_changed_container_wait_for_an_unrelated_remove
         fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
         tmp_path: Path) -> None:
     web, cache, new = fire.unique_id("web"), fire.unique_id("cache"), fire.unique_id("new")
-    first = {web: {"bundle": str(bundles("web", "trap '' TERM; sleep 1000 & wait")),
+    first: dict[str, dict[str, Any]] = {
+        web: {"bundle": str(bundles("web", "trap '' TERM; sleep 1000 & wait")),
                    "stop_timeout": 5},
              cache: {"bundle": str(bundles("cache", SERVE))}}
     sup = supervise(toml(first))
@@ -124,6 +126,7 @@ def test_a_reload_does_not_make_a_changed_container_wait_for_an_unrelated_remove
     web_exit = sup.wait_for(lambda e: isinstance(e, ev.Exit) and e.id == web, after=mark)
     assert replaced.time < web_exit.time, "cache did not wait for web's 5 s stop"
     assert added.time < web_exit.time
+    assert isinstance(web_exit, ev.Exit)
     assert web_exit.signal == "SIGKILL"
     assert sup.terminate() == 0
 
@@ -150,3 +153,130 @@ def test_sigterm_stops_along_the_dependency_edges_in_parallel(
     assert exits[b] < stopping[a]
     assert exits[c] < stopping[a], "…and is gone before a begins"
     assert took < 4 + 3, took
+
+
+def test_reload_by_pid_file_and_by_fire_reload(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
+        tmp_path: Path) -> None:
+    one, two = fire.unique_id("one"), fire.unique_id("two")
+    pid_file = tmp_path / "supervise.pid"
+    first = {one: {"bundle": str(bundles("one", SERVE))}}
+    sup = supervise(toml(first), "--pid-file", str(pid_file))
+    sup.wait_state(one, "running")
+    assert pid_file.read_text() == f"{sup.proc.pid}\n"
+    # The README's way: kill -HUP "$(cat supervise.pid)"
+    (tmp_path / "fire.toml").write_text(toml({**first, two: {"bundle": str(bundles("two",
+                                                                                     SERVE))}}))
+    mark = sup.index()
+    os.kill(int(pid_file.read_text()), signal.SIGHUP)
+    sup.wait_state(two, "running", after=mark)
+    # fire reload: over the socket, with what changes (or why not) as its answer.
+    (tmp_path / "fire.toml").write_text(toml(first))
+    mark = sup.index()
+    r = fire("reload")
+    assert (r.code, r.out) == (0, "reload: 0 added, 1 removed, 0 changed\n"), r
+    sup.wait_state(two, "stopped", after=mark)
+    (tmp_path / "fire.toml").write_text(toml({one: {"bundle": "x", "restart": "sometimes"}}))
+    r = fire("reload")
+    assert r.code == 1
+    assert r.err.count("\n") == 1, r
+    assert "$.containers." in r.err, r
+    assert "restart: unknown value 'sometimes'" in r.err, r
+    assert "the configuration is unchanged" in r.err
+    assert sup.terminate() == 0
+    assert not pid_file.exists(), "removed at exit"
+
+
+def test_an_id_taken_by_another_bundle_stays_failed_and_its_dependants_say_why_they_wait(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    taken, web = fire.unique_id("taken"), fire.unique_id("web")
+    other = bundles("other", SERVE)
+    assert fire("create", "--bundle", str(other), taken).code == 0
+    sup = supervise(toml({taken: {"bundle": str(bundles("mine", SERVE))},
+                          web: {"bundle": str(bundles("web", SERVE)), "depends_on": [taken]}}))
+    failed = sup.wait_state(taken, "failed")
+    assert failed.reason == f"the id is taken by another bundle ({other})"
+    waiting = sup.wait_for(lambda e: isinstance(e, ev.State) and e.id == web
+                           and e.state == "waiting" and "failed" in e.reason)
+    assert isinstance(waiting, ev.State)
+    assert waiting.reason == f"for {taken} (failed: {failed.reason})"
+    time.sleep(1)
+    assert sup.states(taken)[-1] == "failed", "not 'stopped on request': nobody asked"
+    assert "stopped on request" not in [e.reason for e in sup.of(taken, ev.State)]
+    assert fire.state(taken)["status"] == "created", "the other bundle's container is untouched"
+    assert sup.terminate() == 0
+    assert fire("delete", "--force", taken).code == 0
+
+
+def metrics_port(sup: Supervised) -> int:
+    found: list[int] = []
+
+    def bound() -> bool:
+        import re
+
+        m = re.search(r"metrics on http://[^:]+:(\d+)/metrics", sup.stderr())
+        if m:
+            found.append(int(m.group(1)))
+        return bool(m)
+
+    assert wait_until(bound), sup.stderr()
+    return found[0]
+
+
+def restarts_metric(port: int, cid: str) -> float:
+    from tests.supervisor.test_metrics import scrape
+
+    return scrape(port)["fire_container_restarts_total", (("id", cid),)]
+
+
+def test_restart_counters_never_go_back_for_the_same_id(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
+        tmp_path: Path) -> None:
+    from fire.supervisor.client import request
+
+    cid = fire.unique_id("count")
+    table = {"bundle": str(bundles("count", SERVE)), "restart": "always"}
+    sup = supervise(toml({cid: table}), "--metrics", "127.0.0.1:0")
+    port = metrics_port(sup)
+    sup.wait_state(cid, "running")
+    mark = sup.index()
+    assert request(str(fire.root), ev.Kill(id=cid, signal="KILL")).ok
+    assert sup.wait_state(cid, "running", after=mark).restarts == 1, "restarted by the policy"
+    assert restarts_metric(port, cid) == 1
+    mark = sup.index()
+    assert request(str(fire.root), ev.Restart(id=cid)).ok  # the TUI's `r`
+    again = sup.wait_state(cid, "running", after=mark)
+    assert again.restarts == 1, "a restart on request does not count, nor reset the count"
+    assert restarts_metric(port, cid) == 1
+    mark = sup.index()
+    (tmp_path / "fire.toml").write_text(toml({cid: {**table, "stop_timeout": 7}}))
+    sup.signal(signal.SIGHUP)
+    changed = sup.wait_state(cid, "running", after=mark)
+    assert changed.restarts == 1, "a reload that changes it keeps its count"
+    assert restarts_metric(port, cid) == 1
+    assert sup.terminate() == 0
+
+
+def test_an_adopted_container_s_uptime_is_its_process_s(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    import re
+
+    cid = fire.unique_id("uptime")
+    config = toml({cid: {"bundle": str(bundles("uptime", SERVE))}})
+    first = supervise(config)
+    started = first.wait_state(cid, "running")
+    assert abs(started.since - started.time) < 2
+    first.proc.kill()
+    first.proc.wait()
+    time.sleep(3)
+    second = supervise(config)
+    adopted = second.wait_state(cid, "running")
+    assert adopted.reason == "adopted"
+    assert abs(adopted.since - started.since) < 0.05, "the process's start, not the adoption"
+    second.signal(signal.SIGUSR1)
+    row = re.compile(rf"{cid}\s+running\s+{started.pid}\s+(\d+)s\s")
+    assert wait_until(lambda: row.search(second.stderr()) is not None), second.stderr()
+    found = row.search(second.stderr())
+    assert found is not None
+    assert int(found.group(1)) >= 3
+    assert second.terminate() == 0
