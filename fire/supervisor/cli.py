@@ -66,6 +66,7 @@ def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[
         raise UsageError("nothing to supervise: give --config FILE or BUNDLE directories")
     config = cfg.load(config_path) if config_path else cfg.Config()
     config = cfg.with_bundles(config, bundles)
+    cfg.check_bundles(config, bundles)
     address = None
     if metrics is not None:
         from fire.supervisor.metrics import parse_address

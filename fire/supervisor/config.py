@@ -57,7 +57,7 @@ from fire.store import valid_id
 from fire.supervisor.files import DEFAULT_LOG_BYTES, DEFAULT_LOG_FILES
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -98,6 +98,9 @@ class Container(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     ports: list[str] = msgspec.field(default_factory=list)
     rootfs: Rootfs | None = None
     volumes: list[str] = msgspec.field(default_factory=list)
+    # The bundle may not exist yet (made later by another tool): wait for it
+    # instead of refusing the file.
+    wait_for_bundle: bool = False
 
     def create_flags(self) -> list[str]:
         """The ``fire create`` flags of the network and storage keys."""
@@ -288,6 +291,32 @@ def load(path: str) -> Config:
         raise ConfigError("", "larger than 1 MiB", path)
     config = parse(data, path, os.path.dirname(os.path.abspath(path)))
     return msgspec.structs.replace(config, path=os.path.abspath(path))
+
+
+def bundle_problem(bundle: str) -> str | None:
+    """Why ``bundle`` cannot be created from (a template), or None."""
+    if not os.path.isdir(bundle):
+        return "no such directory" if not os.path.lexists(bundle) else "not a directory"
+    if not os.path.isfile(os.path.join(bundle, "config.json")):
+        return "no config.json in it"
+    return None
+
+
+def check_bundles(config: Config, bare: Sequence[str] = ()) -> None:
+    """Every bundle exists (unless its container says ``wait_for_bundle``): a
+    missing one is an error when the file is read, not a start retried for ever.
+    ``bare``: the BUNDLE arguments (named by their path, not the file's)."""
+    given = {os.path.abspath(b).rstrip("/") for b in bare}
+    for cid, c in config.containers.items():
+        if c.wait_for_bundle:
+            continue
+        problem = bundle_problem(c.bundle)
+        if problem is None:
+            continue
+        if c.bundle in given or config.path is None:
+            raise ConfigError("", problem, c.bundle)
+        raise ConfigError(f"{_key_path('$.containers', cid)}.bundle", "{path}: " + problem,
+                          config.path, path=c.bundle)
 
 
 def with_bundles(config: Config, bundles: list[str]) -> Config:

@@ -403,6 +403,7 @@ class Supervisor:
             return ev.Reply(ok=False, error=text)
         try:
             new = cfg.with_bundles(cfg.load(self.config.path), self.bundles)
+            cfg.check_bundles(new, self.bundles)
         except FireError as exc:
             text = f"{exc}; the configuration is unchanged"
             self.bus.publish(ev.Log(id="", level="error", text=f"reload: {text}"))

@@ -83,6 +83,7 @@ STOPPING = "stopping"
 RESTARTING = "restarting"
 STOPPED = "stopped"
 FAILED = "failed"
+BUNDLE_POLL = 1.0  # seconds between looks for a bundle that is to appear (wait_for_bundle)
 STATES = (WAITING, CREATING, CREATED, RUNNING_STATE, STOPPING, RESTARTING, STOPPED, FAILED)
 
 class Unit:
@@ -211,6 +212,8 @@ class Unit:
                      "it is left alone", "error")
             self.set_state(FAILED, f"the id is taken by another bundle ({existing.bundle})")
             return
+        if existing is None and not await self._wait_bundle():
+            return
         while not self.asked_to_stop():
             if existing is not None:
                 outcome = await self._adopt(existing)
@@ -255,6 +258,25 @@ class Unit:
                 self.set_state(WAITING, self._waiting_for(needs))
                 await self.sup.wait_until(
                     lambda: ready() or self._waiting_for(needs) != self.reason)
+        if scope.cancelled_caught:
+            self.set_state(STOPPED, "stopped on request")
+            return False
+        return True
+
+    async def _wait_bundle(self) -> bool:
+        """``wait_for_bundle``: wait (state ``waiting``) until the bundle is there;
+        False when stopped meanwhile."""
+        from fire.i18n import render
+        from fire.supervisor.config import bundle_problem
+
+        if not self.conf.wait_for_bundle:
+            return True
+        with self._cancel_on_stop() as scope:
+            while (problem := bundle_problem(self.conf.bundle)) is not None:
+                reason = f"for its bundle: {self.conf.bundle}: {render(problem, {})}"
+                if (self.state, self.reason) != (WAITING, reason):
+                    self.set_state(WAITING, reason)
+                await trio.sleep(BUNDLE_POLL)
         if scope.cancelled_caught:
             self.set_state(STOPPED, "stopped on request")
             return False

@@ -280,3 +280,62 @@ def test_an_adopted_container_s_uptime_is_its_process_s(
     assert found is not None
     assert int(found.group(1)) >= 3
     assert second.terminate() == 0
+
+
+def test_a_missing_bundle_is_an_error_when_the_file_is_read(
+        fire: Fire, bundles: Bundles, tmp_path: Path) -> None:
+    from tests.supervisor.test_supervise import run_supervise
+
+    cid, ok = fire.unique_id("missing"), fire.unique_id("ok")
+    path = tmp_path / "fire.toml"
+    missing = tmp_path / "nowhere"
+    path.write_text(toml({ok: {"bundle": str(bundles("ok", SERVE))},
+                          cid: {"bundle": str(missing)}}))
+    r = run_supervise("--config", str(path), root=fire.root)
+    assert (r.returncode, r.stderr) == (1, f"fire-supervise: invalid {path}: $.containers.{cid}"
+                                           f".bundle: {missing}: no such directory\n")
+    assert not fire.root.exists(), "nothing started"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run_supervise(str(empty), root=fire.root)
+    assert (r.returncode, r.stderr) == (1, f"fire-supervise: invalid {empty}: no config.json "
+                                           "in it\n")
+    assert not fire.root.exists()
+
+
+def test_a_reload_with_a_missing_bundle_changes_nothing(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
+        tmp_path: Path) -> None:
+    cid, new = fire.unique_id("keep"), fire.unique_id("new")
+    first = {cid: {"bundle": str(bundles("keep", SERVE))}}
+    sup = supervise(toml(first))
+    pid = sup.wait_state(cid, "running").pid
+    (tmp_path / "fire.toml").write_text(toml({**first, new: {"bundle": str(tmp_path / "no")}}))
+    mark = sup.index()
+    sup.signal(signal.SIGHUP)
+    error = sup.wait_for(lambda e: isinstance(e, ev.Log) and e.level == "error", after=mark)
+    assert isinstance(error, ev.Log)
+    assert f"$.containers.{new}.bundle: {tmp_path / 'no'}: no such directory" in error.text
+    assert "the configuration is unchanged" in error.text
+    time.sleep(0.5)
+    assert not sup.of(new), "nothing of it started"
+    assert fire.state(cid)["pid"] == pid
+    assert sup.terminate() == 0
+
+
+def test_a_bundle_marked_to_appear_later_is_waited_for(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised],
+        tmp_path: Path) -> None:
+    cid, web = fire.unique_id("later"), fire.unique_id("web")
+    later = bundles.base / "later"
+    sup = supervise(toml({cid: {"bundle": str(later), "wait_for_bundle": True},
+                          web: {"bundle": str(bundles("web", SERVE)), "depends_on": [cid]}}))
+    waiting = sup.wait_state(cid, "waiting")
+    assert waiting.reason == f"for its bundle: {later}: no such directory"
+    assert sup.wait_state(web, "waiting").reason == f"for {cid}"
+    time.sleep(1.5)
+    assert not sup.of(cid, ev.StageStarted), "no start tried, no backoff"
+    bundles("later", SERVE)
+    sup.wait_state(cid, "running")
+    sup.wait_state(web, "running")
+    assert sup.terminate() == 0
