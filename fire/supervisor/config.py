@@ -159,6 +159,40 @@ def _convert(raw: object, typ: type[Any], where: str, document: str) -> Any:
                           **err.detail_params) from None
 
 
+# Durations: a number of seconds or a string (``500ms``, ``2s``, ``1m30s``).
+SETTINGS_DURATIONS = ("stats_interval",)
+CONTAINER_DURATIONS = ("stop_timeout",)
+HEALTH_DURATIONS = ("interval", "timeout", "start_period")
+
+
+def _durations(table: object, keys: tuple[str, ...], where: str, document: str) -> object:
+    """``table`` with its duration strings among ``keys`` turned into seconds
+    (fire.durations: ``fire events --interval``'s parser); numbers stay as they are."""
+    if not isinstance(table, dict) or not any(isinstance(table.get(k), str) for k in keys):
+        return table
+    from fire.durations import parse_duration
+    from fire.errors import UsageError
+
+    out = dict(table)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, str):
+            try:
+                out[key] = parse_duration(value.strip())
+            except UsageError as exc:
+                raise ConfigError(f"{where}.{key}", exc.template, document,
+                                  **exc.params) from None
+    return out
+
+
+def _container_durations(table: object, where: str, document: str) -> object:
+    table = _durations(table, CONTAINER_DURATIONS, where, document)
+    if isinstance(table, dict) and isinstance(table.get("healthcheck"), dict):
+        table = {**table, "healthcheck": _durations(table["healthcheck"], HEALTH_DURATIONS,
+                                                    f"{where}.healthcheck", document)}
+    return table
+
+
 def _check_signal(text: str, where: str, document: str) -> str:
     from fire.errors import UsageError
 
@@ -267,13 +301,16 @@ def parse(data: bytes, document: str = "fire.toml", base_dir: str = ".") -> Conf
     if unknown:
         raise ConfigError(f"$.{unknown[0]}", "unknown table (expected containers or supervisor)",
                           document)
-    settings = _convert(raw.get("supervisor", {}), Settings, "$.supervisor", document)
+    settings = _convert(_durations(raw.get("supervisor", {}), SETTINGS_DURATIONS,
+                                   "$.supervisor", document), Settings, "$.supervisor", document)
     tables = raw.get("containers", {})
     if not isinstance(tables, dict):
         raise ConfigError("$.containers", "expected a table of containers", document)
     containers: dict[str, Container] = {}
     for cid, table in tables.items():
-        c: Container = _convert(table, Container, _key_path("$.containers", cid), document)
+        where = _key_path("$.containers", cid)
+        c: Container = _convert(_container_durations(table, where, document), Container, where,
+                                document)
         bundle = os.path.normpath(os.path.join(base_dir, os.path.expanduser(c.bundle)))
         containers[cid] = msgspec.structs.replace(c, bundle=os.path.abspath(bundle))
     _validate(containers, document)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from fire.supervisor.supervisor import Supervisor
 
 MAX_REQUEST = 8192
+# fire_container_healthy; "" (no health check) is -1.
+HEALTHY_VALUE = {"healthy": 1.0, "failing": 0.0, "unhealthy": 0.0, "starting": 0.5}
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -49,7 +51,8 @@ class Collector:
                                        "restarts of the container by the supervisor",
                                        labels=["id"])
         healthy = GaugeMetricFamily("fire_container_healthy",
-                                    "1 healthy, 0 failing or unhealthy, -1 unknown",
+                                    "1 healthy, 0 failing or unhealthy, 0.5 starting (no "
+                                    "verdict yet), -1 no health check",
                                     labels=["id"])
         cpu = CounterMetricFamily("fire_container_cpu_seconds",
                                   "CPU time used by the container's cgroup", labels=["id"])
@@ -61,8 +64,7 @@ class Collector:
             for name in STATES:
                 state.add_metric([cid, name], 1.0 if unit.state == name else 0.0)
             restarts.add_metric([cid], unit.restarts)
-            healthy.add_metric([cid], {"healthy": 1.0, "failing": 0.0, "unhealthy": 0.0}.get(
-                unit.health, -1.0))
+            healthy.add_metric([cid], HEALTHY_VALUE.get(unit.health, -1.0))
             if unit.cgroup is None or unit.pidfd < 0:
                 continue
             sample = self.sup.cgroups.sample(unit.cgroup)

@@ -290,9 +290,10 @@ class Supervisor:
                     now.state, now.pid, now.restarts, now.reason)):
                 out.append(now)
             health = last.get((cid, ev.Health))
-            if unit.health and not (isinstance(health, ev.Health)
-                                    and health.status == unit.health):
-                out.append(ev.Health(cid, status=unit.health))
+            if unit.health and not (isinstance(health, ev.Health) and (
+                    health.status, health.failures) == (unit.health, unit.health_failures)):
+                out.append(ev.Health(cid, status=unit.health, failures=unit.health_failures,
+                                     output=unit.health_output))
             if unit.sample is not None and unit.pidfd >= 0 and (cid, ev.Stats) not in last:
                 s = unit.sample
                 out.append(ev.Stats(cid, cpu=s.cpu, memory=s.memory, pids=s.pids))
@@ -302,7 +303,7 @@ class Supervisor:
         """SIGUSR1: a table of the containers in the log."""
         rows = []
         for cid, unit in self.units.items():
-            s = unit.sample
+            s = unit.sample if unit.pidfd >= 0 else None  # a stopped one's are gone
             rows.append([cid, unit.state, str(unit.pid or "-"), _duration(unit.uptime),
                          str(unit.restarts), unit.health or "-",
                          "-" if s is None or s.cpu is None else f"{s.cpu:.2f}s",

@@ -83,6 +83,7 @@ STOPPING = "stopping"
 RESTARTING = "restarting"
 STOPPED = "stopped"
 FAILED = "failed"
+HEALTH_OUTPUT = 4096  # characters of a check's output kept (its end) in the health event
 BUNDLE_POLL = 1.0  # seconds between looks for a bundle that is to appear (wait_for_bundle)
 STATES = (WAITING, CREATING, CREATED, RUNNING_STATE, STOPPING, RESTARTING, STOPPED, FAILED)
 
@@ -103,6 +104,8 @@ class Unit:
         self.policy_restarts = 0  # this unit's, for max_restarts (a new unit starts over)
         self.streak = 0
         self.health = ""
+        self.health_failures = 0  # consecutive failed checks (the last health event's)
+        self.health_output = ""  # the last check's output (its last HEALTH_OUTPUT characters)
         self.sample: Sample | None = None
         self.oom_kills = 0
         self.output: Output | None = None
@@ -364,6 +367,7 @@ class Unit:
         self.sup.reaper.watched.discard(self.pid)
         self.pidfd = -1
         self.pid = 0
+        self.sample = None  # a reading of a process that is gone: not shown any more
 
     async def _running(self, adopted: bool = False) -> policy.Outcome:
         from fire.procfs import started_at
@@ -537,20 +541,23 @@ class Unit:
         assert hc is not None
         failures = 0
         began = trio.current_time()
-        self.health = policy.STARTING
+        self.health, self.health_failures, self.health_output = policy.STARTING, 0, ""
         self.publish(ev.Health(id=self.id, status=self.health))
         while True:
             await trio.sleep(hc.interval)
             try:
                 result = await self.sup.engine.run("exec", self.id, *hc.command,
-                                                   limit=hc.timeout)
-                ok, detail = result.code == 0, result.error
+                                                   limit=hc.timeout, merged=True)
+                ok, detail, output = result.code == 0, result.error, result.stderr
             except OSError as exc:  # could not even start `fire exec`: a failed check
-                ok, detail = False, describe(exc)
+                ok, detail, output = False, describe(exc), ""
             grace = trio.current_time() - began < hc.start_period
             self.health, failures = policy.health_step(failures, ok, hc.retries, grace)
+            # What the check printed (its end: the verdict is usually last), else why it failed.
+            output = output[-HEALTH_OUTPUT:] if output.strip() else ("" if ok else detail)
+            self.health_failures, self.health_output = failures, output
             self.publish(ev.Health(self.id, status=self.health, failures=failures,
-                                   output="" if ok else detail))
+                                   output=output))
             self.sup.changed()
             if self.health == policy.UNHEALTHY:
                 self.unhealthy = True

@@ -339,3 +339,20 @@ def test_a_bundle_marked_to_appear_later_is_waited_for(
     sup.wait_state(cid, "running")
     sup.wait_state(web, "running")
     assert sup.terminate() == 0
+
+
+def test_fire_logs_follow_of_an_unknown_id_says_it_waits_for_it(fire: Fire) -> None:
+    import select
+    import subprocess
+
+    with fire.popen("logs", "-f", "no-such-ctr", stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE) as proc:
+        try:
+            assert proc.stderr is not None
+            ready, _, _ = select.select([proc.stderr], [], [], 10)
+            assert ready, "fire logs -f waits silently"
+            line = proc.stderr.readline()
+        finally:
+            proc.kill()
+    assert line == (f"fire: warning: no container no-such-ctr in {fire.root} (and no output "
+                    "recorded): waiting for it to appear\n")
