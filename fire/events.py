@@ -271,9 +271,9 @@ def summary(event: AnyEvent) -> str:
     if isinstance(event, Oom):
         return f"the OOM killer killed {event.count} process(es)"
     if isinstance(event, Health):
+        last = event.output.strip().splitlines()[-1:]  # one line: the check's last
         return f"health: {event.status}" + (f" ({event.failures} failed)" if event.failures
-                                            else "") + (f": {event.output}" if event.output
-                                                        else "")
+                                            else "") + (f": {last[0]}" if last else "")
     if isinstance(event, Stats):
         parts = []
         if event.cpu is not None:

@@ -64,14 +64,14 @@ def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[
 
     if config_path is None and not bundles:
         raise UsageError("nothing to supervise: give --config FILE or BUNDLE directories")
-    config = cfg.load(config_path) if config_path else cfg.Config()
-    config = cfg.with_bundles(config, bundles)
-    cfg.check_bundles(config, bundles)
     address = None
-    if metrics is not None:
+    if metrics is not None:  # the command line first, then the file
         from fire.supervisor.metrics import parse_address
 
         address = parse_address(metrics)
+    config = cfg.load(config_path) if config_path else cfg.Config()
+    config = cfg.with_bundles(config, bundles)
+    cfg.check_bundles(config, bundles)
 
     import trio
 

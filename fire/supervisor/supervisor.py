@@ -6,8 +6,9 @@ each container's output follower (and a terminal's pump).  The supervisor itself
 only decides *which* units run: at start (every container of the file; those that
 depend on others wait for them to run), on a reload (``SIGHUP``: added ones start,
 removed ones stop, changed ones are replaced, the others are not touched) and at
-the end (``SIGTERM``: every unit stops, in reverse dependency order, the units of
-one level at once).
+the end (``SIGTERM``: every unit stops).  Stops follow the reverse dependency
+edges: a unit stops as soon as those that depend on it are gone, independent ones
+at once (``stop_units``).
 
 One supervisor per ``--root`` (an flock on ``@supervisor.lock``): two would both
 try to own the same containers.
@@ -25,7 +26,6 @@ import trio
 
 from fire import events as ev
 from fire.errors import FireError, UsageError
-from fire.lifecycle.stages import Stage, levels
 from fire.signals.table import name as signal_name
 from fire.signals.table import parse as parse_signal
 from fire.store import Store
@@ -49,12 +49,6 @@ if TYPE_CHECKING:
 
 FLUSH_GRACE = 2.0  # seconds subscribers get to receive the last events at exit
 ORPHAN_TICK = 5.0  # reap orphans this often even without SIGCHLD (it coalesces)
-
-
-def stop_levels(deps: dict[str, list[str]]) -> list[list[str]]:
-    """Groups of ids to stop one after the other: dependants before what they need."""
-    graph = tuple(Stage(cid, tuple(needs)) for cid, needs in deps.items())
-    return [sorted(level) for level in reversed(levels(graph))]
 
 
 class Supervisor:

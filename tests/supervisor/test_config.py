@@ -8,7 +8,7 @@ import pytest
 
 from fire.errors import ConfigError, FireError
 from fire.supervisor import config as cfg
-from fire.supervisor.supervisor import stop_levels
+from fire.supervisor.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -152,9 +152,35 @@ def test_containers_compare_equal_when_unchanged() -> None:
     assert a["web"] != b["web"]
 
 
-def test_stop_levels_are_reverse_dependency_order() -> None:
+def test_stops_follow_the_dependency_edges_in_parallel(tmp_path: Path) -> None:
+    """Each unit stops once its dependants are gone; the whole takes the longest
+    chain (web → api → db: 3 s), not a sum of levels (solo is not in a level)."""
+    import trio
+    import trio.testing
+
+    sup = Supervisor(str(tmp_path / "root"), cfg.Config())
     deps = {"db": [], "cache": [], "api": ["db", "cache"], "web": ["api"], "solo": []}
-    assert stop_levels(deps) == [["web"], ["api"], ["cache", "db", "solo"]]
+    took = {"db": 1.0, "cache": 0.5, "api": 1.0, "web": 1.0, "solo": 2.5}
+    began: dict[str, float] = {}
+    ended: dict[str, float] = {}
+
+    class Stopping:
+        def __init__(self, cid: str) -> None:
+            self.cid = cid
+
+        async def stop(self) -> None:
+            began[self.cid] = trio.current_time()
+            await trio.sleep(took[self.cid])
+            ended[self.cid] = trio.current_time()
+
+    sup.units = {cid: Stopping(cid) for cid in deps}  # type: ignore[misc]
+
+    async def main() -> None:
+        await sup.stop_units(list(deps), deps)
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert began == {"web": 0, "solo": 0, "api": 1, "db": 2, "cache": 2}
+    assert max(ended.values()) == 3, "the longest chain, not 1 + 1 + 2.5"
 
 
 NET_STORAGE = b"""

@@ -28,6 +28,13 @@ STRAY = [signal.SIGUSR2, signal.SIGALRM, signal.SIGQUIT, signal.SIGPWR, signal.S
          signal.SIGABRT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGRTMIN + 3]
 
 
+def up(sup: Supervised, cid: str, after: int = 0) -> None:
+    """The container wrote "up": its TERM trap is set (pid 1 without a handler
+    ignores SIGTERM, and a stop would wait for stop_timeout)."""
+    sup.wait_for(lambda e: isinstance(e, ev.Log) and e.id == cid and e.text == "up",
+                 after=after)
+
+
 def ignored(sup: Supervised, name: str, after: int) -> ev.AnyEvent:
     return sup.wait_for(lambda e: isinstance(e, ev.Log) and e.id == "" and e.level == "warning"
                         and e.text.startswith(f"{name}: ") and "ignored" in e.text,
@@ -116,6 +123,7 @@ def test_a_reload_does_not_make_a_changed_container_wait_for_an_unrelated_remove
     sup = supervise(toml(first))
     for cid in first:
         sup.wait_state(cid, "running")
+    up(sup, cache)
     mark = sup.index()
     (tmp_path / "fire.toml").write_text(toml({
         cache: {"bundle": first[cache]["bundle"], "stop_timeout": 3},
@@ -124,7 +132,7 @@ def test_a_reload_does_not_make_a_changed_container_wait_for_an_unrelated_remove
     replaced = sup.wait_state(cache, "running", after=mark)
     added = sup.wait_state(new, "running", after=mark)
     web_exit = sup.wait_for(lambda e: isinstance(e, ev.Exit) and e.id == web, after=mark)
-    assert replaced.time < web_exit.time, "cache did not wait for web's 5 s stop"
+    assert replaced.time < web_exit.time, sup.stderr()  # cache did not wait for web's 5 s stop
     assert added.time < web_exit.time
     assert isinstance(web_exit, ev.Exit)
     assert web_exit.signal == "SIGKILL"
@@ -142,7 +150,7 @@ def test_sigterm_stops_along_the_dependency_edges_in_parallel(
         c: {"bundle": str(bundles("c", SLOW_STOP))},
     }))
     for cid in (a, b, c):
-        sup.wait_state(cid, "running")
+        up(sup, cid)
     began = time.monotonic()
     assert sup.terminate() == 0
     took = time.monotonic() - began
@@ -238,11 +246,12 @@ def test_restart_counters_never_go_back_for_the_same_id(
     table = {"bundle": str(bundles("count", SERVE)), "restart": "always"}
     sup = supervise(toml({cid: table}), "--metrics", "127.0.0.1:0")
     port = metrics_port(sup)
-    sup.wait_state(cid, "running")
+    up(sup, cid)
     mark = sup.index()
     assert request(str(fire.root), ev.Kill(id=cid, signal="KILL")).ok
     assert sup.wait_state(cid, "running", after=mark).restarts == 1, "restarted by the policy"
     assert restarts_metric(port, cid) == 1
+    up(sup, cid, mark)
     mark = sup.index()
     assert request(str(fire.root), ev.Restart(id=cid)).ok  # the TUI's `r`
     again = sup.wait_state(cid, "running", after=mark)
