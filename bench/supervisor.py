@@ -123,6 +123,7 @@ class Listener:
 
     def __init__(self, root: str) -> None:
         self.events: list[tuple[float, ev.AnyEvent]] = []
+        self.up: set[str] = set()
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._run, args=(root,), daemon=True)
         self.thread.start()
@@ -132,15 +133,16 @@ class Listener:
             now = time.time()
             with self.cond:
                 self.events.append((now, event))
+                if isinstance(event, ev.State):  # kept as they come: no rescan per look
+                    if event.state == "running":
+                        self.up.add(event.id)
+                    else:
+                        self.up.discard(event.id)
                 self.cond.notify_all()
 
     def running(self) -> set[str]:
         with self.cond:
-            state: dict[str, str] = {}
-            for _, e in self.events:
-                if isinstance(e, ev.State):
-                    state[e.id] = e.state
-            return {cid for cid, s in state.items() if s == "running"}
+            return set(self.up)
 
     def wait(self, condition: object, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

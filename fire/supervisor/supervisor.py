@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from fire.supervisor.output import Output
 
 FLUSH_GRACE = 2.0  # seconds subscribers get to receive the last events at exit
+SAMPLE_GROUP = 25  # containers whose cgroups are read in one go (see _sample_stats)
 ORPHAN_TICK = 5.0  # reap orphans this often even without SIGCHLD (it coalesces)
 
 
@@ -255,18 +256,28 @@ class Supervisor:
             self.reap_orphans()
 
     async def _sample_stats(self) -> None:
+        """Every container once per ``stats_interval``, in groups of ``SAMPLE_GROUP``
+        spread over the interval: 1,000 cgroups read at once would hold the loop
+        for tens of milliseconds (every signal, request and event would wait)."""
         while True:
-            await trio.sleep(self.config.settings.stats_interval)
-            for unit in list(self.units.values()):
-                if unit.cgroup is None or unit.pidfd < 0:
-                    continue
-                sample = self.cgroups.sample(unit.cgroup)
-                unit.sample = sample
-                self.bus.publish(ev.Stats(id=unit.id, cpu=sample.cpu, memory=sample.memory,
-                                          pids=sample.pids))
-                if sample.oom_kills and sample.oom_kills > unit.oom_kills:
-                    self.bus.publish(ev.Oom(id=unit.id, count=sample.oom_kills - unit.oom_kills))
-                    unit.oom_kills = sample.oom_kills
+            units = [u for u in self.units.values() if u.cgroup is not None and u.pidfd >= 0]
+            groups = max(1, -(-len(units) // SAMPLE_GROUP))
+            pause = self.config.settings.stats_interval / groups
+            for i in range(groups):
+                await trio.sleep(pause)
+                self._sample(units[i * SAMPLE_GROUP:(i + 1) * SAMPLE_GROUP])
+
+    def _sample(self, units: list[Unit]) -> None:
+        for unit in units:
+            if unit.cgroup is None or unit.pidfd < 0:  # gone since the list was made
+                continue
+            sample = self.cgroups.sample(unit.cgroup)
+            unit.sample = sample
+            self.bus.publish(ev.Stats(id=unit.id, cpu=sample.cpu, memory=sample.memory,
+                                      pids=sample.pids))
+            if sample.oom_kills and sample.oom_kills > unit.oom_kills:
+                self.bus.publish(ev.Oom(id=unit.id, count=sample.oom_kills - unit.oom_kills))
+                unit.oom_kills = sample.oom_kills
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self, replayed: list[ev.AnyEvent]) -> list[ev.AnyEvent]:
