@@ -98,7 +98,7 @@ class Unit:
         self.pidfd = -1
         self.cgroup: str | None = None
         self.terminal = False  # process.terminal: its output comes through a pty
-        self.since = 0.0  # time.time() it entered "running"
+        self.since = 0.0  # when its process started (epoch s; an adopted one's too)
         self.run = 0
         self.restarts = 0  # the id's restarts while the supervisor lives (never goes back)
         self.policy_restarts = 0  # this unit's, for max_restarts (a new unit starts over)
@@ -253,6 +253,7 @@ class Unit:
         needs = self.conf.depends_on
         if not needs:
             return True
+
         def ready() -> bool:
             return all(self.sup.is_running(d) for d in needs)
 
