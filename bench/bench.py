@@ -619,6 +619,13 @@ SUPERVISOR_LABELS = {
     "signal_event_ms_median": ("signal -> event, median", "ms"),
     "signal_event_ms_p99": ("signal -> event, p99", "ms"),
     "stats_delivery_ms_median": ("stats event delivery, median", "ms"),
+    "idle_cpu_percent": ("idle CPU, stats every 1 s", "% of a core"),
+    "idle_cpu_default_percent": ("idle CPU, stats every 5 s", "% of a core"),
+    "list_seconds": ("fire list", "s"),
+    "list_json_seconds": ("fire list --format json", "s"),
+    "stop_seconds": ("SIGTERM -> all stopped", "s"),
+    "load_before": ("load average before", ""),
+    "load_after": ("load average after", ""),
 }
 
 
@@ -649,7 +656,9 @@ def supervisor_numbers(count: int, quick: bool) -> list[str]:
              "(bench/supervisor.py):"]
     for key, value in numbers.items():
         label, unit = SUPERVISOR_LABELS.get(key, (key, ""))
-        if key != "containers":
+        if isinstance(value, str):
+            lines.append(f"  {label:<32} {value}")
+        elif key != "containers":
             lines.append(f"  {label:<32} {value:10.1f} {unit}")
     marginal = numbers.get("marginal_rss_kib")
     if isinstance(marginal, (int, float)):

@@ -1,6 +1,7 @@
 """Benchmark of fire-supervise (not a test): one supervisor, N busybox containers.
 
-    python bench/supervisor.py [--containers N] [--json]        (as root)
+    python bench/supervisor.py [--containers N] [--parallel P] [--profile DIR] [--json]
+                                                                     (as root)
 
 Measures, in one supervisor process:
 
@@ -10,7 +11,14 @@ Measures, in one supervisor process:
 * how long the N - 1 added containers took to all reach ``running``;
 * event latency: SIGUSR1 sent to the supervisor → its ``signal`` event read by a
   subscriber on the socket (median and p99 of ``--samples``), with N containers
-  running, and the delivery delay of ``stats`` events (publish → read).
+  running, and the delivery delay of ``stats`` events (publish → read);
+* its idle CPU with N running (utime + stime over ``IDLE_SECONDS``, as % of a core);
+* the cost of ``fire list`` and ``fire list --format json`` with N containers;
+* how long SIGTERM takes to stop all N (until the supervisor exits);
+* the machine's load average before and after (it is shared: say so with the figures).
+
+``--profile DIR``: py-spy records the supervisor (start, idle, stop) into
+DIR/{start,idle,stop}.txt (``pip install py-spy``).
 
 ``run(n)`` returns the numbers as a dict, for bench/bench.py.
 """
@@ -36,6 +44,7 @@ from fire import events as ev  # noqa: E402
 from fire.supervisor.client import subscribe  # noqa: E402
 
 SERVE = "trap 'exit 0' TERM; sleep 100000 & wait"
+IDLE_SECONDS = 10.0
 
 
 def rss_kib(pid: int) -> int:
@@ -64,8 +73,46 @@ def make_bundles(base: Path, n: int, tag: str) -> dict[str, Path]:
     return out
 
 
-def write_config(path: Path, bundles: dict[str, Path], stats_interval: float) -> None:
-    lines = ["[supervisor]", f"stats_interval = {stats_interval}", "parallel_starts = 4"]
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+class Profiler:
+    """py-spy recording the supervisor for one phase (``--profile``), or nothing."""
+
+    def __init__(self, directory: str | None, pid: int, phase: str) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            self.proc = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "50",
+                 "--output", os.path.join(directory, f"{phase}.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(60)
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    began = time.monotonic()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    return time.monotonic() - began
+
+
+def write_config(path: Path, bundles: dict[str, Path], stats_interval: float,
+                 parallel: int = 4) -> None:
+    lines = ["[supervisor]", f"stats_interval = {stats_interval}", f"parallel_starts = {parallel}"]
     for cid, bundle in bundles.items():
         lines += [f"[containers.{cid}]", f'bundle = "{bundle}"', "stop_timeout = 5"]
     path.write_text("\n".join(lines) + "\n")
@@ -76,6 +123,7 @@ class Listener:
 
     def __init__(self, root: str) -> None:
         self.events: list[tuple[float, ev.AnyEvent]] = []
+        self.up: set[str] = set()
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._run, args=(root,), daemon=True)
         self.thread.start()
@@ -85,15 +133,16 @@ class Listener:
             now = time.time()
             with self.cond:
                 self.events.append((now, event))
+                if isinstance(event, ev.State):  # kept as they come: no rescan per look
+                    if event.state == "running":
+                        self.up.add(event.id)
+                    else:
+                        self.up.discard(event.id)
                 self.cond.notify_all()
 
     def running(self) -> set[str]:
         with self.cond:
-            state: dict[str, str] = {}
-            for _, e in self.events:
-                if isinstance(e, ev.State):
-                    state[e.id] = e.state
-            return {cid for cid, s in state.items() if s == "running"}
+            return set(self.up)
 
     def wait(self, condition: object, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -106,7 +155,8 @@ class Listener:
         return True
 
 
-def run(n: int = 100, samples: int = 50) -> dict[str, float]:
+def run(n: int = 100, samples: int = 50, parallel: int = 4,
+        profile: str | None = None) -> dict[str, float | str]:
     if os.geteuid() != 0:
         raise SystemExit("bench/supervisor.py runs containers: run it as root")
     with tempfile.TemporaryDirectory(prefix="fire-bench-sv-") as tmp:
@@ -115,7 +165,8 @@ def run(n: int = 100, samples: int = 50) -> dict[str, float]:
         bundles = make_bundles(base, n, os.urandom(3).hex())
         first = dict(list(bundles.items())[:1])
         config = base / "fire.toml"
-        write_config(config, first, stats_interval=1.0)
+        write_config(config, first, stats_interval=1.0, parallel=parallel)
+        load_before = load_average()
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         proc = subprocess.Popen([sys.executable, "-m", "fire.supervisor", "--root", str(root),
                                  "--config", str(config)], env=env, stdin=subprocess.DEVNULL,
@@ -127,14 +178,32 @@ def run(n: int = 100, samples: int = 50) -> dict[str, float]:
             time.sleep(2)
             rss_1 = rss_kib(proc.pid)
 
-            write_config(config, bundles, stats_interval=1.0)
+            write_config(config, bundles, stats_interval=1.0, parallel=parallel)
+            profiler = Profiler(profile, proc.pid, "start")
             began = time.monotonic()
             proc.send_signal(signal.SIGHUP)
             if not listener.wait(lambda: set(bundles) <= listener.running(), 60 + 3 * n):
                 raise SystemExit(f"only {len(listener.running())} of {n} containers started")
             start_all = time.monotonic() - began
+            profiler.stop()
             time.sleep(3)  # let the stats loop and the set-up garbage settle
             rss_n = rss_kib(proc.pid)
+            profiler = Profiler(profile, proc.pid, "idle")
+            cpu_before = cpu_seconds(proc.pid)
+            time.sleep(IDLE_SECONDS)
+            idle_cpu = (cpu_seconds(proc.pid) - cpu_before) / IDLE_SECONDS
+            profiler.stop()
+            # Again with the default stats_interval (5 s): a reload that changes only
+            # [supervisor] restarts nothing.
+            write_config(config, bundles, stats_interval=5.0, parallel=parallel)
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(6)
+            cpu_before = cpu_seconds(proc.pid)
+            time.sleep(IDLE_SECONDS)
+            idle_cpu_default = (cpu_seconds(proc.pid) - cpu_before) / IDLE_SECONDS
+            fire = [sys.executable, "-m", "fire", "--root", str(root)]
+            list_seconds = timed([*fire, "list"], env)
+            list_json_seconds = timed([*fire, "list", "--format", "json"], env)
 
             latencies = []
             for _ in range(samples):
@@ -151,8 +220,16 @@ def run(n: int = 100, samples: int = 50) -> dict[str, float]:
                 latencies.append(arrived - sent)
                 time.sleep(0.02)
             delivery = [t - e.time for t, e in listener.events if isinstance(e, ev.Stats)]
-        finally:
+            profiler = Profiler(profile, proc.pid, "stop")
+            stopping = time.monotonic()
             proc.send_signal(signal.SIGTERM)
+            proc.wait(60 + n)
+            stop_all = time.monotonic() - stopping
+            profiler.stop()
+            load_after = load_average()
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(120)
             except subprocess.TimeoutExpired:
@@ -172,6 +249,13 @@ def run(n: int = 100, samples: int = 50) -> dict[str, float]:
         "signal_event_ms_p99": latencies[min(len(latencies) - 1,
                                              int(len(latencies) * 0.99))] * 1000,
         "stats_delivery_ms_median": statistics.median(delivery) * 1000 if delivery else -1,
+        "idle_cpu_percent": idle_cpu * 100,
+        "idle_cpu_default_percent": idle_cpu_default * 100,
+        "list_seconds": list_seconds,
+        "list_json_seconds": list_json_seconds,
+        "stop_seconds": stop_all,
+        "load_before": load_before,
+        "load_after": load_after,
     }
 
 
@@ -179,20 +263,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--containers", type=int, default=100)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--parallel", type=int, default=4, help="parallel_starts")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy records into DIR")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    numbers = run(args.containers, args.samples)
+    numbers = run(args.containers, args.samples, args.parallel, args.profile)
     if args.json:
         print(json.dumps(numbers))
         return
     print(f"fire-supervise with {numbers['containers']} busybox containers")
-    print(f"  RSS with 1 container      {numbers['rss_1_kib'] / 1024:8.1f} MiB")
-    print(f"  RSS with {args.containers:<4} containers  {numbers['rss_n_kib'] / 1024:8.1f} MiB")
-    print(f"  marginal RSS / container  {numbers['marginal_rss_kib']:8.1f} KiB   (goal ≤ 300)")
+    print(f"  RSS with 1 container      {float(numbers['rss_1_kib']) / 1024:8.1f} MiB")
+    print(f"  RSS with {args.containers:<4} containers  {float(numbers['rss_n_kib']) / 1024:8.1f} MiB")
+    print(f"  marginal RSS / container  {numbers['marginal_rss_kib']:8.1f} KiB   (goal ≤ 50)")
     print(f"  start of {args.containers - 1} more           {numbers['start_seconds']:8.1f} s")
     print(f"  SIGUSR1 → event, median   {numbers['signal_event_ms_median']:8.2f} ms")
     print(f"  SIGUSR1 → event, p99      {numbers['signal_event_ms_p99']:8.2f} ms")
     print(f"  stats event delivery      {numbers['stats_delivery_ms_median']:8.2f} ms (median)")
+    print(f"  idle CPU, stats every 1 s {numbers['idle_cpu_percent']:8.2f} % of a core")
+    print(f"  idle CPU, every 5 s       {numbers['idle_cpu_default_percent']:8.2f} % of a core "
+          "(the default stats_interval)")
+    print(f"  fire list                 {numbers['list_seconds']:8.2f} s "
+          f"(--format json {numbers['list_json_seconds']:.2f} s)")
+    print(f"  SIGTERM → all {args.containers} stopped  {numbers['stop_seconds']:8.1f} s")
+    print(f"  load average              {numbers['load_before']} before, "
+          f"{numbers['load_after']} after (2 shared cores)")
 
 
 if __name__ == "__main__":

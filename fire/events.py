@@ -77,6 +77,7 @@ class State(Event, tag="state", kw_only=True):
     restarts: int = 0
     reason: str = ""
     supervised: bool = True  # False: a container of the state dir, not the supervisor's
+    since: float = 0.0  # running, stopping: when its process started (epoch s); else 0
 
 
 class Hook(Event, tag="hook", kw_only=True):
@@ -159,13 +160,18 @@ class Kill(Request, tag="kill"):
     signal: str = "KILL"
 
 
-AnyRequest = Subscribe | Stop | Start | Restart | Kill
-CONTROL_OPS = ("stop", "start", "restart", "kill")
+class Reload(Request, tag="reload"):
+    """Read the file again (as SIGHUP does); the reply says what changes, or why not."""
+
+
+AnyRequest = Subscribe | Stop | Start | Restart | Kill | Reload
+CONTROL_OPS = ("stop", "start", "restart", "kill", "reload")
 
 
 class Reply(msgspec.Struct, kw_only=True):
     ok: bool
     error: str = ""
+    text: str = ""  # what was done (reload: "1 added, 0 removed, 2 changed")
 
 
 # ------------------------------------------------------------------ encoding
@@ -265,9 +271,9 @@ def summary(event: AnyEvent) -> str:
     if isinstance(event, Oom):
         return f"the OOM killer killed {event.count} process(es)"
     if isinstance(event, Health):
+        last = event.output.strip().splitlines()[-1:]  # one line: the check's last
         return f"health: {event.status}" + (f" ({event.failures} failed)" if event.failures
-                                            else "") + (f": {event.output}" if event.output
-                                                        else "")
+                                            else "") + (f": {last[0]}" if last else "")
     if isinstance(event, Stats):
         parts = []
         if event.cpu is not None:

@@ -27,6 +27,20 @@ def start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def started_at(pid: int) -> float | None:
+    """When ``pid`` started, in seconds since the epoch (boot time + its start
+    time), None when it is gone."""
+    ticks = start_time(pid)
+    if ticks is None:
+        return None
+    try:
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return btime + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def alive(pid: int, started: int) -> bool:
     """True when ``pid`` is still the process that started at ``started``."""
     return pid > 0 and start_time(pid) == started

@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "features": ("features", "print the features Fire supports (JSON)"),
     "demo": ("demo", "build the default busybox bundle and run it"),
     "logs": ("logs", "print a supervised container's output"),
+    "reload": ("reload", "make the root's fire-supervise read its file again (as SIGHUP)"),
     "top": ("top", "open the status view of containers and the supervisor"),
 }
 

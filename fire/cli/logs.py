@@ -154,6 +154,13 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     if not paths and not parsed.flag("follow"):
         raise ContainerError("no output recorded for container {id} (only containers run by "
                              "fire-supervise have logs)", id=cid)
+    if not paths and not os.path.lexists(os.path.join(ctx.root, cid)):
+        # Not an error: a supervisor may not have started it yet (it waits for a
+        # dependency).  But a typo must not look like a quiet container.
+        from fire.log import log
+
+        log.warning("no container {id} in {root} (and no output recorded): waiting for it "
+                    "to appear", id=cid, root=ctx.root)
     out = sys.stdout.buffer
     tail = parsed.text("tail")
     try:

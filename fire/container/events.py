@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import select
 import time
 
@@ -20,6 +19,7 @@ from fire.cgroup.manager import Manager
 from fire.cgroup.rootless import has_none, no_cgroup_error
 from fire.cgroup.stats import collect_manager
 from fire.container.status import load
+from fire.durations import parse_duration as parse_duration  # the shared parser
 from fire.errors import CgroupError, NotRunning, UsageError
 from fire.procfs import start_time
 from fire.spec.state import STOPPED
@@ -29,24 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from fire.store import Store
-
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """A Go duration (``5s``, ``100ms``, ``1m30s``) in seconds."""
-    pos = 0
-    total = 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT[m.group(2)]
-        pos = m.end()
-    if not text or pos != len(text):
-        raise UsageError("invalid duration {text!r} (examples: 5s, 500ms, 1m)", text=text)
-    return total
-
 
 def _line(kind: str, cid: str, data: object = None) -> str:
     event: dict[str, object] = {"type": kind, "id": cid}

@@ -1,7 +1,8 @@
 """``fire-supervise [--root DIR] [--config fire.toml] [--metrics HOST:PORT] [BUNDLE…]``
 
 Runs in the foreground until SIGTERM or SIGINT (then stops every container and
-exits 0).  SIGHUP reloads the file, SIGUSR1 prints a status table.  Errors in
+exits 0).  SIGHUP (or ``fire reload``) reloads the file, SIGUSR1 prints a status
+table; ``--pid-file`` says where to send them (``pidof`` cannot: it is Python).  Errors in
 the command line or the file: one line on stderr, exit 1, nothing started.
 """
 
@@ -21,11 +22,14 @@ OPTIONS = [
         metavar="FILE"),
     Opt("--metrics", value=True, default=None, help="serve Prometheus /metrics here",
         metavar="HOST:PORT"),
+    Opt("--pid-file", value=True, default=None, help="write the supervisor's pid here "
+        "(for kill -HUP; or: fire reload)", metavar="FILE"),
     Opt("--debug", help="log every stage, check and output line"),
     Opt("-v", "--version", help="print the version"),
     Opt("-h", "--help", help="show this help"),
 ]
-SYNOPSIS = "[--root DIR] [--config fire.toml] [--metrics HOST:PORT] [BUNDLE…]"
+SYNOPSIS = ("[--root DIR] [--config fire.toml] [--metrics HOST:PORT] [--pid-file FILE] "
+            "[BUNDLE…]")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         from fire.rootless import default_root
 
         return _run(parsed.text("root") or os.environ.get("FIRE_ROOT") or default_root(),
-                    parsed.text("config"), parsed.text("metrics"), parsed.args, debug)
+                    parsed.text("config"), parsed.text("metrics"), parsed.args, debug,
+                    parsed.text("pid_file"))
     except FireError as exc:
         _fail(str(exc), exc, debug)
         return 1
@@ -57,18 +62,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[str],
-         debug: bool) -> int:
+         debug: bool, pid_file: str | None = None) -> int:
     from fire.supervisor import config as cfg
 
     if config_path is None and not bundles:
         raise UsageError("nothing to supervise: give --config FILE or BUNDLE directories")
-    config = cfg.load(config_path) if config_path else cfg.Config()
-    config = cfg.with_bundles(config, bundles)
     address = None
-    if metrics is not None:
+    if metrics is not None:  # the command line first, then the file
         from fire.supervisor.metrics import parse_address
 
         address = parse_address(metrics)
+    config = cfg.load(config_path) if config_path else cfg.Config()
+    config = cfg.with_bundles(config, bundles)
+    cfg.check_bundles(config, bundles)
 
     import trio
 
@@ -76,7 +82,7 @@ def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[
     from fire.supervisor.supervisor import Supervisor
 
     supervisor = Supervisor(root, config, bundles=bundles, metrics=address,
-                            journal=Journal(debug=debug))
+                            journal=Journal(debug=debug), pid_file=pid_file)
     trio.run(supervisor.run)
     return 0
 

@@ -57,7 +57,7 @@ from fire.store import valid_id
 from fire.supervisor.files import DEFAULT_LOG_BYTES, DEFAULT_LOG_FILES
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -98,6 +98,9 @@ class Container(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     ports: list[str] = msgspec.field(default_factory=list)
     rootfs: Rootfs | None = None
     volumes: list[str] = msgspec.field(default_factory=list)
+    # The bundle may not exist yet (made later by another tool): wait for it
+    # instead of refusing the file.
+    wait_for_bundle: bool = False
 
     def create_flags(self) -> list[str]:
         """The ``fire create`` flags of the network and storage keys."""
@@ -154,6 +157,40 @@ def _convert(raw: object, typ: type[Any], where: str, document: str) -> Any:
         err = decode_error(exc, document)
         raise ConfigError(where + err.where[1:], err.detail, document,
                           **err.detail_params) from None
+
+
+# Durations: a number of seconds or a string (``500ms``, ``2s``, ``1m30s``).
+SETTINGS_DURATIONS = ("stats_interval",)
+CONTAINER_DURATIONS = ("stop_timeout",)
+HEALTH_DURATIONS = ("interval", "timeout", "start_period")
+
+
+def _durations(table: object, keys: tuple[str, ...], where: str, document: str) -> object:
+    """``table`` with its duration strings among ``keys`` turned into seconds
+    (fire.durations: ``fire events --interval``'s parser); numbers stay as they are."""
+    if not isinstance(table, dict) or not any(isinstance(table.get(k), str) for k in keys):
+        return table
+    from fire.durations import parse_duration
+    from fire.errors import UsageError
+
+    out = dict(table)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, str):
+            try:
+                out[key] = parse_duration(value.strip())
+            except UsageError as exc:
+                raise ConfigError(f"{where}.{key}", exc.template, document,
+                                  **exc.params) from None
+    return out
+
+
+def _container_durations(table: object, where: str, document: str) -> object:
+    table = _durations(table, CONTAINER_DURATIONS, where, document)
+    if isinstance(table, dict) and isinstance(table.get("healthcheck"), dict):
+        table = {**table, "healthcheck": _durations(table["healthcheck"], HEALTH_DURATIONS,
+                                                    f"{where}.healthcheck", document)}
+    return table
 
 
 def _check_signal(text: str, where: str, document: str) -> str:
@@ -264,13 +301,16 @@ def parse(data: bytes, document: str = "fire.toml", base_dir: str = ".") -> Conf
     if unknown:
         raise ConfigError(f"$.{unknown[0]}", "unknown table (expected containers or supervisor)",
                           document)
-    settings = _convert(raw.get("supervisor", {}), Settings, "$.supervisor", document)
+    settings = _convert(_durations(raw.get("supervisor", {}), SETTINGS_DURATIONS,
+                                   "$.supervisor", document), Settings, "$.supervisor", document)
     tables = raw.get("containers", {})
     if not isinstance(tables, dict):
         raise ConfigError("$.containers", "expected a table of containers", document)
     containers: dict[str, Container] = {}
     for cid, table in tables.items():
-        c: Container = _convert(table, Container, _key_path("$.containers", cid), document)
+        where = _key_path("$.containers", cid)
+        c: Container = _convert(_container_durations(table, where, document), Container, where,
+                                document)
         bundle = os.path.normpath(os.path.join(base_dir, os.path.expanduser(c.bundle)))
         containers[cid] = msgspec.structs.replace(c, bundle=os.path.abspath(bundle))
     _validate(containers, document)
@@ -288,6 +328,32 @@ def load(path: str) -> Config:
         raise ConfigError("", "larger than 1 MiB", path)
     config = parse(data, path, os.path.dirname(os.path.abspath(path)))
     return msgspec.structs.replace(config, path=os.path.abspath(path))
+
+
+def bundle_problem(bundle: str) -> str | None:
+    """Why ``bundle`` cannot be created from (a template), or None."""
+    if not os.path.isdir(bundle):
+        return "no such directory" if not os.path.lexists(bundle) else "not a directory"
+    if not os.path.isfile(os.path.join(bundle, "config.json")):
+        return "no config.json in it"
+    return None
+
+
+def check_bundles(config: Config, bare: Sequence[str] = ()) -> None:
+    """Every bundle exists (unless its container says ``wait_for_bundle``): a
+    missing one is an error when the file is read, not a start retried for ever.
+    ``bare``: the BUNDLE arguments (named by their path, not the file's)."""
+    given = {os.path.abspath(b).rstrip("/") for b in bare}
+    for cid, c in config.containers.items():
+        if c.wait_for_bundle:
+            continue
+        problem = bundle_problem(c.bundle)
+        if problem is None:
+            continue
+        if c.bundle in given or config.path is None:
+            raise ConfigError("", problem, c.bundle)
+        raise ConfigError(f"{_key_path('$.containers', cid)}.bundle", "{path}: " + problem,
+                          config.path, path=c.bundle)
 
 
 def with_bundles(config: Config, bundles: list[str]) -> Config:

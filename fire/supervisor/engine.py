@@ -112,11 +112,12 @@ class Engine:
         pipe open, and must not keep us waiting for an EOF.
         """
         chunks: list[bytes] = []
+        output = proc.stderr if proc.stderr is not None else proc.stdout  # merged: stdout
         try:
             async with trio.open_nursery() as nursery:
                 eof = trio.Event()
-                if proc.stderr is not None:
-                    nursery.start_soon(_collect, proc.stderr, chunks, eof)
+                if output is not None:
+                    nursery.start_soon(_collect, output, chunks, eof)
                 else:
                     eof.set()
                 if delegation is not None:
@@ -134,16 +135,22 @@ class Engine:
             if delegation is not None:
                 delegation.close()
             self.reaper.owned.discard(proc.pid)
-            if proc.stderr is not None:
+            if output is not None:
                 with trio.CancelScope(shield=True):
-                    await proc.stderr.aclose()
+                    await output.aclose()
         return Completed(code, b"".join(chunks).decode(errors="replace"))
 
     async def run(self, *args: str, limit: float | None = None, stdout: int | None = None,
-                  delegation: Delegation | None = None) -> Completed:
+                  delegation: Delegation | None = None, merged: bool = False) -> Completed:
         """Run ``fire <args>`` to the end; past ``limit`` seconds (or when
-        cancelled) it is killed (and a hook it delegated to us, with its tree)."""
-        proc = await self.open(list(args), stdout=stdout, delegation=delegation)
+        cancelled) it is killed (and a hook it delegated to us, with its tree).
+        ``merged``: its stdout too goes into ``Completed.stderr`` (a health check's
+        output, 2>&1)."""
+        if merged:
+            proc = await self.open(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   delegation=delegation)
+        else:
+            proc = await self.open(list(args), stdout=stdout, delegation=delegation)
         with trio.move_on_after(math.inf if limit is None else limit):
             return await self.wait(proc, delegation)
         return Completed(124, f"fire: timed out after {limit:g} s\n")

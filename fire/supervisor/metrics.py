@@ -12,6 +12,7 @@ and stops with it.  It answers ``GET /metrics`` and nothing else of interest.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import trio
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from fire.supervisor.supervisor import Supervisor
 
 MAX_REQUEST = 8192
+# fire_container_healthy; "" (no health check) is -1.
+HEALTHY_VALUE = {"healthy": 1.0, "failing": 0.0, "unhealthy": 0.0, "starting": 0.5}
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -48,7 +51,8 @@ class Collector:
                                        "restarts of the container by the supervisor",
                                        labels=["id"])
         healthy = GaugeMetricFamily("fire_container_healthy",
-                                    "1 healthy, 0 failing or unhealthy, -1 unknown",
+                                    "1 healthy, 0 failing or unhealthy, 0.5 starting (no "
+                                    "verdict yet), -1 no health check",
                                     labels=["id"])
         cpu = CounterMetricFamily("fire_container_cpu_seconds",
                                   "CPU time used by the container's cgroup", labels=["id"])
@@ -60,8 +64,7 @@ class Collector:
             for name in STATES:
                 state.add_metric([cid, name], 1.0 if unit.state == name else 0.0)
             restarts.add_metric([cid], unit.restarts)
-            healthy.add_metric([cid], {"healthy": 1.0, "failing": 0.0, "unhealthy": 0.0}.get(
-                unit.health, -1.0))
+            healthy.add_metric([cid], HEALTHY_VALUE.get(unit.health, -1.0))
             if unit.cgroup is None or unit.pidfd < 0:
                 continue
             sample = self.sup.cgroups.sample(unit.cgroup)
@@ -94,12 +97,28 @@ def _response(status: str, content_type: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def serve(sup: Supervisor, host: str, port: int,
-                task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve until cancelled; ``task_status.started`` gets the bound port."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
-    bound = listeners[0].socket.getsockname()[1]
-    task_status.started(bound)
+async def listen(host: str, port: int) -> list[trio.SocketListener]:
+    """The listening sockets of ``--metrics``, before anything is started: a port in
+    use, an address not on this host or a name that does not resolve is one line
+    (exit 1), not a traceback from inside the supervisor's nursery."""
+    import socket
+
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) or not exc.errno \
+            else os.strerror(exc.errno)
+        raise UsageError("--metrics {host}:{port}: cannot listen there: {reason}",
+                         host=host, port=port, reason=reason or str(exc)) from None
+
+
+def bound_port(listeners: list[trio.SocketListener]) -> int:
+    port: int = listeners[0].socket.getsockname()[1]
+    return port
+
+
+async def serve(sup: Supervisor, listeners: list[trio.SocketListener]) -> None:
+    """Serve on ``listeners`` (from ``listen``) until cancelled."""
 
     async def handle(stream: trio.SocketStream) -> None:
         async with stream:

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 LINES_PER_SECOND = 20
 MAX_LINE = 1024
-POLL = 0.1  # seconds between looks at the file's size
+POLL = 0.1  # seconds between looks at the file's size, while it is written
+QUIET_POLL = 1.0  # ...at most, for a file that had nothing new (doubling from POLL)
 ROTATE_RETRY = 10.0  # seconds between tries at a rotation that failed (a copy costs)
 
 
@@ -54,6 +55,8 @@ class Output:
         self.publish = publish
         self.log = LogFile(root, cid, max_bytes, files)  # followed from its current end
         self.partial = b""  # the start of a line whose end is not written yet
+        self.pause = POLL  # between looks: POLL, doubling while nothing new, to QUIET_POLL
+        self.next_look = 0.0  # trio time of the next look
         self.window = -1.0
         self.shown = 0
         self.hidden = 0
@@ -73,11 +76,11 @@ class Output:
             self.log.reopen()
         return fd
 
-    def collect(self) -> None:
+    def collect(self) -> bool:
         """Read what is new in the file, rotate it if it is too big, publish the
-        complete lines."""
+        complete lines; whether there was anything new."""
         if self.log.fd < 0:
-            return
+            return False
         data = self.log.read()
         if self.log.needs_rotation() and trio.current_time() >= self.rotate_again:
             try:
@@ -91,6 +94,7 @@ class Output:
                                         text=f"cannot rotate {self.log.path}: {exc}"))
         if data:
             self.partial = self.lines(self.partial + data)
+        return bool(data)
 
     def end_of_run(self) -> None:
         """The container's process has exited: what it wrote last is a line, even
@@ -159,8 +163,11 @@ class Output:
 
 class Followers:
     """Every container's log followed by one task: one wake-up per ``POLL`` for all
-    of them, an ``fstat`` each (100 idle containers: 0.8 % of a core here; a task
-    each, 3.3 %)."""
+    of them, an ``fstat`` for each file that is due.  A file is due every ``POLL``
+    while it is written; one that had nothing new is looked at half as often each
+    time, down to every ``QUIET_POLL`` (a quiet container's first line after a pause
+    comes within a second; 1,000 idle containers cost 1,000 ``fstat`` a second, not
+    10,000: docs/performance.md)."""
 
     def __init__(self) -> None:
         self.outputs: list[Output] = []
@@ -176,12 +183,15 @@ class Followers:
     def sweep(self) -> None:
         """Read what is new everywhere; the outputs that are done are read a last time
         and dropped."""
+        now = trio.current_time()
         for output in list(self.outputs):
             if output.done:
                 self.outputs.remove(output)
                 output.finish()
-            else:
-                output.collect()
+            elif now >= output.next_look:
+                new = output.collect()
+                output.pause = POLL if new else min(output.pause * 2, QUIET_POLL)
+                output.next_look = now + output.pause - POLL / 2  # due on that sweep
 
     def finish(self) -> None:
         """The supervisor's exit: a last read of every file."""

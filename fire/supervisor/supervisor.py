@@ -6,8 +6,9 @@ each container's output follower (and a terminal's pump).  The supervisor itself
 only decides *which* units run: at start (every container of the file; those that
 depend on others wait for them to run), on a reload (``SIGHUP``: added ones start,
 removed ones stop, changed ones are replaced, the others are not touched) and at
-the end (``SIGTERM``: every unit stops, in reverse dependency order, the units of
-one level at once).
+the end (``SIGTERM``: every unit stops).  Stops follow the reverse dependency
+edges: a unit stops as soon as those that depend on it are gone, independent ones
+at once (``stop_units``).
 
 One supervisor per ``--root`` (an flock on ``@supervisor.lock``): two would both
 try to own the same containers.
@@ -25,7 +26,6 @@ import trio
 
 from fire import events as ev
 from fire.errors import FireError, UsageError
-from fire.lifecycle.stages import Stage, levels
 from fire.signals.table import name as signal_name
 from fire.signals.table import parse as parse_signal
 from fire.store import Store
@@ -48,24 +48,22 @@ if TYPE_CHECKING:
     from fire.supervisor.output import Output
 
 FLUSH_GRACE = 2.0  # seconds subscribers get to receive the last events at exit
+SAMPLE_GROUP = 25  # containers whose cgroups are read in one go (see _sample_stats)
 ORPHAN_TICK = 5.0  # reap orphans this often even without SIGCHLD (it coalesces)
-
-
-def stop_levels(deps: dict[str, list[str]]) -> list[list[str]]:
-    """Groups of ids to stop one after the other: dependants before what they need."""
-    graph = tuple(Stage(cid, tuple(needs)) for cid, needs in deps.items())
-    return [sorted(level) for level in reversed(levels(graph))]
 
 
 class Supervisor:
     def __init__(self, root: str, config: Config, bundles: list[str] | None = None,
-                 metrics: tuple[str, int] | None = None, journal: Journal | None = None) -> None:
+                 metrics: tuple[str, int] | None = None, journal: Journal | None = None,
+                 pid_file: str | None = None) -> None:
         self.root = os.path.abspath(root)
         self.store = Store(self.root)
         self.config = config
         self.bundles = bundles or []  # bare BUNDLE arguments: kept across reloads
         self.metrics = metrics
         self.metrics_port = 0
+        self.pid_file = os.path.abspath(pid_file) if pid_file else None
+        self._pid_written = False
         self.journal = journal or Journal()
         self.bus = Bus()
         self.bus.listeners.append(self.journal)
@@ -73,6 +71,8 @@ class Supervisor:
         self.engine = Engine(self.root, self.reaper)
         self.cgroups = cgstats.Reader()
         self.units: dict[str, Unit] = {}
+        self._past_restarts: dict[str, int] = {}  # of ids a reload removed (counters go on)
+        self._replacing: set[str] = set()  # changed by a reload, the old unit still stopping
         self.starts = trio.CapacityLimiter(config.settings.parallel_starts)
         self.exec_available = importlib.util.find_spec("fire.cli.exec") is not None
         self.server = Server(self)
@@ -98,7 +98,17 @@ class Supervisor:
         self.nursery.start_soon(fn)
 
     async def run(self) -> None:
-        self._lock_root()
+        listeners: list[trio.SocketListener] = []
+        if self.metrics is not None:  # a bad address: one line, and nothing made yet
+            from fire.supervisor import metrics
+
+            listeners = await metrics.listen(*self.metrics)
+        try:
+            self._lock_root()
+        except BaseException:
+            for listener in listeners:
+                await listener.aclose()
+            raise
         try:
             become_subreaper()
             async with trio.open_nursery() as nursery:
@@ -106,11 +116,12 @@ class Supervisor:
                 await nursery.start(self.signals.run)
                 await nursery.start(self.server.serve)
                 if self.metrics is not None:
-                    host, port = self.metrics
-                    from fire.supervisor.metrics import serve
+                    from fire.supervisor.metrics import bound_port, serve
 
-                    self.metrics_port = await nursery.start(serve, self, host, port)
-                    self.journal.write("", f"metrics on http://{host}:{self.metrics_port}/metrics")
+                    self.metrics_port = bound_port(listeners)
+                    nursery.start_soon(serve, self, listeners)
+                    self.journal.write("", f"metrics on http://{self.metrics[0]}:"
+                                       f"{self.metrics_port}/metrics")
                 nursery.start_soon(self._sample_stats)
                 nursery.start_soon(self.followers.run)
                 nursery.start_soon(self._reap_periodically)
@@ -142,13 +153,38 @@ class Supervisor:
             raise FireError("another fire-supervise is running with --root {root}",
                             root=self.root) from None
         self._lock_fd = fd
+        if self.pid_file is not None:
+            try:
+                self._write_pid_file(self.pid_file)
+            except FireError:
+                self._unlock_root()
+                raise
+            self._pid_written = True
+
+    @staticmethod
+    def _write_pid_file(path: str) -> None:
+        """``--pid-file``: the pid and a newline, written whole (renamed into place)."""
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, f"{os.getpid()}\n".encode())
+            finally:
+                os.close(fd)
+            os.rename(tmp, path)
+        except OSError as exc:
+            raise FireError("--pid-file {path}: {reason}", path=path,
+                            reason=os.strerror(exc.errno or 0)) from None
 
     def _unlock_root(self) -> None:
         if self._lock_fd < 0:
             return
-        for name in (SOCKET, LOCK):  # removed while the lock is still held
+        paths = [os.path.join(self.root, name) for name in (SOCKET, LOCK)]
+        if self.pid_file is not None and self._pid_written:
+            paths.insert(0, self.pid_file)
+        for path in paths:  # removed while the lock is still held
             try:
-                os.unlink(os.path.join(self.root, name))
+                os.unlink(path)
             except FileNotFoundError:
                 pass
         os.close(self._lock_fd)
@@ -182,7 +218,11 @@ class Supervisor:
                 self.pumps_idle.set()
 
     def _spawn(self, cid: str, conf: Container) -> Unit:
+        # A new unit for an id goes on counting where the last one was: a counter
+        # never goes back while the supervisor lives (restart on request, reload).
+        old = self.units.get(cid)
         unit = Unit(self, cid, conf)
+        unit.restarts = old.restarts if old is not None else self._past_restarts.pop(cid, 0)
         self.units[cid] = unit
         self.nursery.start_soon(unit.loop)
         return unit
@@ -199,7 +239,8 @@ class Supervisor:
 
     def is_running(self, cid: str) -> bool:
         unit = self.units.get(cid)
-        return unit is not None and unit.state == RUNNING_STATE
+        return (unit is not None and unit.state == RUNNING_STATE and not unit.stop_requested
+                and cid not in self._replacing)
 
     def forwarded(self) -> set[int]:
         return {s for c in self.config.containers.values() for s in c.forward_signums}
@@ -215,18 +256,28 @@ class Supervisor:
             self.reap_orphans()
 
     async def _sample_stats(self) -> None:
+        """Every container once per ``stats_interval``, in groups of ``SAMPLE_GROUP``
+        spread over the interval: 1,000 cgroups read at once would hold the loop
+        for tens of milliseconds (every signal, request and event would wait)."""
         while True:
-            await trio.sleep(self.config.settings.stats_interval)
-            for unit in list(self.units.values()):
-                if unit.cgroup is None or unit.pidfd < 0:
-                    continue
-                sample = self.cgroups.sample(unit.cgroup)
-                unit.sample = sample
-                self.bus.publish(ev.Stats(id=unit.id, cpu=sample.cpu, memory=sample.memory,
-                                          pids=sample.pids))
-                if sample.oom_kills and sample.oom_kills > unit.oom_kills:
-                    self.bus.publish(ev.Oom(id=unit.id, count=sample.oom_kills - unit.oom_kills))
-                    unit.oom_kills = sample.oom_kills
+            units = [u for u in self.units.values() if u.cgroup is not None and u.pidfd >= 0]
+            groups = max(1, -(-len(units) // SAMPLE_GROUP))
+            pause = self.config.settings.stats_interval / groups
+            for i in range(groups):
+                await trio.sleep(pause)
+                self._sample(units[i * SAMPLE_GROUP:(i + 1) * SAMPLE_GROUP])
+
+    def _sample(self, units: list[Unit]) -> None:
+        for unit in units:
+            if unit.cgroup is None or unit.pidfd < 0:  # gone since the list was made
+                continue
+            sample = self.cgroups.sample(unit.cgroup)
+            unit.sample = sample
+            self.bus.publish(ev.Stats(id=unit.id, cpu=sample.cpu, memory=sample.memory,
+                                      pids=sample.pids))
+            if sample.oom_kills and sample.oom_kills > unit.oom_kills:
+                self.bus.publish(ev.Oom(id=unit.id, count=sample.oom_kills - unit.oom_kills))
+                unit.oom_kills = sample.oom_kills
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self, replayed: list[ev.AnyEvent]) -> list[ev.AnyEvent]:
@@ -238,14 +289,16 @@ class Supervisor:
         out: list[ev.AnyEvent] = []
         for cid, unit in self.units.items():
             state = last.get((cid, ev.State))
-            if not (isinstance(state, ev.State) and (state.state, state.pid, state.restarts) == (
-                    unit.state, unit.shown_pid(), unit.restarts)):
-                out.append(ev.State(cid, state=unit.state, pid=unit.shown_pid(),
-                                    restarts=unit.restarts, reason=unit.reason))
+            now = unit.state_event()
+            if not (isinstance(state, ev.State) and (state.state, state.pid, state.restarts,
+                                                     state.reason) == (
+                    now.state, now.pid, now.restarts, now.reason)):
+                out.append(now)
             health = last.get((cid, ev.Health))
-            if unit.health and not (isinstance(health, ev.Health)
-                                    and health.status == unit.health):
-                out.append(ev.Health(cid, status=unit.health))
+            if unit.health and not (isinstance(health, ev.Health) and (
+                    health.status, health.failures) == (unit.health, unit.health_failures)):
+                out.append(ev.Health(cid, status=unit.health, failures=unit.health_failures,
+                                     output=unit.health_output))
             if unit.sample is not None and unit.pidfd >= 0 and (cid, ev.Stats) not in last:
                 s = unit.sample
                 out.append(ev.Stats(cid, cpu=s.cpu, memory=s.memory, pids=s.pids))
@@ -255,7 +308,7 @@ class Supervisor:
         """SIGUSR1: a table of the containers in the log."""
         rows = []
         for cid, unit in self.units.items():
-            s = unit.sample
+            s = unit.sample if unit.pidfd >= 0 else None  # a stopped one's are gone
             rows.append([cid, unit.state, str(unit.pid or "-"), _duration(unit.uptime),
                          str(unit.restarts), unit.health or "-",
                          "-" if s is None or s.cpu is None else f"{s.cpu:.2f}s",
@@ -268,6 +321,8 @@ class Supervisor:
     # ------------------------------------------------------------------ control
     async def control(self, request: ev.AnyRequest) -> ev.Reply:
         assert not isinstance(request, ev.Subscribe)
+        if isinstance(request, ev.Reload):
+            return await self.request_reload()
         unit = self.units.get(request.id)
         if unit is None:
             return ev.Reply(ok=False, error=f"no container {request.id!r} is supervised here")
@@ -301,15 +356,29 @@ class Supervisor:
         return ev.Reply(ok=True)
 
     # ------------------------------------------------------------------ stop, reload
-    async def stop_units(self, ids: list[str], deps: dict[str, list[str]]) -> None:
-        """Stop ``ids``: dependants first, one level at a time, a level in parallel."""
-        wanted = set(ids)
-        for level in stop_levels(deps):
-            async with trio.open_nursery() as nursery:
-                for cid in level:
-                    unit = self.units.get(cid)
-                    if cid in wanted and unit is not None:
-                        nursery.start_soon(unit.stop)
+    async def stop_units(self, ids: list[str], deps: dict[str, list[str]],
+                         then: Callable[[str], None] | None = None) -> None:
+        """Stop ``ids`` along the reverse dependency edges: each one as soon as the
+        ones among ``ids`` that depend on it are gone, independent ones at once (the
+        time it takes is the longest chain, not a sum of levels).  ``then(id)`` runs
+        as soon as that one is stopped."""
+        wanted = [cid for cid in ids if cid in self.units]
+        gone = {cid: trio.Event() for cid in wanted}
+
+        async def stop_one(cid: str) -> None:
+            for other in wanted:
+                if cid in deps.get(other, ()):
+                    await gone[other].wait()
+            unit = self.units.get(cid)
+            if unit is not None:
+                await unit.stop()
+            gone[cid].set()
+            if then is not None:
+                then(cid)
+
+        async with trio.open_nursery() as nursery:
+            for cid in wanted:
+                nursery.start_soon(stop_one, cid)
 
     async def shutdown(self) -> None:
         if self.shutting_down:
@@ -326,37 +395,73 @@ class Supervisor:
         self.finished.set()
 
     async def reload(self) -> None:
+        """SIGHUP: as a ``reload`` request, its answer in the log."""
+        await self.request_reload()
+
+    async def request_reload(self) -> ev.Reply:
+        """Read the file again; apply it in the background.  A file that does not
+        decode changes nothing (a ``log`` event and the reply say why)."""
+        if self.shutting_down:
+            return ev.Reply(ok=False, error="the supervisor is stopping")
+        if self.config.path is None:
+            text = "there is no --config file to reload"
+            self.journal.write("", f"reload: {text}")
+            return ev.Reply(ok=False, error=text)
+        try:
+            new = cfg.with_bundles(cfg.load(self.config.path), self.bundles)
+            cfg.check_bundles(new, self.bundles)
+        except FireError as exc:
+            text = f"{exc}; the configuration is unchanged"
+            self.bus.publish(ev.Log(id="", level="error", text=f"reload: {text}"))
+            return ev.Reply(ok=False, error=text)
+        removed, changed, added = _diff(self.config, new)
+        self.start_soon(lambda: self._apply(new))
+        return ev.Reply(ok=True, text=f"{len(added)} added, {len(removed)} removed, "
+                        f"{len(changed)} changed")
+
+    async def _apply(self, new: Config) -> None:
+        """Added containers start at once; removed and changed ones stop along their
+        dependency edges, and a changed one starts again as soon as it is stopped:
+        nothing waits for a container it has no edge to."""
         async with self._reloading:
             if self.shutting_down:
                 return
-            if self.config.path is None:
-                self.journal.write("", "SIGHUP: there is no --config file to reload")
-                return
-            try:
-                new = cfg.with_bundles(cfg.load(self.config.path), self.bundles)
-            except FireError as exc:
-                self.bus.publish(ev.Log(id="", level="error",
-                                        text=f"reload: {exc}; the configuration is unchanged"))
-                return
             old = self.config.containers
-            removed = [cid for cid in old if cid not in new.containers]
-            changed = [cid for cid, c in new.containers.items() if cid in old and old[cid] != c]
-            added = [cid for cid in new.containers if cid not in old]
+            removed, changed, added = _diff(self.config, new)
             self.bus.publish(ev.Log(id="", text=f"reload: {len(added)} added, {len(removed)} "
                                     f"removed, {len(changed)} changed"))
             await self.signals.listen({s for c in new.containers.values()
                                        for s in c.forward_signums})
             self.starts.total_tokens = new.settings.parallel_starts
-            deps = {cid: list(c.depends_on) for cid, c in old.items()}
-            await self.stop_units(removed + changed, deps)
-            for cid in removed:
-                self.units.pop(cid, None)
             self.config = new
             self._check_exec()
-            for cid in [*changed, *added]:
-                if not self.shutting_down:
-                    self._spawn(cid, new.containers[cid])
+            self._replacing |= set(changed)  # not "running" for a dependant until replaced
+            for cid in added:
+                self._spawn(cid, new.containers[cid])
+
+            def stopped(cid: str) -> None:
+                if cid in new.containers:  # changed: again, with the new settings
+                    self._replacing.discard(cid)
+                    if not self.shutting_down:
+                        self._spawn(cid, new.containers[cid])
+                else:
+                    unit = self.units.pop(cid, None)
+                    if unit is not None:
+                        self._past_restarts[cid] = unit.restarts
+                self.changed()
+
+            deps = {cid: list(c.depends_on) for cid, c in old.items()}
+            await self.stop_units(removed + changed, deps, stopped)
             self.changed()
+
+
+def _diff(old: Config, new: Config) -> tuple[list[str], list[str], list[str]]:
+    """(removed, changed, added) ids from ``old`` to ``new``."""
+    before, after = old.containers, new.containers
+    removed = [cid for cid in before if cid not in after]
+    changed = [cid for cid, c in after.items() if cid in before and before[cid] != c]
+    added = [cid for cid in after if cid not in before]
+    return removed, changed, added
 
 
 def _duration(seconds: float) -> str:

@@ -83,6 +83,8 @@ STOPPING = "stopping"
 RESTARTING = "restarting"
 STOPPED = "stopped"
 FAILED = "failed"
+HEALTH_OUTPUT = 4096  # characters of a check's output kept (its end) in the health event
+BUNDLE_POLL = 1.0  # seconds between looks for a bundle that is to appear (wait_for_bundle)
 STATES = (WAITING, CREATING, CREATED, RUNNING_STATE, STOPPING, RESTARTING, STOPPED, FAILED)
 
 class Unit:
@@ -96,11 +98,14 @@ class Unit:
         self.pidfd = -1
         self.cgroup: str | None = None
         self.terminal = False  # process.terminal: its output comes through a pty
-        self.since = 0.0  # time.time() it entered "running"
+        self.since = 0.0  # when its process started (epoch s; an adopted one's too)
         self.run = 0
-        self.restarts = 0
+        self.restarts = 0  # the id's restarts while the supervisor lives (never goes back)
+        self.policy_restarts = 0  # this unit's, for max_restarts (a new unit starts over)
         self.streak = 0
         self.health = ""
+        self.health_failures = 0  # consecutive failed checks (the last health event's)
+        self.health_output = ""  # the last check's output (its last HEALTH_OUTPUT characters)
         self.sample: Sample | None = None
         self.oom_kills = 0
         self.output: Output | None = None
@@ -117,9 +122,13 @@ class Unit:
     def set_state(self, state: str, reason: str = "") -> None:
         self.state = state
         self.reason = reason
-        self.publish(ev.State(self.id, state=state, pid=self.shown_pid(), restarts=self.restarts,
-                              reason=reason))
+        self.publish(self.state_event())
         self.sup.changed()
+
+    def state_event(self) -> ev.State:
+        return ev.State(self.id, state=self.state, pid=self.shown_pid(), restarts=self.restarts,
+                        reason=self.reason,
+                        since=self.since if self.state in (RUNNING_STATE, STOPPING) else 0.0)
 
     def shown_pid(self) -> int:
         """The pid a ``state`` event carries: the container's, while it has one."""
@@ -200,6 +209,14 @@ class Unit:
         if not await self._wait_dependencies():
             return
         existing = self._existing()
+        if existing is not None and existing.bundle != self.conf.bundle:
+            # Not ours: left alone, and not retried (the id stays taken).
+            self.say(f"{self.sup.root}/{self.id} belongs to another bundle ({existing.bundle}); "
+                     "it is left alone", "error")
+            self.set_state(FAILED, f"the id is taken by another bundle ({existing.bundle})")
+            return
+        if existing is None and not await self._wait_bundle():
+            return
         while not self.asked_to_stop():
             if existing is not None:
                 outcome = await self._adopt(existing)
@@ -208,7 +225,7 @@ class Unit:
                 outcome = await self._run_once()
             if self.asked_to_stop():
                 break
-            if not policy.should_restart(self.conf.restart, outcome, self.restarts,
+            if not policy.should_restart(self.conf.restart, outcome, self.policy_restarts,
                                          self.conf.max_restarts):
                 if outcome.failed:
                     self.set_state(FAILED, _describe(outcome))
@@ -219,6 +236,7 @@ class Unit:
             delay = policy.backoff(self.streak)
             self.streak += 1
             self.restarts += 1
+            self.policy_restarts += 1
             self.set_state(RESTARTING, f"{_describe(outcome)}; again in {delay:g} s")
             with self._cancel_on_stop():
                 await trio.sleep(delay)
@@ -235,13 +253,51 @@ class Unit:
         needs = self.conf.depends_on
         if not needs:
             return True
-        self.set_state(WAITING, "for " + ", ".join(needs))
+
+        def ready() -> bool:
+            return all(self.sup.is_running(d) for d in needs)
+
         with self._cancel_on_stop() as scope:
-            await self.sup.wait_until(lambda: all(self.sup.is_running(d) for d in needs))
+            while not ready():
+                self.set_state(WAITING, self._waiting_for(needs))
+                await self.sup.wait_until(
+                    lambda: ready() or self._waiting_for(needs) != self.reason)
         if scope.cancelled_caught:
             self.set_state(STOPPED, "stopped on request")
             return False
         return True
+
+    async def _wait_bundle(self) -> bool:
+        """``wait_for_bundle``: wait (state ``waiting``) until the bundle is there;
+        False when stopped meanwhile."""
+        from fire.i18n import render
+        from fire.supervisor.config import bundle_problem
+
+        if not self.conf.wait_for_bundle:
+            return True
+        with self._cancel_on_stop() as scope:
+            while (problem := bundle_problem(self.conf.bundle)) is not None:
+                reason = f"for its bundle: {self.conf.bundle}: {render(problem, {})}"
+                if (self.state, self.reason) != (WAITING, reason):
+                    self.set_state(WAITING, reason)
+                await trio.sleep(BUNDLE_POLL)
+        if scope.cancelled_caught:
+            self.set_state(STOPPED, "stopped on request")
+            return False
+        return True
+
+    def _waiting_for(self, needs: list[str]) -> str:
+        """Why it waits: the dependencies not running, with the state of those that
+        will not run on their own (failed, stopped: until started or reloaded)."""
+        parts = []
+        for dep in needs:
+            unit = self.sup.units.get(dep)
+            if unit is not None and unit.state in (FAILED, STOPPED):  # its last state
+                parts.append(f"{dep} ({unit.state}: {unit.reason})" if unit.reason
+                             else f"{dep} ({unit.state})")
+            elif not self.sup.is_running(dep):
+                parts.append(dep)
+        return "for " + ", ".join(parts)
 
     def _existing(self) -> State | None:
         """The state of a container of this id already in --root (a previous
@@ -283,12 +339,6 @@ class Unit:
         """Watch a container a previous supervisor started, instead of a duplicate."""
         from fire.container.status import current
 
-        if state.bundle != self.conf.bundle:
-            self.say(f"{self.sup.root}/{self.id} belongs to another bundle ({state.bundle}); "
-                     "it is left alone", "error")
-            self.stop_requested = True
-            self.set_state(FAILED, "the id is taken by another bundle")
-            return policy.Outcome(failed_stage="adopt")
         status = current(state)
         fd = open_pidfd(state.pid, state.pidStart) if status in (RUNNING, PAUSED) else None
         if fd is None:  # created, stopped, creating: the set-up's `leftover` stage deletes it
@@ -318,11 +368,15 @@ class Unit:
         self.sup.reaper.watched.discard(self.pid)
         self.pidfd = -1
         self.pid = 0
+        self.sample = None  # a reading of a process that is gone: not shown any more
 
     async def _running(self, adopted: bool = False) -> policy.Outcome:
+        from fire.procfs import started_at
+
         if self.stop_requested:  # asked between the set-up and now
             self._end.set()
-        self.since = time.time()
+        # The process's own start: an adopted one has run since before us.
+        self.since = started_at(self.pid) or time.time()
         began = trio.current_time()
         self.set_state(RUNNING_STATE, "adopted" if adopted else "")
         async with trio.open_nursery() as nursery:
@@ -488,20 +542,23 @@ class Unit:
         assert hc is not None
         failures = 0
         began = trio.current_time()
-        self.health = policy.STARTING
+        self.health, self.health_failures, self.health_output = policy.STARTING, 0, ""
         self.publish(ev.Health(id=self.id, status=self.health))
         while True:
             await trio.sleep(hc.interval)
             try:
                 result = await self.sup.engine.run("exec", self.id, *hc.command,
-                                                   limit=hc.timeout)
-                ok, detail = result.code == 0, result.error
+                                                   limit=hc.timeout, merged=True)
+                ok, detail, output = result.code == 0, result.error, result.stderr
             except OSError as exc:  # could not even start `fire exec`: a failed check
-                ok, detail = False, describe(exc)
+                ok, detail, output = False, describe(exc), ""
             grace = trio.current_time() - began < hc.start_period
             self.health, failures = policy.health_step(failures, ok, hc.retries, grace)
+            # What the check printed (its end: the verdict is usually last), else why it failed.
+            output = output[-HEALTH_OUTPUT:] if output.strip() else ("" if ok else detail)
+            self.health_failures, self.health_output = failures, output
             self.publish(ev.Health(self.id, status=self.health, failures=failures,
-                                   output="" if ok else detail))
+                                   output=output))
             self.sup.changed()
             if self.health == policy.UNHEALTHY:
                 self.unhealthy = True

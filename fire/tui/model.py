@@ -75,7 +75,9 @@ class Model:
             return None
         row = self.row(event.id)
         if isinstance(event, ev.State):
-            if event.state == "running" and row.status != "running":
+            if event.state in ("running", "stopping") and event.since:
+                row.since = event.since  # the process's own start (an adopted one: earlier)
+            elif event.state == "running" and row.status != "running":
                 row.since = event.time
             elif event.state not in ("running", "stopping"):
                 row.since = None

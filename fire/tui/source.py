@@ -101,17 +101,9 @@ def scan(root: str) -> list[tuple[str, str, int, float | None]]:
 
 def _started(pid: int) -> float | None:
     """When ``pid`` started, in seconds since the epoch (from /proc)."""
-    from fire.procfs import stat_fields
+    from fire.procfs import started_at
 
-    fields = stat_fields(pid)
-    if fields is None:
-        return None
-    try:
-        with open("/proc/stat") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-    except (OSError, StopIteration, ValueError):
-        return None
-    return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return started_at(pid)
 
 
 def signal_unsupervised(root: str, cid: str, signum: int) -> str | None:

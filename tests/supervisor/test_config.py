@@ -8,7 +8,7 @@ import pytest
 
 from fire.errors import ConfigError, FireError
 from fire.supervisor import config as cfg
-from fire.supervisor.supervisor import stop_levels
+from fire.supervisor.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,7 +58,13 @@ def test_the_issue_example_decodes() -> None:
      ">= 0"),
     (b'[containers.web]\nrestart = "no"', "$.containers.web.bundle", "required field is missing"),
     (b'[containers.web]\nbundle = "b"\nstop_timeout = "ten"', "$.containers.web.stop_timeout",
-     "expected float, got str"),
+     "invalid duration 'ten' (examples: 5s, 500ms, 1m)"),
+    (b'[containers.web]\nbundle = "b"\n[containers.web.healthcheck]\ncommand = ["true"]\n'
+     b'timeout = "2 s"', "$.containers.web.healthcheck.timeout", "invalid duration '2 s'"),
+    (b'[containers.web]\nbundle = "b"\n[containers.web.healthcheck]\ncommand = ["true"]\n'
+     b'interval = "0s"', "$.containers.web.healthcheck.interval", "> 0.0"),
+    (b'[supervisor]\nstats_interval = "often"', "$.supervisor.stats_interval",
+     "invalid duration 'often'"),
     (b'[containers.web]\nbundle = "b"\ncolour = "red"', "$.containers.web",
      "unknown field colour"),
     (b'[containers.web]\nbundle = "b"\n[containers.web.healthcheck]\ncommand = []',
@@ -146,9 +152,35 @@ def test_containers_compare_equal_when_unchanged() -> None:
     assert a["web"] != b["web"]
 
 
-def test_stop_levels_are_reverse_dependency_order() -> None:
+def test_stops_follow_the_dependency_edges_in_parallel(tmp_path: Path) -> None:
+    """Each unit stops once its dependants are gone; the whole takes the longest
+    chain (web → api → db: 3 s), not a sum of levels (solo is not in a level)."""
+    import trio
+    import trio.testing
+
+    sup = Supervisor(str(tmp_path / "root"), cfg.Config())
     deps = {"db": [], "cache": [], "api": ["db", "cache"], "web": ["api"], "solo": []}
-    assert stop_levels(deps) == [["web"], ["api"], ["cache", "db", "solo"]]
+    took = {"db": 1.0, "cache": 0.5, "api": 1.0, "web": 1.0, "solo": 2.5}
+    began: dict[str, float] = {}
+    ended: dict[str, float] = {}
+
+    class Stopping:
+        def __init__(self, cid: str) -> None:
+            self.cid = cid
+
+        async def stop(self) -> None:
+            began[self.cid] = trio.current_time()
+            await trio.sleep(took[self.cid])
+            ended[self.cid] = trio.current_time()
+
+    sup.units = {cid: Stopping(cid) for cid in deps}  # type: ignore[misc]
+
+    async def main() -> None:
+        await sup.stop_units(list(deps), deps)
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert began == {"web": 0, "solo": 0, "api": 1, "db": 2, "cache": 2}
+    assert max(ended.values()) == 3, "the longest chain, not 1 + 1 + 2.5"
 
 
 NET_STORAGE = b"""
@@ -211,3 +243,41 @@ def test_network_and_storage_errors_name_the_path(line: bytes, where: str, detai
     text = str(caught.value)
     assert text.startswith(f"invalid fire.toml: {where}: "), text
     assert detail in text
+
+
+def test_durations_are_numbers_or_strings_everywhere() -> None:
+    """As docker and compose files write them, and as `fire events --interval` takes them."""
+    from fire.container.events import parse_duration as events_parser
+    from fire.durations import parse_duration
+
+    assert events_parser is parse_duration, "one shared parser"
+    text = b"""
+[supervisor]
+stats_interval = "500ms"
+[containers.web]
+bundle = "/b"
+stop_timeout = "1m30s"
+[containers.web.healthcheck]
+command = ["true"]
+interval = "2s"
+timeout = 1.5
+start_period = "1m"
+[containers.db]
+bundle = "/b"
+stop_timeout = 3
+"""
+    config = cfg.parse(text, "fire.toml")
+    assert config.settings.stats_interval == 0.5
+    web = config.containers["web"]
+    assert web.stop_timeout == 90
+    assert web.healthcheck is not None
+    assert (web.healthcheck.interval, web.healthcheck.timeout, web.healthcheck.start_period,
+            web.healthcheck.retries) == (2, 1.5, 60, 3)
+    assert config.containers["db"].stop_timeout == 3
+    same = cfg.parse(text.replace(b'"1m30s"', b"90"), "fire.toml")
+    assert same.containers["web"] == web, "a reload that only respells a duration changes nothing"
+
+
+def test_healthcheck_defaults() -> None:
+    hc = cfg.Healthcheck(command=["true"])
+    assert (hc.interval, hc.timeout, hc.retries, hc.start_period) == (30, 10, 3, 0)

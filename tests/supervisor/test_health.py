@@ -27,14 +27,19 @@ if TYPE_CHECKING:
 class FakeEngine:
     """Answers `exec` with the next programmed exit code, and records the calls."""
 
-    def __init__(self, codes: list[int]) -> None:
+    def __init__(self, codes: list[int], outputs: list[str] | None = None) -> None:
         self.codes = codes
+        self.outputs = outputs
         self.calls: list[tuple[float, tuple[str, ...], float | None]] = []
 
-    async def run(self, *args: str, limit: float | None = None) -> Completed:
+    async def run(self, *args: str, limit: float | None = None,
+                  merged: bool = False) -> Completed:
         self.calls.append((trio.current_time(), args, limit))
         await trio.sleep(0.1)
         code = self.codes.pop(0)
+        if self.outputs is not None:
+            assert merged, "a check's stdout is collected with its stderr"
+            return Completed(code, self.outputs.pop(0))
         return Completed(code, "" if code == 0 else "fire: exit status 1\n")
 
 
@@ -87,6 +92,29 @@ def test_failures_in_the_start_period_do_not_count() -> None:
     statuses = [e.status for e in sup.bus.history if isinstance(e, ev.Health)]
     assert statuses == ["starting", "starting", "starting", "starting", "healthy"]
     assert not unit.unhealthy
+
+
+def test_the_health_event_keeps_the_end_of_the_check_s_output() -> None:
+    from fire.supervisor.unit import HEALTH_OUTPUT
+
+    long = "x" * 10000 + "\ndb: not ready\n"
+    engine = FakeEngine([1, 0, 1], ["", "ok: 3 rows\n", long])
+    sup: Any = FakeSupervisor(engine)
+    conf = Container(bundle="/b", healthcheck=Healthcheck(command=["c"], interval=1, timeout=1,
+                                                          retries=5))
+    unit = Unit(sup, "web", conf)
+
+    async def main() -> None:
+        with trio.move_on_after(3.5):
+            await unit._health()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    events = [e for e in sup.bus.history if isinstance(e, ev.Health)][1:]
+    assert events[0].output == "exited with status 1", "no output: why it failed"
+    assert events[1].output == "ok: 3 rows\n"
+    assert events[2].output.endswith("\ndb: not ready\n")
+    assert len(events[2].output) == HEALTH_OUTPUT, "bounded: its last bytes"
+    assert (unit.health_failures, unit.health_output) == (1, events[2].output)
 
 
 @pytest.mark.root
