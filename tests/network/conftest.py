@@ -43,6 +43,10 @@ class Netns:
             time.sleep(0.01)
         self.expected_links = {"lo"}
         self.run("ip", "link", "set", "lo", "up")
+        # A new namespace inherits the host's IPv4 forwarding (devconf_inherit_init_net
+        # 0): start from "off" whatever the host (or an engine test before) set, so
+        # that the check at the end sees what Fire restored, not the host's value.
+        self.run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward")
 
     def prefix(self) -> list[str]:
         return ["nsenter", f"--net={self.path}"]

@@ -159,7 +159,7 @@ def test_kill_refuses_bad_signals_and_stopped_containers(fire: Fire, bundle: Bun
     bundle.args("true").write()
     cid = fire.unique_id()
     assert fire("create", "-b", str(bundle.path), cid).code == 0
-    for bad in ("NOPE", "0", "65", "RTMIN+99"):
+    for bad in ("NOPE", "65", "RTMIN+99", "SIGNOPE"):
         r = fire("kill", cid, bad)
         assert r.code == 1
         assert "signal" in r.err
