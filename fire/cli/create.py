@@ -27,7 +27,8 @@ OPTIONS = [
 SYNOPSIS = "[options] ID [BUNDLE]"
 
 
-def options_from(parsed: Parsed, foreground: bool = False) -> Options:
+def options_from(parsed: Parsed, foreground: bool = False,
+                 ctx: Context | None = None) -> Options:
     from fire.container.create import Options
 
     bundle = parsed.text("bundle") or "."
@@ -37,7 +38,8 @@ def options_from(parsed: Parsed, foreground: bool = False) -> Options:
                    console_socket=parsed.text("console_socket"),
                    no_pivot=parsed.flag("no_pivot"), no_new_keyring=parsed.flag("no_new_keyring"),
                    preserve_fds=parsed.number("preserve_fds"), foreground=foreground,
-                   annotations=runflags.annotations_of(parsed))
+                   annotations=runflags.annotations_of(parsed),
+                   systemd_cgroup=ctx.systemd_cgroup if ctx is not None else False)
 
 
 def run(ctx: Context, command: str, argv: list[str]) -> int:
@@ -47,5 +49,5 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     cid = need_id(parsed, command)
     from fire.container.create import create
 
-    create(store(ctx), cid, options_from(parsed))
+    create(store(ctx), cid, options_from(parsed, ctx=ctx))
     return 0

@@ -19,7 +19,7 @@ import os
 import time
 
 from fire import delegate
-from fire.cgroup.manager import Manager, resolve_path
+from fire.cgroup.manager import Manager, for_config
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container.early import begin as begin_early
@@ -62,7 +62,8 @@ class Options:
                  console_socket: str | None = None, no_pivot: bool = False,
                  no_new_keyring: bool = False, preserve_fds: int = 0,
                  foreground: bool = False, annotations: dict[str, str] | None = None,
-                 on_stage: Callable[[str, str], None] | None = None) -> None:
+                 on_stage: Callable[[str, str], None] | None = None,
+                 systemd_cgroup: bool = False) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -73,6 +74,7 @@ class Options:
         # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
         self.annotations = annotations or {}
         self.on_stage = on_stage  # told of every stage's start and end (`run`'s progress)
+        self.systemd_cgroup = systemd_cgroup  # --systemd-cgroup: a scope (cgroup/systemd.py)
 
 
 def check_terminal(terminal: bool, opts: Options) -> None:
@@ -237,8 +239,10 @@ class Creation:
         self.undo.append(("init process", self._kill_init))
         # Claim the id, make the cgroup and join the init to it in a thread: the
         # join's wait (an RCU grace period) overlaps msgspec below (container/early.py).
-        early = begin_early(self.store, self.id, bundle, self.init.pid, now_rfc3339(),
-                            self.undo, self._kill_init)
+        # (Not with the systemd driver: systemd makes the cgroup and moves the init.)
+        early = None if opts.systemd_cgroup else begin_early(
+            self.store, self.id, bundle, self.init.pid, now_rfc3339(), self.undo,
+            self._kill_init)
         if early is not None:
             self.cdir, self.state = early.cdir, early.state
         from fire.spec.load import read_config  # msgspec (~12 ms): while the init starts
@@ -252,7 +256,7 @@ class Creation:
         proc = spec.process
         check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
-        cgroup = Manager(resolve_path(spec.linux.cgroups_path, self.id))
+        cgroup = for_config(spec.linux.cgroups_path, self.id, opts.systemd_cgroup)
         if early is not None:
             cgroup = early.finish(cgroup)  # joined; before anything else can fork
         resources = self.translate_resources(spec, cgroup)
@@ -278,7 +282,9 @@ class Creation:
         self.stage("claim", "done")
 
         self.stage("cgroup")
-        if early is None:
+        if cgroup.driver == "systemd":
+            self.start_scope(cgroup, resources)
+        elif early is None:
             cgroup.created = cgroup.planned()
             state.cgroup = cgroup.to_state()
             cdir.write_state(state)
@@ -329,7 +335,7 @@ class Creation:
         state.initPid = init.pid
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
-        if early is None:
+        if early is None and cgroup.driver != "systemd":
             cgroup.add(init.pid)
         listener = bind_exec_socket(cdir.fd)
         trees: list[int] = []
@@ -360,6 +366,26 @@ class Creation:
         init.reap()
         self.undo.clear()
         return Created(cdir, state, spec, self.master)
+
+    def start_scope(self, cgroup: Manager, resources: Translation) -> None:
+        """The systemd driver: the unit is recorded, then started with the init in it
+        (systemd moves it), then the v1 hierarchies systemd left are joined."""
+        from fire.cgroup.systemd import SystemdManager
+
+        assert isinstance(cgroup, SystemdManager)
+        assert self.cdir is not None
+        assert self.state is not None
+        assert self.init is not None
+        state = self.state
+        state.cgroup = cgroup.to_state()
+        self.cdir.write_state(state)
+        self.undo.append(("cgroup", cgroup.destroy))
+        cgroup.start(self.init.pid, resources, f"fire container {self.id}")
+        cgroup.created = cgroup.planned()  # v1: the hierarchies systemd does not manage
+        if cgroup.created:
+            state.cgroup = cgroup.to_state()
+            self.cdir.write_state(state)
+            cgroup.join_rest(self.init.pid)
 
     @staticmethod
     def translate_resources(spec: Spec, cgroup: Manager) -> Translation:
