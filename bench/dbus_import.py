@@ -9,8 +9,8 @@ candidate's import alone (``time.perf_counter`` around it): the cost the driver
 adds, not the library's standalone cost (``socket``, ``enum``, ``re``… are paid
 already).  The median of ``--runs`` runs, in ms.  ``--python`` picks the
 interpreter (a venv that has dbus-fast / dbus-next installed, or Debian's
-``/usr/bin/python3`` for python3-dbus); a candidate it cannot import is reported as
-such.  Results are in docs/performance.md ("The D-Bus library").
+``/usr/bin/python3`` for python3-dbus) and ``--path`` adds another environment's
+packages to it; a candidate it cannot import is reported as such.  Results are in docs/performance.md ("The D-Bus library").
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ CANDIDATES = [
 SNIPPET = """
 import sys, time
 sys.path.insert(0, {repo!r})
+sys.path.extend({extra!r})
 try:
     {base}
 except ImportError:
@@ -49,10 +50,10 @@ else:
 """
 
 
-def measure(python: str, module: str, runs: int) -> float | None:
+def measure(python: str, module: str, runs: int, extra: list[str]) -> float | None:
     times: list[float] = []
     for _ in range(runs):
-        code = SNIPPET.format(repo=REPO, base=BASE, module=module)
+        code = SNIPPET.format(repo=REPO, extra=extra, base=BASE, module=module)
         out = subprocess.run([python, "-c", code], capture_output=True, text=True,
                              check=True).stdout.strip()
         if out == "missing":
@@ -65,11 +66,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--path", action="append", default=[],
+                    help="a directory appended to sys.path (another venv's site-packages, "
+                    "/usr/lib/python3/dist-packages for python3-dbus)")
     ap.add_argument("modules", nargs="*", default=CANDIDATES)
     args = ap.parse_args()
     print(f"interpreter {args.python}, median of {args.runs} runs, after: {BASE}")
     for module in args.modules:
-        ms = measure(args.python, module, args.runs)
+        ms = measure(args.python, module, args.runs, args.path)
         shown = "not installed" if ms is None else f"{ms:7.1f} ms"
         print(f"  import {module:<24} {shown}")
 

@@ -137,7 +137,7 @@ class SystemdManager(Manager):
         except OSError as exc:
             raise CgroupError("cannot start the scope {unit}: the connection to systemd "
                               "failed ({reason})", unit=self.unit, reason=str(exc)) from None
-        result = self._wait(bus, str(job), "starting")
+        result = self._wait(bus, str(job))
         if result != "done":
             self._reset_failed(bus)
             raise CgroupError("systemd could not start the scope {unit}: the job ended "
@@ -146,15 +146,16 @@ class SystemdManager(Manager):
             raise CgroupError("systemd started {unit} but its cgroup {path} does not exist",
                               unit=self.unit, path=self.v2_dir() or self.dirs()[0])
 
-    def _wait(self, bus: Bus, job: str, doing: str) -> str:
+    def _wait(self, bus: Bus, job: str) -> str:
         try:
             return bus.wait_job(job, JOB_TIMEOUT)
         except TimeoutError:
-            raise CgroupError("systemd did not finish {doing} {unit} within {seconds} s",
-                              doing=doing, unit=self.unit, seconds=int(JOB_TIMEOUT)) from None
+            raise CgroupError("systemd did not finish the job {job} of {unit} within "
+                              "{seconds} s", job=job, unit=self.unit,
+                              seconds=int(JOB_TIMEOUT)) from None
         except OSError as exc:
-            raise CgroupError("lost the connection to systemd while {doing} {unit}: "
-                              "{reason}", doing=doing, unit=self.unit,
+            raise CgroupError("lost the connection to systemd while waiting for the job "
+                              "{job} of {unit}: {reason}", job=job, unit=self.unit,
                               reason=str(exc)) from None
 
     def _reset_failed(self, bus: Bus) -> None:
@@ -224,7 +225,7 @@ class SystemdManager(Manager):
                                           unit=self.unit,
                                           reason=exc.text or exc.name) from None
                 else:
-                    result = self._wait(bus, str(job), "stopping")
+                    result = self._wait(bus, str(job))
                     if result != "done":
                         log.warning("systemd stopped {unit} with the result {result!r}",
                                     unit=self.unit, result=result)
