@@ -10,7 +10,8 @@ adds, not the library's standalone cost (``socket``, ``enum``, ``re``… are pai
 already).  The median of ``--runs`` runs, in ms.  ``--python`` picks the
 interpreter (a venv that has dbus-fast / dbus-next installed, or Debian's
 ``/usr/bin/python3`` for python3-dbus) and ``--path`` adds another environment's
-packages to it; a candidate it cannot import is reported as such.  Results are in docs/performance.md ("The D-Bus library").
+packages to it; a candidate it cannot import is reported as such.  Results are in
+docs/performance.md ("The systemd cgroup driver").
 """
 
 from __future__ import annotations
