@@ -23,6 +23,9 @@ OPTIONS = [
     Opt("--preserve-fds", value=True, default=0, convert=int,
         help="pass N extra fds (3, 4, …) to the container", metavar="N"),
     *runflags.OPTIONS,  # Fire's own network and storage (run.fire.* annotations)
+    Opt("--systemd-slice", value=True, metavar="SLICE",
+        help="with --systemd-cgroup: the scope fire-ID.scope in SLICE, whatever "
+        "cgroupsPath says (fire-supervise's cgroup_manager)"),
 ]
 SYNOPSIS = "[options] ID [BUNDLE]"
 
@@ -39,7 +42,8 @@ def options_from(parsed: Parsed, foreground: bool = False,
                    no_pivot=parsed.flag("no_pivot"), no_new_keyring=parsed.flag("no_new_keyring"),
                    preserve_fds=parsed.number("preserve_fds"), foreground=foreground,
                    annotations=runflags.annotations_of(parsed),
-                   systemd_cgroup=ctx.systemd_cgroup if ctx is not None else False)
+                   systemd_cgroup=ctx.systemd_cgroup if ctx is not None else False,
+                   systemd_slice=parsed.text("systemd_slice"))
 
 
 def run(ctx: Context, command: str, argv: list[str]) -> int:

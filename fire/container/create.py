@@ -63,7 +63,7 @@ class Options:
                  no_new_keyring: bool = False, preserve_fds: int = 0,
                  foreground: bool = False, annotations: dict[str, str] | None = None,
                  on_stage: Callable[[str, str], None] | None = None,
-                 systemd_cgroup: bool = False) -> None:
+                 systemd_cgroup: bool = False, systemd_slice: str | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -75,6 +75,9 @@ class Options:
         self.annotations = annotations or {}
         self.on_stage = on_stage  # told of every stage's start and end (`run`'s progress)
         self.systemd_cgroup = systemd_cgroup  # --systemd-cgroup: a scope (cgroup/systemd.py)
+        self.systemd_slice = systemd_slice  # --systemd-slice: the scope's slice, not config's
+        if systemd_slice is not None and not systemd_cgroup:
+            raise UsageError("--systemd-slice needs --systemd-cgroup")
 
 
 def check_terminal(terminal: bool, opts: Options) -> None:
@@ -256,7 +259,10 @@ class Creation:
         proc = spec.process
         check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
-        cgroup = for_config(spec.linux.cgroups_path, self.id, opts.systemd_cgroup)
+        cgroups_path = spec.linux.cgroups_path
+        if opts.systemd_slice is not None:
+            cgroups_path = f"{opts.systemd_slice}:fire:{self.id}"
+        cgroup = for_config(cgroups_path, self.id, opts.systemd_cgroup)
         if early is not None:
             cgroup = early.finish(cgroup)  # joined; before anything else can fork
         resources = self.translate_resources(spec, cgroup)

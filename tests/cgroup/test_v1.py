@@ -512,3 +512,7 @@ def test_systemd_slice_path_is_a_clear_error(fire: Fire, bundle: Bundle) -> None
     assert len(flag.err.strip().splitlines()) == 1
     assert fire("state", cid).code == 1
     assert gone(cid)
+    slice_only = fire("create", "--systemd-slice", "fire.slice", "-b", str(bundle.path), cid)
+    assert slice_only.code == 1
+    assert "--systemd-slice needs --systemd-cgroup" in slice_only.err
+    assert fire("state", cid).code == 1
