@@ -60,6 +60,15 @@ def set_path(path: str, cgroups_path: str) -> None:
         json.dump(config, f)
 
 
+def running(pid: str) -> bool:
+    """Not gone and not a zombie (whoever inherited it may reap it late)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def one(name: str, path: str, root: str, n: int) -> dict[str, float]:
     argv, systemd = VARIANTS[name]
     cid = f"sdb{os.getpid()}-{name.replace(' ', '-')}-{n}"
@@ -72,15 +81,19 @@ def one(name: str, path: str, root: str, n: int) -> dict[str, float]:
                 "start": ["start", cid], "delete": ["delete", cid]}[command]
         if command == "delete":  # wait for /bin/true to end and be reaped (not timed)
             with open(pid_file) as f:
-                proc_dir = f"/proc/{f.read().strip()}"
+                pid = f.read().strip()
             deadline = time.monotonic() + 60
-            while os.path.exists(proc_dir) and time.monotonic() < deadline:
+            while running(pid) and time.monotonic() < deadline:
                 time.sleep(0.002)
-        t = time.perf_counter()
-        proc = subprocess.run([*head, *args], capture_output=True, text=True)
-        times[command] = (time.perf_counter() - t) * 1000
-        if proc.returncode != 0:
-            raise SystemExit(f"{name}: {' '.join(args)}: {proc.stderr.strip()}")
+        # Files, not pipes: a created container keeps create's stdout and stderr.
+        with tempfile.TemporaryFile("w+") as err:
+            t = time.perf_counter()
+            code = subprocess.run([*head, *args], stdout=subprocess.DEVNULL, stderr=err,
+                                  stdin=subprocess.DEVNULL).returncode
+            times[command] = (time.perf_counter() - t) * 1000
+            if code != 0:
+                err.seek(0)
+                raise SystemExit(f"{name}: {' '.join(args)}: {err.read().strip()}")
     return times
 
 
@@ -100,6 +113,8 @@ def main() -> None:
             order = names[i % len(names):] + names[:i % len(names)]
             for name in order:
                 times = one(name, path, roots[name], i)
+                print(f"{i} {name}: " + " ".join(f"{c} {t:.0f}" for c, t in times.items()),
+                      file=sys.stderr, flush=True)
                 if i >= args.warmup:
                     samples[name].append(times)
     print(f"median of {args.runs} runs (ms), after {args.warmup} warm-up")
