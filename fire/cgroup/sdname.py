@@ -6,10 +6,9 @@ cri-containerd:ID``) and Fire does the same, so an engine's config means the sam
 thing to both runtimes:
 
 * the container gets a transient *scope* unit ``prefix-name.scope`` in the slice
-  ``slice`` (no prefix: ``name.scope``... runc writes ``-name.scope``; see
-  ``unit_name``); a ``name`` that ends in ``.slice`` asks for a slice unit instead,
-  which runc allows and Fire refuses (nothing sends it, and a slice holds no
-  processes);
+  ``slice`` (an empty prefix gives ``name.scope``, see ``unit_name``); a ``name``
+  that ends in ``.slice`` asks runc for a slice unit instead, which Fire refuses
+  (no engine sends it, and a slice holds no processes of its own);
 * an empty slice is ``system.slice``; an empty path is ``system.slice:fire:ID``
   (runc's default, with our own name as the prefix as runc uses its own);
 * a slice name stands for its parents, by systemd's ``-`` expansion:
