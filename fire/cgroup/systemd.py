@@ -142,9 +142,21 @@ class SystemdManager(Manager):
             self._reset_failed(bus)
             raise CgroupError("systemd could not start the scope {unit}: the job ended "
                               "{result!r}", unit=self.unit, result=result)
-        if not os.path.isdir(self.v2_dir() or self.dirs()[0]):
+        mine = self.systemd_dir()
+        if mine is not None and not os.path.isdir(mine):
             raise CgroupError("systemd started {unit} but its cgroup {path} does not exist",
-                              unit=self.unit, path=self.v2_dir() or self.dirs()[0])
+                              unit=self.unit, path=mine)
+
+    def systemd_dir(self) -> str | None:
+        """The scope's directory in the hierarchy systemd tracks it by: the v2 tree
+        (v2, and hybrid's unified mount), else v1's ``name=systemd``."""
+        v2 = self.v2_dir()
+        if v2 is not None:
+            return v2
+        for h in self.hierarchies:
+            if "name=systemd" in h.options.split(","):
+                return h.mountpoint.rstrip("/") + self.path
+        return None
 
     def _wait(self, bus: Bus, job: str) -> str:
         try:

@@ -164,3 +164,15 @@ def test_devices_default_allow_is_left_to_the_ebpf_program() -> None:
                     with_defaults=False)
     assert sdprops.device_properties(state) == [("DevicePolicy", ("s", "auto")),
                                                 ("DeviceAllow", ("a(ss)", []))]
+
+
+def test_the_scope_is_checked_where_systemd_tracks_it() -> None:
+    from fire.cgroup.hierarchy import Hierarchy
+
+    v1 = [Hierarchy("/sys/fs/cgroup/cpuset", "cgroup", "/", "rw,cpuset"),
+          Hierarchy("/sys/fs/cgroup/systemd", "cgroup", "/", "rw,xattr,name=systemd")]
+    mgr = SystemdManager("/system.slice/fire-x.scope", "fire-x.scope", "system.slice", v1)
+    assert mgr.systemd_dir() == "/sys/fs/cgroup/systemd/system.slice/fire-x.scope"
+    hybrid = [*v1, Hierarchy("/sys/fs/cgroup/unified", "cgroup2", "/", "rw")]
+    mgr = SystemdManager("/system.slice/fire-x.scope", "fire-x.scope", "system.slice", hybrid)
+    assert mgr.systemd_dir() == "/sys/fs/cgroup/unified/system.slice/fire-x.scope"
