@@ -32,6 +32,17 @@ if TYPE_CHECKING:
 _LINKS = {"cpu,cpuacct": ["cpu", "cpuacct"], "net_cls,net_prio": ["net_cls", "net_prio"]}
 
 
+def for_config(cgroups_path: str | None, cid: str, systemd: bool = False) -> Manager:
+    """The manager ``create`` uses: a systemd scope (``--systemd-cgroup``, the path in
+    ``slice:prefix:name`` form) or a cgroupfs path."""
+    if systemd:
+        from fire.cgroup.sdname import parse
+        from fire.cgroup.systemd import SystemdManager
+
+        return SystemdManager.for_unit(parse(cgroups_path, cid))
+    return Manager(resolve_path(cgroups_path, cid))
+
+
 def resolve_path(cgroups_path: str | None, cid: str) -> str:
     """The container's cgroup path inside each hierarchy.
 
@@ -42,8 +53,8 @@ def resolve_path(cgroups_path: str | None, cid: str) -> str:
     if not cgroups_path:
         return "/" + cid
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
-        raise CgroupError("$.linux.cgroupsPath: {path}: the systemd cgroup driver is not "
-                          "available on this host", path=cgroups_path)
+        raise CgroupError("$.linux.cgroupsPath: {path}: this is the systemd driver's "
+                          "slice:prefix:name form; give --systemd-cgroup", path=cgroups_path)
     # One leading slash: normpath keeps a leading "//" (POSIX), and podman's
     # cgroupsPath is absolute ("/libpod_parent/libpod-ID").
     path = os.path.normpath("/" + cgroups_path.lstrip("/"))
@@ -87,6 +98,8 @@ def _write(path: str, value: str) -> None:
 
 
 class Manager:
+    driver = "cgroupfs"  # fire.cgroup.systemd.SystemdManager: "systemd"
+
     def __init__(self, path: str, hierarchies: list[Hierarchy] | None = None) -> None:
         self.path = path
         self.hierarchies = host_hierarchies() if hierarchies is None else hierarchies
@@ -112,6 +125,10 @@ class Manager:
                    hierarchies: list[Hierarchy] | None = None) -> Manager | None:
         if not data or not isinstance(data.get("path"), str):
             return None
+        if data.get("driver") == "systemd":  # recorded at create (cgroup/systemd.py)
+            from fire.cgroup.systemd import SystemdManager
+
+            return SystemdManager.load(data, hierarchies)
         delegated = data.get("rootless")
         if delegated == "":
             return None  # rootless without a cgroup (fire.cgroup.rootless)

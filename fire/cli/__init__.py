@@ -55,7 +55,7 @@ GLOBAL_OPTIONS = [
     Opt("--log", value=True, default=None, help="log file (default: stderr)"),
     Opt("--log-format", value=True, default="text", help="text or json"),
     Opt("--debug", help="debug logging and error chains"),
-    Opt("--systemd-cgroup", help="use the systemd cgroup driver (not available here)"),
+    Opt("--systemd-cgroup", help="put containers in systemd scopes (cgroupsPath slice:prefix:name)"),
     Opt("--rootless", value=True, default="auto",
         help="true, false or auto: rootless cgroup handling (auto: not root or in a user "
              "namespace)"),
@@ -143,11 +143,6 @@ def main(argv: list[str] | None = None) -> int:
         if command not in COMMANDS:
             raise UsageError("unknown command {command!r}; see fire --help", command=command)
         ctx = Context(parsed)
-        if ctx.systemd_cgroup:
-            from fire.errors import CgroupError
-
-            raise CgroupError("the systemd cgroup driver is not available on this host "
-                              "(--systemd-cgroup)")
         module = __import__(f"fire.cli.{COMMANDS[command][0]}", fromlist=["run"])
         code: int = module.run(ctx, command, cargs)
         log.finish()

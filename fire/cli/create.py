@@ -23,11 +23,15 @@ OPTIONS = [
     Opt("--preserve-fds", value=True, default=0, convert=int,
         help="pass N extra fds (3, 4, …) to the container", metavar="N"),
     *runflags.OPTIONS,  # Fire's own network and storage (run.fire.* annotations)
+    Opt("--systemd-slice", value=True, metavar="SLICE",
+        help="with --systemd-cgroup: the scope fire-ID.scope in SLICE, whatever "
+        "cgroupsPath says (fire-supervise's cgroup_manager)"),
 ]
 SYNOPSIS = "[options] ID [BUNDLE]"
 
 
-def options_from(parsed: Parsed, foreground: bool = False) -> Options:
+def options_from(parsed: Parsed, foreground: bool = False,
+                 ctx: Context | None = None) -> Options:
     from fire.container.create import Options
 
     bundle = parsed.text("bundle") or "."
@@ -37,7 +41,9 @@ def options_from(parsed: Parsed, foreground: bool = False) -> Options:
                    console_socket=parsed.text("console_socket"),
                    no_pivot=parsed.flag("no_pivot"), no_new_keyring=parsed.flag("no_new_keyring"),
                    preserve_fds=parsed.number("preserve_fds"), foreground=foreground,
-                   annotations=runflags.annotations_of(parsed))
+                   annotations=runflags.annotations_of(parsed),
+                   systemd_cgroup=ctx.systemd_cgroup if ctx is not None else False,
+                   systemd_slice=parsed.text("systemd_slice"))
 
 
 def run(ctx: Context, command: str, argv: list[str]) -> int:
@@ -47,5 +53,5 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     cid = need_id(parsed, command)
     from fire.container.create import create
 
-    create(store(ctx), cid, options_from(parsed))
+    create(store(ctx), cid, options_from(parsed, ctx=ctx))
     return 0

@@ -27,7 +27,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     from fire.container.run import run as run_container
 
     detach = parsed.flag("detach")
-    opts = options_from(parsed, foreground=not detach)
+    opts = options_from(parsed, foreground=not detach, ctx=ctx)
     if parsed.flag("progress"):  # one line of stages, if the terminal can show it
         from fire.cli import progress
         from fire.log import log

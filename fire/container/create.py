@@ -19,7 +19,7 @@ import os
 import time
 
 from fire import delegate, rootless
-from fire.cgroup.manager import Manager, resolve_path
+from fire.cgroup.manager import Manager, for_config
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container import sysctl_ns
@@ -63,7 +63,8 @@ class Options:
                  console_socket: str | None = None, no_pivot: bool = False,
                  no_new_keyring: bool = False, preserve_fds: int = 0,
                  foreground: bool = False, annotations: dict[str, str] | None = None,
-                 on_stage: Callable[[str, str], None] | None = None) -> None:
+                 on_stage: Callable[[str, str], None] | None = None,
+                 systemd_cgroup: bool = False, systemd_slice: str | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -74,6 +75,10 @@ class Options:
         # run.fire.* annotations set by flags (fire.cli.runflags): override config.json's
         self.annotations = annotations or {}
         self.on_stage = on_stage  # told of every stage's start and end (`run`'s progress)
+        self.systemd_cgroup = systemd_cgroup  # --systemd-cgroup: a scope (cgroup/systemd.py)
+        self.systemd_slice = systemd_slice  # --systemd-slice: the scope's slice, not config's
+        if systemd_slice is not None and not systemd_cgroup:
+            raise UsageError("--systemd-slice needs --systemd-cgroup")
 
 
 def check_terminal(terminal: bool, opts: Options) -> None:
@@ -238,8 +243,10 @@ class Creation:
         self.undo.append(("init process", self._kill_init))
         # Claim the id, make the cgroup and join the init to it in a thread: the
         # join's wait (an RCU grace period) overlaps msgspec below (container/early.py).
-        early = begin_early(self.store, self.id, bundle, self.init.pid, now_rfc3339(),
-                            self.undo, self._kill_init)
+        # (Not with the systemd driver: systemd makes the cgroup and moves the init.)
+        early = None if opts.systemd_cgroup else begin_early(
+            self.store, self.id, bundle, self.init.pid, now_rfc3339(), self.undo,
+            self._kill_init)
         if early is not None:
             self.cdir, self.state = early.cdir, early.state
         from fire.spec.load import read_config  # msgspec (~12 ms): while the init starts
@@ -255,6 +262,9 @@ class Creation:
         check_terminal(bool(proc and proc.terminal), opts)
         rootfs = planner.rootfs_path(spec, bundle)
         cgroups_path = spec.linux.cgroups_path
+        if opts.systemd_slice is not None:
+            cgroups_path = f"{opts.systemd_slice}:fire:{self.id}"
+        cgroup: Manager
         if rootless.enabled():  # a delegated subtree, or none (fire.cgroup.rootless)
             from fire.cgroup import rootless as rootless_cgroup
 
@@ -262,7 +272,7 @@ class Creation:
             if cgroup.delegated == rootless_cgroup.NONE:
                 spec = rootless_cgroup.without_cgroup(spec)
         else:
-            cgroup = Manager(resolve_path(cgroups_path, self.id))
+            cgroup = for_config(cgroups_path, self.id, opts.systemd_cgroup)
         assert spec.linux is not None
         if early is not None:
             cgroup = early.finish(cgroup)  # joined; before anything else can fork
@@ -293,7 +303,9 @@ class Creation:
         self.stage("claim", "done")
 
         self.stage("cgroup")
-        if early is None:
+        if cgroup.driver == "systemd":
+            self.start_scope(cgroup, resources)
+        elif early is None:
             cgroup.created = cgroup.planned()
             state.cgroup = cgroup.to_state()
             cdir.write_state(state)
@@ -344,7 +356,7 @@ class Creation:
         state.initPid = init.pid
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
-        if early is None:
+        if early is None and cgroup.driver != "systemd":
             cgroup.add(init.pid)
         if plan["chroot"]:  # no mount namespace: the tree is made in the host's
             from fire.container import hostmounts
@@ -387,6 +399,26 @@ class Creation:
         init.reap()
         self.undo.clear()
         return Created(cdir, state, spec, self.master)
+
+    def start_scope(self, cgroup: Manager, resources: Translation) -> None:
+        """The systemd driver: the unit is recorded, then started with the init in it
+        (systemd moves it), then the v1 hierarchies systemd left are joined."""
+        from fire.cgroup.systemd import SystemdManager
+
+        assert isinstance(cgroup, SystemdManager)
+        assert self.cdir is not None
+        assert self.state is not None
+        assert self.init is not None
+        state = self.state
+        state.cgroup = cgroup.to_state()
+        self.cdir.write_state(state)
+        self.undo.append(("cgroup", cgroup.destroy))
+        cgroup.start(self.init.pid, resources, f"fire container {self.id}")
+        cgroup.created = cgroup.planned()  # v1: the hierarchies systemd does not manage
+        if cgroup.created:
+            state.cgroup = cgroup.to_state()
+            self.cdir.write_state(state)
+            cgroup.join_rest(self.init.pid)
 
     @staticmethod
     def translate_resources(spec: Spec, cgroup: Manager) -> Translation:

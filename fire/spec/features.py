@@ -20,7 +20,7 @@ def document() -> dict[str, object]:
     linux: dict[str, object] = {
         "namespaces": sorted(FLAGS),
         "capabilities": sorted(CAPABILITIES, key=CAPABILITIES.__getitem__),
-        "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
+        "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False,
                    "rdma": True},
         # Implemented (fire.security.lsm); the spec asks whether the runtime supports
         # them, not whether this host has them (a label on a host without the LSM is

@@ -123,6 +123,13 @@ class State:
         }
         if self.annotations:
             out["annotations"] = self.annotations
+        # Fire's addition (engines ignore unknown keys): where the container's cgroup
+        # is, and its systemd unit with --systemd-cgroup, for whoever debugs it.
+        cgroup = self.cgroup or {}
+        if isinstance(cgroup.get("path"), str):
+            out["cgroupPath"] = cgroup["path"]
+        if isinstance(cgroup.get("unit"), str):
+            out["systemdUnit"] = cgroup["unit"]
         return out
 
 

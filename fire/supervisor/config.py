@@ -6,6 +6,8 @@
     stats_interval = 5           # seconds between cgroup readings (stats events)
     parallel_starts = 4          # `fire create` processes at once
     output_events = 20           # lines of a container's output per second as events
+    cgroup_manager = "systemd"   # "cgroupfs" (default) | "systemd": a scope per container
+    slice = "fire.slice"         # systemd only: the scopes' slice (default fire.slice)
 
     [containers.db]              # the key is the container's id in --root
     bundle = "/srv/db"           # relative paths are relative to this file
@@ -24,6 +26,7 @@
     ports = ["127.0.0.1:5432:5432/tcp"]
     rootfs = { overlay = true, keep = true }   # keep implies overlay
     volumes = ["data:/var/lib/db", "tmpfs:/scratch:size=16m"]
+    cgroup_manager = "systemd"   # per container, over [supervisor]'s; slice likewise
 
     [containers.db.healthcheck]  # runs `fire exec` in the container
     command = ["sh", "-c", "test -e /tmp/ready"]
@@ -101,10 +104,19 @@ class Container(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     # The bundle may not exist yet (made later by another tool): wait for it
     # instead of refusing the file.
     wait_for_bundle: bool = False
+    # None: the [supervisor] table's (filled in by ``parse``)
+    cgroup_manager: CgroupManager | None = None
+    slice: str | None = None
+
+    def global_flags(self) -> list[str]:
+        """``fire``'s global flags for this container's ``create``."""
+        return ["--systemd-cgroup"] if self.cgroup_manager == "systemd" else []
 
     def create_flags(self) -> list[str]:
-        """The ``fire create`` flags of the network and storage keys."""
+        """The ``fire create`` flags of the network, storage and cgroup keys."""
         out: list[str] = []
+        if self.cgroup_manager == "systemd" and self.slice:
+            out += ["--systemd-slice", self.slice]
         for flag, value in (("--network", self.network), ("--bridge", self.bridge),
                             ("--subnet", self.subnet)):
             if value is not None:
@@ -128,10 +140,16 @@ class Container(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
         return {signals.parse(s) for s in self.forward_signals}
 
 
+CgroupManager = Literal["cgroupfs", "systemd"]
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     stats_interval: Positive = 5.0
     parallel_starts: Annotated[int, msgspec.Meta(ge=1)] = 4
     output_events: Annotated[int, msgspec.Meta(ge=0)] = 20
+    # "systemd": each container a scope fire-ID.scope in ``slice`` (fire.cgroup.systemd)
+    cgroup_manager: CgroupManager = "cgroupfs"
+    slice: str = "fire.slice"
 
 
 class Config(msgspec.Struct, kw_only=True, frozen=True):
@@ -287,6 +305,16 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+def _check_slice(slice: str, where: str, document: str) -> None:
+    """A systemd slice name (``a-b.slice``), checked when the file is read."""
+    from fire.cgroup.sdname import expand_slice
+
+    try:
+        expand_slice(slice)
+    except ConfigError as exc:
+        raise ConfigError(where, exc.detail, document, **exc.detail_params) from None
+
+
 def parse(data: bytes, document: str = "fire.toml", base_dir: str = ".") -> Config:
     """Decode and check a TOML document; relative bundles are taken from ``base_dir``."""
     import tomllib
@@ -303,6 +331,7 @@ def parse(data: bytes, document: str = "fire.toml", base_dir: str = ".") -> Conf
                           document)
     settings = _convert(_durations(raw.get("supervisor", {}), SETTINGS_DURATIONS,
                                    "$.supervisor", document), Settings, "$.supervisor", document)
+    _check_slice(settings.slice, "$.supervisor.slice", document)
     tables = raw.get("containers", {})
     if not isinstance(tables, dict):
         raise ConfigError("$.containers", "expected a table of containers", document)
@@ -312,7 +341,12 @@ def parse(data: bytes, document: str = "fire.toml", base_dir: str = ".") -> Conf
         c: Container = _convert(_container_durations(table, where, document), Container, where,
                                 document)
         bundle = os.path.normpath(os.path.join(base_dir, os.path.expanduser(c.bundle)))
-        containers[cid] = msgspec.structs.replace(c, bundle=os.path.abspath(bundle))
+        if c.slice is not None:
+            _check_slice(c.slice, _key_path("$.containers", cid) + ".slice", document)
+        containers[cid] = msgspec.structs.replace(
+            c, bundle=os.path.abspath(bundle),
+            cgroup_manager=c.cgroup_manager or settings.cgroup_manager,
+            slice=c.slice or settings.slice)
     _validate(containers, document)
     return Config(containers=containers, settings=settings)
 

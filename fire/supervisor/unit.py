@@ -466,9 +466,10 @@ class Unit:
         relay = StageRelay(self.id, self.run, self.publish)
         delegation = self.delegation()
         # Network and storage settings of the TOML file become create's flags.
-        args = ["create", "--bundle", self.conf.bundle, *self.conf.create_flags(), self.id]
+        args = [*self.conf.global_flags(), "create", "--bundle", self.conf.bundle,
+                *self.conf.create_flags(), self.id]
         if console is not None:
-            args[1:1] = ["--console-socket", console.path]
+            args[-1:-1] = ["--console-socket", console.path]
         try:
             with self.sup.reaper.hold():  # the container's process is ours once create exits
                 try:

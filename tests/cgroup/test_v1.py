@@ -631,8 +631,16 @@ def test_systemd_slice_path_is_a_clear_error(fire: Fire, bundle: Bundle) -> None
     cid = fire.unique_id()
     r = fire("create", "-b", str(bundle.path), cid)
     assert r.code == 1
-    assert "the systemd cgroup driver is not available" in r.err
+    assert "$.linux.cgroupsPath" in r.err
+    assert "give --systemd-cgroup" in r.err
     assert fire("state", cid).code == 1
     flag = fire("--systemd-cgroup", "create", "-b", str(bundle.path), cid)
     assert flag.code == 1
-    assert "systemd cgroup driver is not available" in flag.err
+    assert "this host does not run systemd" in flag.err
+    assert len(flag.err.strip().splitlines()) == 1
+    assert fire("state", cid).code == 1
+    assert gone(cid)
+    slice_only = fire("create", "--systemd-slice", "fire.slice", "-b", str(bundle.path), cid)
+    assert slice_only.code == 1
+    assert "--systemd-slice needs --systemd-cgroup" in slice_only.err
+    assert fire("state", cid).code == 1

@@ -281,3 +281,31 @@ stop_timeout = 3
 def test_healthcheck_defaults() -> None:
     hc = cfg.Healthcheck(command=["true"])
     assert (hc.interval, hc.timeout, hc.retries, hc.start_period) == (30, 10, 3, 0)
+
+
+def test_cgroup_manager_systemd_puts_containers_in_a_slice() -> None:
+    """Global and per container; the default slice is fire.slice."""
+    config = cfg.parse(b'[supervisor]\ncgroup_manager = "systemd"\n'
+                       b'[containers.a]\nbundle = "/a"\n'
+                       b'[containers.b]\nbundle = "/b"\nslice = "web-x.slice"\n'
+                       b'[containers.c]\nbundle = "/c"\ncgroup_manager = "cgroupfs"\n')
+    a, b, c = (config.containers[k] for k in "abc")
+    assert a.global_flags() == ["--systemd-cgroup"]
+    assert a.create_flags() == ["--systemd-slice", "fire.slice"]
+    assert b.create_flags() == ["--systemd-slice", "web-x.slice"]
+    assert (c.global_flags(), c.create_flags()) == ([], [])
+    one = cfg.parse(b'[containers.d]\nbundle = "/d"\ncgroup_manager = "systemd"\n')
+    assert one.containers["d"].create_flags() == ["--systemd-slice", "fire.slice"]
+    plain = cfg.parse(b'[containers.e]\nbundle = "/e"\n').containers["e"]
+    assert (plain.global_flags(), plain.create_flags()) == ([], [])
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    (b'[supervisor]\nslice = "fire"\n[containers.a]\nbundle = "/a"\n', "$.supervisor.slice"),
+    (b'[containers.a]\nbundle = "/a"\nslice = "a--b.slice"\n', "$.containers.a.slice"),
+    (b'[containers.a]\nbundle = "/a"\ncgroup_manager = "sd"\n', "$.containers.a.cgroup_manager"),
+])
+def test_bad_cgroup_settings_name_the_path(text: bytes, where: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        cfg.parse(text)
+    assert str(caught.value).startswith(f"invalid fire.toml: {where}: "), str(caught.value)

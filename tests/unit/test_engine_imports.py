@@ -13,7 +13,10 @@ import pytest
 
 from fire import launcher
 
-HEAVY = {"trio", "rich", "textual", "pyroute2", "asyncio"}
+# The systemd driver's D-Bus client is loaded only with --systemd-cgroup (or for a
+# container state.json says was created with it).
+SYSTEMD = {"jeepney", "fire.cgroup.dbus", "fire.cgroup.systemd", "fire.cgroup.sdprops"}
+HEAVY = {"trio", "rich", "textual", "pyroute2", "asyncio"} | SYSTEMD
 LIGHT_FORBIDDEN = HEAVY | {"msgspec", "typing", "typing_extensions", "json", "re", "enum"}
 
 
