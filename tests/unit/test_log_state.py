@@ -104,6 +104,15 @@ def test_public_state_is_the_specs_plus_runcs() -> None:
     assert s.public(CREATED)["pid"] == 5
 
 
+def test_public_state_shows_the_cgroup_path_and_the_systemd_unit() -> None:
+    s = State(id="c", status=RUNNING, bundle="/b", cgroup={"path": "/c", "created": []})
+    assert s.public(RUNNING)["cgroupPath"] == "/c"
+    assert "systemdUnit" not in s.public(RUNNING)
+    s.cgroup = {"path": "/system.slice/fire-c.scope", "driver": "systemd",
+                "unit": "fire-c.scope"}
+    assert s.public(RUNNING)["systemdUnit"] == "fire-c.scope"
+
+
 @pytest.mark.parametrize(("data", "error"), [
     (b"not json", "not valid JSON"),
     (b"[]", "not a JSON object"),
