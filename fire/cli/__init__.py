@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pause": ("pause", "pause all processes of a container"),
     "resume": ("pause", "resume a paused container"),
     "update": ("update", "change a running container's resource limits"),
+    "checkpoint": ("checkpoint", "dump a running container's processes with CRIU"),
+    "restore": ("restore", "make a container again from a CRIU checkpoint"),
     "events": ("events", "stats and OOM events of a container; --follow: supervisor events"),
     "spec": ("spec", "write a default config.json"),
     "features": ("features", "print the features Fire supports (JSON)"),
