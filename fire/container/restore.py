@@ -44,7 +44,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.container.create import Options
     from fire.criu.request import Flags
-    from fire.init.plan import MountPlan
+    from fire.init.plan import DevicePlan, MountPlan
     from fire.spec.config import Spec
     from fire.store import Store
 
@@ -163,9 +163,11 @@ class Restoration(Creation):
 
     # ------------------------------------------------------------------ CRIU
     def criu_restore(self, criu: str, spec: Spec, mounts: list[MountPlan],
-                     devices: list[object], bind_devices: bool, image_path: str,
+                     devices: list[DevicePlan], bind_devices: bool, image_path: str,
                      descriptors: list[str]) -> None:
-        assert self.cdir is not None and self.state is not None and self.cgroup is not None
+        assert self.cdir is not None
+        assert self.state is not None
+        assert self.cgroup is not None
         flags = self.flags
         fds: list[int] = []
         root = os.path.join(self.cdir.path, CRIU_ROOT)
@@ -202,8 +204,7 @@ class Restoration(Creation):
                 opts["lsm_profile"] = self.lsm[0]
             if self.lsm[1]:
                 opts["lsm_mount_context"] = self.lsm[1]
-            ext = request.external_mounts(mounts, devices, bind_devices,  # type: ignore[arg-type]
-                                          restoring=True)
+            ext = request.external_mounts(mounts, devices, bind_devices, restoring=True)
             if ext:
                 opts["ext_mnt"] = ext
             ns_fds: dict[str, int] = {}
@@ -254,7 +255,8 @@ class Restoration(Creation):
 
     def notified(self, script: str, pid: int, fds: list[int]) -> None:
         """CRIU's notifications (runc's criuNotifications, the restore half)."""
-        assert self.state is not None and self.spec is not None
+        assert self.state is not None
+        assert self.spec is not None
         log.debug("criu: {script} (pid {pid})", script=script, pid=pid)
         if script == "setup-namespaces":
             self.set_pid(pid)

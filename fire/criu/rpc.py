@@ -56,7 +56,8 @@ def messages() -> ModuleType:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location("fire_criu_rpc_pb2", path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     except ImportError as exc:

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from tests.conftest import Bundle, Fire
@@ -30,10 +29,9 @@ COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done
 
 
 @pytest.fixture(scope="session")
-def criu_modules() -> Iterator[None]:
+def criu_modules() -> None:
     for module in MODULES:  # one by one: a module built into the kernel is no error
         subprocess.run(["modprobe", module], check=False, capture_output=True)
-    yield
 
 
 class Quiet:

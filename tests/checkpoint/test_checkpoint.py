@@ -44,7 +44,8 @@ def test_a_restored_container_goes_on_counting(fire: Fire, bundle: Bundle,
     assert r2.returncode == 0, r2
     state = fire.state(cid)
     assert state["status"] == "running"
-    assert state["pid"] != 0 and not gone(state["pid"])
+    assert state["pid"] != 0
+    assert not gone(state["pid"])
     first = read_count(count)
     assert dumped <= first <= dumped + 1, "it goes on from where it was, not from 1"
     wait_count(count, first + 3)
