@@ -126,7 +126,7 @@ def external_mounts(mounts: list[MountPlan], devices: list[DevicePlan], bind_dev
     seen: set[str] = set()
 
     def add(dest: str, source: str) -> None:
-        dest = posixpath.normpath("/" + dest)
+        dest = "/" + posixpath.normpath(dest).lstrip("/")  # normpath keeps a leading "//"
         if dest not in seen:
             seen.add(dest)
             out.append({"key": dest, "val": source if restoring else dest})

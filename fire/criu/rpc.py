@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+from fire.criu import MIN_VERSION
 from fire.errors import FireError
 
 TYPE_CHECKING = False
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 RPC_PB2 = "/usr/lib/python3/dist-packages/pycriu/rpc_pb2.py"
-# 3.14: the cgroup v2 freezer; 3.15: external pid namespaces (what runc checks for).
-MIN_VERSION = 31500
 _MAX_MESSAGE = 1 << 20
 
 
