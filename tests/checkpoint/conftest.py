@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 MODULES = ("nf_tables", "veth", "tun", "unix_diag", "inet_diag", "tcp_diag", "udp_diag",
            "raw_diag", "netlink_diag", "packet_diag")
-COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done"
+# /tmp/count: the last number; /tmp/seq: every number, so a restart would show
+COUNTER = ("i=0; while true; do i=$((i+1)); echo $i > /tmp/count; echo $i >> /tmp/seq; "
+           "sleep 0.2; done")
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +98,12 @@ def wait_count(path: Path, at_least: int, timeout: float = 60) -> int:
             return value
         assert time.monotonic() < deadline, f"{path}: {value} < {at_least} after {timeout}s"
         time.sleep(0.1)
+
+
+def assert_one_sequence(count: Path) -> None:
+    """/tmp/seq is 1, 2, 3, … with no gap and no restart: the same process went on."""
+    numbers = [int(x) for x in (count.parent / "seq").read_text().split()]
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
 
 
 def gone(pid: int) -> bool:
