@@ -4,6 +4,7 @@ generous timeouts."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -40,6 +41,9 @@ def test_a_restored_container_goes_on_counting(fire: Fire, bundle: Bundle,
     (data / "marker").write_text("bound\n")
     bundle.config["mounts"].append({"destination": "/data", "type": "bind",
                                     "source": str(data), "options": ["rbind", "ro"]})
+    hooked = tmp_path / "prestart.jsonl"  # prestart runs at create and again at restore
+    bundle.config["hooks"] = {"prestart": [{"path": "/bin/sh", "args": [
+        "sh", "-c", f"cat >> {hooked}; echo >> {hooked}"]}]}
     count = counting(fire, bundle, cid)
     pid = fire.state(cid)["pid"]
     images = tmp_path / "images"
@@ -62,6 +66,9 @@ def test_a_restored_container_goes_on_counting(fire: Fire, bundle: Bundle,
     assert not gone(state["pid"])
     first = read_count(count)
     assert first >= dumped, "it goes on from where it was"
+    runs = [json.loads(line) for line in hooked.read_text().splitlines() if line.strip()]
+    assert len(runs) == 2
+    assert runs[1]["pid"] == state["pid"], runs
     wait_count(count, first + 3)
     # the restored container is Fire's like any other: exec, kill, delete
     out = fire("exec", cid, "cat", "/tmp/count", timeout=120)
