@@ -57,7 +57,7 @@ GLOBAL_OPTIONS = [
     Opt("--debug", help="debug logging and error chains"),
     Opt("--systemd-cgroup", help="use the systemd cgroup driver (not available here)"),
     Opt("--rootless", value=True, default="auto", help="true, false or auto (accepted)"),
-    Opt("--criu", value=True, default=None, help="accepted for runc compatibility"),
+    Opt("--criu", value=True, default=None, help="the criu binary (checkpoint, restore)"),
     Opt("-v", "--version", help="print the version"),
     Opt("-h", "--help", help="show this help"),
 ]
@@ -70,6 +70,7 @@ class Context:
         self.root = parsed.text("root") or os.environ.get("FIRE_ROOT") or "/run/fire"
         self.debug = parsed.flag("debug")
         self.systemd_cgroup = parsed.flag("systemd_cgroup")
+        self.criu = parsed.text("criu")
 
     def store(self) -> object:
         from fire.store import Store

@@ -35,5 +35,5 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
         raise UsageError("--page-server is not supported")
     from fire.container.checkpoint import checkpoint
 
-    checkpoint(store(ctx), cid, criuflags.flags_of(parsed))
+    checkpoint(store(ctx), cid, criuflags.flags_of(parsed), ctx.criu)
     return 0

@@ -42,4 +42,5 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
                    no_pivot=parsed.flag("no_pivot"), foreground=not parsed.flag("detach"))
     return restore(store(ctx), cid, opts, criuflags.flags_of(parsed),
                    lsm_profile=parsed.text("lsm_profile") or "",
-                   lsm_mount_context=parsed.text("lsm_mount_context") or "")
+                   lsm_mount_context=parsed.text("lsm_mount_context") or "",
+                   criu_binary=ctx.criu)

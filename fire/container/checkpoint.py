@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from fire.store import Store
 
 
-def checkpoint(store: Store, cid: str, flags: Flags) -> None:
+def checkpoint(store: Store, cid: str, flags: Flags, criu_binary: str | None = None) -> None:
     check_flags(flags)
     cdir, state, status = load(store, cid, lock=True)
     try:
@@ -35,7 +35,7 @@ def checkpoint(store: Store, cid: str, flags: Flags) -> None:
             raise ContainerError("container cannot be checkpointed in {status} state",
                                  status=status)
         check_supported(state)
-        criu = rpc.criu_path()
+        criu = rpc.criu_path(criu_binary)
         rpc.check_version(criu)
         path = images.image_path(flags)
         images_fd = images.open_dir(path, "image directory", create=True, writable=True)

@@ -53,9 +53,11 @@ CRIU_ROOT = "criu-root"
 
 class Restoration(Creation):
     def __init__(self, store: Store, cid: str, opts: Options, flags: Flags,
-                 lsm_profile: str = "", lsm_mount_context: str = "") -> None:
+                 lsm_profile: str = "", lsm_mount_context: str = "",
+                 criu_binary: str | None = None) -> None:
         super().__init__(store, cid, opts)
         self.flags = flags
+        self.criu_binary = criu_binary
         self.lsm = (lsm_profile, lsm_mount_context)
         self.spec: Spec | None = None
 
@@ -71,7 +73,7 @@ class Restoration(Creation):
         except OSError as exc:
             raise ConfigError("", "bundle {path}: {reason}", "bundle", path=bundle,
                               reason=exc.strerror) from None
-        criu = rpc.criu_path()
+        criu = rpc.criu_path(self.criu_binary)
         rpc.check_version(criu)
         image_path = images.image_path(flags)
         descriptors = images.read_descriptors(image_path)
@@ -314,9 +316,10 @@ def prepare_mountpoints(rootfs: str, mounts: list[MountPlan]) -> None:
 
 
 def restore(store: Store, cid: str, opts: Options, flags: Flags, lsm_profile: str = "",
-            lsm_mount_context: str = "") -> int:
+            lsm_mount_context: str = "", criu_binary: str | None = None) -> int:
     """Restore; return 0 with ``-d``, else the container's exit status."""
-    created = Restoration(store, cid, opts, flags, lsm_profile, lsm_mount_context).run()
+    created = Restoration(store, cid, opts, flags, lsm_profile, lsm_mount_context,
+                          criu_binary).run()
     created.cdir.close()
     if not opts.foreground:
         return 0

@@ -66,10 +66,11 @@ def messages() -> ModuleType:
     return module
 
 
-def criu_path() -> str:
+def criu_path(given: str | None = None) -> str:
+    """runc's ``--criu PATH`` when given, else ``$FIRE_CRIU``, else criu from PATH."""
     import shutil
 
-    found = shutil.which(os.environ.get("FIRE_CRIU", "criu"),
+    found = shutil.which(given or os.environ.get("FIRE_CRIU", "criu"),
                          path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
     if found is None:
         raise CriuError("criu is not installed (checkpoint and restore need CRIU {need} or "

@@ -119,8 +119,7 @@ def test_restore_without_criu_or_images_leaves_nothing(fire: Fire, bundle: Bundl
     assert r.returncode == 1
     assert r.error == f"{tmp_path / 'none'}/descriptors.json is missing: not a " \
         "checkpoint of a container (or only a pre-dump)"
-    r2 = fire("restore", "-d", "-b", str(bundle.path), cid,
-              env={"FIRE_CRIU": "/nonexistent/criu"})
+    r2 = fire("--criu", "/nonexistent/criu", "restore", "-d", "-b", str(bundle.path), cid)
     assert r2.code == 1
     assert r2.err.startswith("fire: criu is not installed"), r2
     assert "does not exist" in fire("state", cid).err
