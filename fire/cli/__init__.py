@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pause": ("pause", "pause all processes of a container"),
     "resume": ("pause", "resume a paused container"),
     "update": ("update", "change a running container's resource limits"),
+    "checkpoint": ("checkpoint", "dump a running container's processes with CRIU"),
+    "restore": ("restore", "make a container again from a CRIU checkpoint"),
     "events": ("events", "stats and OOM events of a container; --follow: supervisor events"),
     "spec": ("spec", "write a default config.json"),
     "features": ("features", "print the features Fire supports (JSON)"),
@@ -59,7 +61,7 @@ GLOBAL_OPTIONS = [
     Opt("--rootless", value=True, default="auto",
         help="true, false or auto: rootless cgroup handling (auto: not root or in a user "
              "namespace)"),
-    Opt("--criu", value=True, default=None, help="accepted for runc compatibility"),
+    Opt("--criu", value=True, default=None, help="the criu binary (checkpoint, restore)"),
     Opt("-v", "--version", help="print the version"),
     Opt("-h", "--help", help="show this help"),
 ]
@@ -75,6 +77,7 @@ class Context:
         self.root = parsed.text("root") or os.environ.get("FIRE_ROOT") or rootless.default_root()
         self.debug = parsed.flag("debug")
         self.systemd_cgroup = parsed.flag("systemd_cgroup")
+        self.criu = parsed.text("criu")
 
     def store(self) -> object:
         from fire.store import Store

@@ -174,6 +174,7 @@ class Init:
             mounts.write_sysctls(rootfd, plan["sysctl"])
             mounts.readonly_paths(rootfd, plan["readonly_paths"])
             mounts.mask_paths(rootfd, plan["masked_paths"])
+            mounts.reopen_null(rootfd)
         slave = -1
         program = ""
         proc = plan["process"]

@@ -401,6 +401,32 @@ def verified_null(rootfd: int) -> int:
     return fd
 
 
+def reopen_null(rootfd: int) -> None:
+    """Point stdio that is the *host's* /dev/null at the container's own (runc's
+    reOpenDevNull).  The host's node lives on a mount outside the container, which
+    CRIU cannot dump (``fire checkpoint``: "Can't lookup mount"); the container's
+    is on its /dev and travels with it.  Only fds 0-2 that are a null device other
+    than the container's are replaced; the container's node is checked first."""
+    try:
+        null = open_in_root(rootfd, "/dev/null", os.O_RDWR | os.O_CLOEXEC, no_symlinks=True)
+    except KernelError:
+        return  # no /dev/null in the container (a /dev bind without it): leave stdio
+    try:
+        own = os.fstat(null)
+        if not stat.S_ISCHR(own.st_mode) or own.st_rdev != os.makedev(1, 3):
+            return
+        for fd in range(3):
+            try:
+                st = os.fstat(fd)
+            except OSError:
+                continue
+            if (stat.S_ISCHR(st.st_mode) and st.st_rdev == own.st_rdev
+                    and (st.st_dev, st.st_ino) != (own.st_dev, own.st_ino)):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
 def mask_paths(rootfd: int, paths: list[str]) -> None:
     null = -1
     try:

@@ -38,6 +38,8 @@ def document() -> dict[str, object]:
         linux["seccomp"] = seccomp_features()
     except ImportError:
         linux["seccomp"] = {"enabled": False}
+    from fire.criu import features as checkpoint_features
+
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
@@ -45,5 +47,5 @@ def document() -> dict[str, object]:
         "mountOptions": mountopts.all_options(),
         "linux": linux,
         "annotations": {"org.opencontainers.runc.version": "fire " + __version__,
-                        "run.fire.version": __version__},
+                        "run.fire.version": __version__, **checkpoint_features()},
     }
