@@ -19,7 +19,7 @@ import os
 import time
 
 from fire import delegate, rootless
-from fire.cgroup.manager import Manager, for_config
+from fire.cgroup.driver import for_config
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container import sysctl_ns
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     import _socket
     from collections.abc import Callable
 
+    from fire.cgroup.manager import Manager
     from fire.cgroup.translate import Translation
     from fire.init.plan import Plan
     from fire.spec.config import Spec

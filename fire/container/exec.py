@@ -274,10 +274,10 @@ def cgroup_dirs(state: State, requested: list[str]) -> list[str]:
     sub-cgroups ``--cgroup [CONTROLLER[,CONTROLLER]:]PATH`` names (runc's form)."""
     import posixpath
 
-    from fire.cgroup.manager import Manager
+    from fire.cgroup import driver as cgroup_driver
     from fire.errors import CgroupError
 
-    mgr = Manager.from_state(state.cgroup)
+    mgr = cgroup_driver.from_state(state.cgroup)
     if mgr is None:
         if requested:
             raise CgroupError("--cgroup: container {id} has no cgroup of its own", id=state.id)
