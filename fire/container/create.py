@@ -24,7 +24,8 @@ from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container import sysctl_ns
 from fire.container.early import begin as begin_early
-from fire.container.exec import save_plan as save_exec_plan
+from fire.container.execplan import save_plan as save_exec_plan
+from fire.container.handoff import send_console, write_pid_file
 from fire.container.spawn import InitProcess, spawn
 from fire.errors import (
     ConfigError,
@@ -101,18 +102,6 @@ def crash_point(stage: str) -> None:
 def now_rfc3339() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
-
-
-def write_pid_file(path: str, pid: int) -> None:
-    """Digits only, no newline (containerd rejects one); written atomically."""
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def listen_fds() -> int:
@@ -554,21 +543,6 @@ def bind_exec_socket(dirfd: int) -> _socket.socket:
         sock.close()
         raise SyscallError("binding exec.sock", exc) from None
     return sock
-
-
-def send_console(path: str, master: int) -> None:
-    """Send the pty master over ``--console-socket`` exactly as runc does."""
-    import _socket
-
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-        rights = master.to_bytes(4, "little", signed=True)
-        sock.sendmsg([b"/dev/ptmx"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-    except OSError as exc:
-        raise SyscallError("sending the terminal to the console socket", exc, path) from None
-    finally:
-        sock.close()
 
 
 def _runtime_hooks(spec: Spec) -> dict[str, list[dict[str, object]]] | None:

@@ -20,7 +20,7 @@ receives a plan over the channel, joins the container and ends in the same
    means the program was exec'd;
 6. ``--detach``: writes the pid file and exits, leaving the process to the caller's
    subreaper (conmon, containerd's shim).  Otherwise Fire is the subreaper: it
-   waits, forwarding signals (fire/container/run.py's SignalChannel), and returns
+   waits, forwarding signals (fire/container/foreground.py's SignalChannel), and returns
    the exit code (128+N after signal N).
 
 **What exec needs from create** (a decision): ``create`` saves the container's
@@ -35,10 +35,10 @@ and the personality stay the container's, as in runc.
 
 from __future__ import annotations
 
-import marshal
 import os
 
-from fire.errors import ConfigError, ContainerError, InitError, LifecycleError, NotRunning, UsageError
+from fire.container.execplan import load_plan
+from fire.errors import ConfigError, InitError, LifecycleError, NotRunning, UsageError
 from fire.log import log
 from fire.procfs import start_time
 
@@ -50,9 +50,8 @@ if TYPE_CHECKING:
     from fire.init.channel import Channel
     from fire.init.plan import ProcessPlan
     from fire.spec.state import State
-    from fire.store import ContainerDir, Store
+    from fire.store import Store
 
-EXEC_PLAN = "exec.plan"
 MAX_PROCESS_BYTES = 4 * 1024 * 1024
 
 
@@ -84,40 +83,6 @@ class ExecOptions:
         self.preserve_fds = preserve_fds
         self.cgroups = list(cgroups or [])
         self.ignore_paused = ignore_paused
-
-
-# ---------------------------------------------------------------------- the saved plan
-
-
-def save_plan(cdir: ContainerDir, process: ProcessPlan | None) -> None:
-    """At create time: keep the container's compiled process for later execs."""
-    fd = os.open(EXEC_PLAN, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600,
-                 dir_fd=cdir.fd)
-    try:
-        os.write(fd, marshal.dumps(process))  # type: ignore[arg-type]  # checked by marshal
-    finally:
-        os.close(fd)
-
-
-def load_plan(cdir: ContainerDir) -> ProcessPlan | None:
-    try:
-        fd = os.open(EXEC_PLAN, os.O_RDONLY | os.O_CLOEXEC, dir_fd=cdir.fd)
-    except FileNotFoundError:
-        raise ContainerError("container {id} has no saved process plan ({name}): it was "
-                             "created by an older Fire; recreate it to exec into it",
-                             id=cdir.id, name=EXEC_PLAN) from None
-    try:
-        data = b""
-        while chunk := os.read(fd, 1 << 20):
-            data += chunk
-    finally:
-        os.close(fd)
-    try:
-        plan = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
-        raise ContainerError("container {id}: {name} is unreadable", id=cdir.id,
-                             name=EXEC_PLAN) from None
-    return plan if isinstance(plan, dict) else None  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------- the process
@@ -388,7 +353,7 @@ class Execution:
         state, proc = self.prepare()
         channel = None
         if not self.opts.detach:
-            from fire.container.run import SignalChannel
+            from fire.container.foreground import SignalChannel
             from fire.syscalls import proc as p
 
             # Fire inherits the process when the join init exits, and must hear
@@ -398,7 +363,7 @@ class Execution:
         try:
             self.start(state, proc)
             if self.opts.pid_file:
-                from fire.container.create import write_pid_file
+                from fire.container.handoff import write_pid_file
 
                 write_pid_file(self.opts.pid_file, self.child)
             if channel is None:
@@ -525,7 +490,7 @@ class Execution:
 
     def take_pty(self, master: int) -> None:
         if self.opts.console_socket:
-            from fire.container.create import send_console
+            from fire.container.handoff import send_console
 
             try:
                 send_console(self.opts.console_socket, master)
@@ -595,8 +560,9 @@ class Execution:
             os.close(fd)
 
     def wait(self, channel: object) -> int:
-        """The foreground: run.py's loop (signals forwarded, the terminal proxied)."""
-        from fire.container.run import SignalChannel, Terminal, Waiter, reap
+        """The foreground: run's loop (fire.container.foreground: signals forwarded,
+        the terminal proxied)."""
+        from fire.container.foreground import SignalChannel, Terminal, Waiter, reap
 
         assert isinstance(channel, SignalChannel)
         terminal = Terminal(self.master) if self.master >= 0 else None
