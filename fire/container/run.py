@@ -13,7 +13,8 @@ Fire is a child subreaper for the whole run, so the orphans of a container
 without its own pid namespace (and of processes exec'd into it) are re-parented
 to Fire: every child of this process is ours to reap, so reaping is a plain
 ``waitpid(-1, WNOHANG)`` loop.  The result is the container's exit code, or 128+N
-after a signal N.
+after a signal N.  The channel and the loop are fire/container/foreground.py's
+(``exec`` waits with them too).
 """
 
 from __future__ import annotations
