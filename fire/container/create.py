@@ -36,8 +36,7 @@ from fire.errors import (
     UsageError,
     describe,
 )
-from fire.init import plan as msg
-from fire.init.channel import ChannelClosed
+from fire.init import messages as msg
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.net import stage as net_stage
@@ -114,9 +113,6 @@ def listen_fds() -> int:
         return 0
 
 
-STAGE_FD_ENV = "FIRE_STAGE_FD"
-
-
 class StageReport:
     """Writes the stage channel (see the module's docstring) to the caller's fd.
 
@@ -150,7 +146,7 @@ class StageReport:
 
 
 def stage_report() -> StageReport | None:
-    fd = os.environ.get(STAGE_FD_ENV, "")
+    fd = os.environ.get(delegate.STAGE_FD_ENV, "")
     return StageReport(int(fd)) if fd.isdigit() else None
 
 
@@ -369,7 +365,7 @@ class Creation:
                 from fire.storage import detached
 
                 trees += detached.prepare(plan, self.store.root, 1 + len(trees))
-            init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
+            msg.put(init.chan, msg.PlanMessage(plan), fds=[listener.fileno(), *trees])
         finally:
             listener.close()
             for fd in trees:
@@ -445,59 +441,48 @@ class Creation:
         assert self.init is not None
         assert self.state is not None
         assert self.cdir is not None
-        chan = self.init.chan
+        init = self.init
+        chan = init.chan
         state = self.state
-        while True:
-            try:
-                message, fds = chan.recv()
-            except ChannelClosed:
-                code = self.init.reap()
-                raise InitError(None, stage="init",
-                                detail=f"the container's init exited unexpectedly (status {code})"
-                                ) from None
-            tag = message[0]
-            if tag == msg.STAGE:
-                self.stage(str(message[1]), str(message[2]))
-            elif tag == msg.IDMAP:
-                self.write_idmaps(spec, int(message[1]))  # type: ignore[call-overload]
-                chan.send(msg.OK)
-            elif tag == msg.CHILD:
-                self.set_pid(int(message[1]))  # type: ignore[call-overload]
-            elif tag == msg.HOOKS:
+
+        def handle(message: msg.Message, fds: list[int]) -> bool:
+            if isinstance(message, msg.Stage):
+                self.stage(message.name, message.phase)
+            elif isinstance(message, msg.Idmap):
+                self.write_idmaps(spec, message.pid)
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Child):
+                self.set_pid(message.pid)
+            elif isinstance(message, msg.Hooks):
                 if not state.pid:
-                    self.set_pid(self.init.pid)
+                    self.set_pid(init.pid)
                 net_stage.attach(self, spec)  # the veth before any runtime hook
                 self.stage("hooks:runtime")
                 self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:
-                    chan.send(msg.ERROR, "hooks", 0, "", "")
+                    msg.put(chan, msg.Error("hooks"))
                     raise
                 self.stage("hooks:runtime", "done")
-                chan.send(msg.OK)
-            elif tag == msg.PTY:
-                self.take_pty(fds)
-                fds = fds[1:]  # the master is closed (sent on) or kept (foreground)
-                chan.send(msg.OK)
-            elif tag == msg.WARN:
-                log.info("{text}", text=str(message[1]))
-            elif tag == msg.READY:
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Pty):
+                self.take_pty(fds)  # the master is closed (sent on) or kept (foreground)
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Warn):
+                log.info("{text}", text=message.text)
+            elif isinstance(message, msg.Ready):
                 if not state.pid:
-                    self.set_pid(self.init.pid)
-                return
-            elif tag == msg.ERROR:
-                _, stage, err, path, text, *translatable = message
-                kind = HookError if stage == "hook" else InitError  # a createContainer hook
-                if translatable and translatable[0]:
-                    template, params = translatable
-                    raise kind(str(template), **dict(params))  # type: ignore[call-overload]
-                if kind is HookError:
-                    raise HookError("{detail}", detail=text)
-                raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
-            for fd in fds:
-                if fd != self.master:
-                    os.close(fd)
+                    self.set_pid(init.pid)
+                return True
+            return False
+
+        def closed() -> None:
+            code = init.reap()
+            raise InitError(None, stage="init",
+                            detail=f"the container's init exited unexpectedly (status {code})")
+
+        msg.converse(chan, handle, closed)
 
     def set_pid(self, pid: int) -> None:
         assert self.state is not None
@@ -521,13 +506,14 @@ class Creation:
                                    lambda text: log.info("{output}", output=text))
 
     def take_pty(self, fds: list[int]) -> None:
+        """The master: sent on over --console-socket (``converse`` closes our copy), or
+        kept for the foreground (taken out of ``fds``)."""
         if not fds:
             raise InitError(None, stage="terminal", detail="the init sent no terminal")
-        master = fds[0]
         if self.opts.console_socket:
-            send_console(self.opts.console_socket, master)  # converse closes our copy
+            send_console(self.opts.console_socket, fds[0])
         else:
-            self.master = master
+            self.master = fds.pop(0)
 
 
 def bind_exec_socket(dirfd: int) -> _socket.socket:
@@ -537,7 +523,7 @@ def bind_exec_socket(dirfd: int) -> _socket.socket:
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
-        sock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        sock.bind(f"/proc/self/fd/{dirfd}/{msg.EXEC_SOCKET}")
         sock.listen(8)
     except OSError as exc:
         sock.close()

@@ -387,7 +387,7 @@ class Execution:
 
         from fire.container.spawn import spawn
         from fire.container.start import serve
-        from fire.init import plan as msg
+        from fire.init import messages as msg
         from fire.syscalls.ns import CLONE_NEWNS
 
         pidfd = open_target(state)
@@ -408,7 +408,7 @@ class Execution:
                                   null_stdio=proc["terminal"])
                 join_cgroups(dirs, self.init.pid)
                 plan = {"flags": flags, "root": (root.st_dev, root.st_ino), "process": proc}
-                self.init.chan.send(msg.PLAN, plan, fds=fds)
+                msg.put(self.init.chan, msg.PlanMessage(plan), fds=fds)
                 if len(fds) > 2:
                     os.close(fds[2])
             finally:
@@ -420,7 +420,7 @@ class Execution:
         finally:
             report.close()
         # It runs: the join init may go, leaving it to our subreaper (or the caller's).
-        self.verdict(msg.OK)
+        self.verdict(True)
         self._reap_init()
 
     @staticmethod
@@ -452,41 +452,27 @@ class Execution:
     def serve(self, chan: Channel, until_child: bool) -> None:
         """One channel's messages: the join init's (until CHILD) or its child's
         (until READY); an ERROR is raised, EOF means the sender died."""
-        from fire.init import plan as msg
-        from fire.init.channel import ChannelClosed
+        from fire.init import messages as msg
 
-        while True:
-            try:
-                message, fds = chan.recv()
-            except ChannelClosed:
-                if until_child:
-                    return
-                raise InitError("exec: the process died before it ran", stage="exec"
-                                ) from None
-            tag = message[0]
-            done = False
-            if tag == msg.CHILD and len(fds) >= 2:
-                self.child = int(message[1])  # type: ignore[call-overload]
-                self.child_fd, self.child_chan = fds[0], fds[1]
-                fds = fds[2:]
-                done = until_child
-            elif tag == msg.PTY and fds:
-                self.take_pty(fds[0])
-                fds = fds[1:]
-                chan.send(msg.OK)
-            elif tag == msg.WARN:
-                log.info("{text}", text=str(message[1]))
-            elif tag == msg.READY:
-                done = not until_child
-            elif tag == msg.ERROR:
-                for fd in fds:
-                    os.close(fd)
-                _, stage, err, path, text = message
-                raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
-            for fd in fds:
-                os.close(fd)
-            if done:
-                return
+        def handle(message: msg.Message, fds: list[int]) -> bool:
+            if isinstance(message, msg.Child) and len(fds) >= 2:
+                self.child = message.pid
+                self.child_fd, self.child_chan = fds.pop(0), fds.pop(0)
+                return until_child
+            if isinstance(message, msg.Pty) and fds:
+                self.take_pty(fds.pop(0))
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Warn):
+                log.info("{text}", text=message.text)
+            elif isinstance(message, msg.Ready):
+                return not until_child
+            return False
+
+        def closed() -> None:
+            if not until_child:
+                raise InitError("exec: the process died before it ran", stage="exec")
+
+        msg.converse(chan, handle, closed)
 
     def take_pty(self, master: int) -> None:
         if self.opts.console_socket:
@@ -509,11 +495,14 @@ class Execution:
             return None
         return os.waitstatus_to_exitcode(status)
 
-    def verdict(self, word: str) -> None:
-        """Tell the join init how its child ended up (it waits for this)."""
+    def verdict(self, runs: bool) -> None:
+        """Tell the join init how its child ended up (it waits for this): OK, it runs
+        the program; ERROR, kill it."""
+        from fire.init import messages as msg
+
         assert self.init is not None
         try:
-            self.init.chan.send(word)
+            msg.put(self.init.chan, msg.Ok() if runs else msg.Error("exec"))
         except OSError:
             pass  # it is gone already
 
@@ -522,13 +511,11 @@ class Execution:
         child on our word, so not even the caller's subreaper sees it."""
         import _signal
 
-        from fire.init import plan as msg
-
         if self.child_chan >= 0:
             os.close(self.child_chan)
             self.child_chan = -1
         if self.init is not None:
-            self.verdict(msg.ERROR)
+            self.verdict(False)
             if not self._wait_init(10.0):
                 self.init.kill()  # stuck (a frozen cgroup): then by force
                 if self.child_fd >= 0:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 from fire import events as ev
+from fire.delegate import STAGE_FD_ENV
 from fire.errors import FireError, StateCorrupt, describe
 from fire.lifecycle.stages import Stage
 from fire.signals.table import name as signal_name
@@ -51,7 +52,6 @@ from fire.spec.state import PAUSED, RUNNING
 from fire.supervisor import graph, policy
 from fire.supervisor.console import ConsoleSocket
 from fire.supervisor.delegation import Delegation
-from fire.supervisor.engine import STAGE_FD_ENV
 from fire.supervisor.graph import SUPERVISOR, StageFailed
 from fire.supervisor.output import Output
 from fire.supervisor.reaper import open_pidfd
