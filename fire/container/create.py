@@ -36,6 +36,7 @@ from fire.errors import (
     UsageError,
     describe,
 )
+from fire.init import EXEC_SOCKET
 from fire.init import messages as msg
 from fire.lifecycle import machine as lm
 from fire.log import log
@@ -523,7 +524,7 @@ def bind_exec_socket(dirfd: int) -> _socket.socket:
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
-        sock.bind(f"/proc/self/fd/{dirfd}/{msg.EXEC_SOCKET}")
+        sock.bind(f"/proc/self/fd/{dirfd}/{EXEC_SOCKET}")
         sock.listen(8)
     except OSError as exc:
         sock.close()

@@ -20,7 +20,7 @@ import sys
 from fire.container.status import load
 from fire.errors import FireError, InitError, NotRunning
 from fire.i18n import message
-from fire.init.messages import EXEC_SOCKET
+from fire.init import EXEC_SOCKET
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.spec.state import RUNNING

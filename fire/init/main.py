@@ -22,7 +22,7 @@ import sys
 
 from fire.errors import FireError, HookError, InitError
 from fire.hooks import runner
-from fire.init import devices, mounts, process, terminal
+from fire.init import EXEC_SOCKET, devices, mounts, process, terminal
 from fire.init import messages as msg
 from fire.init.channel import Channel, ChannelClosed
 from fire.init.loopback import loopback_up
@@ -235,7 +235,7 @@ class Init:
         dirfd = os.open(self.plan["state_dir"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-            sock.bind(f"/proc/self/fd/{dirfd}/{msg.EXEC_SOCKET}")
+            sock.bind(f"/proc/self/fd/{dirfd}/{EXEC_SOCKET}")
             sock.listen(4)
         finally:
             os.close(dirfd)

@@ -43,10 +43,6 @@ ERROR = "error"
 PLAN = "plan"
 OK = "ok"
 
-# The socket in the state directory where ``fire start`` (and exec's report) finds
-# the waiting init.
-EXEC_SOCKET = "exec.sock"
-
 
 class Message:
     """A message: ``tag`` on the wire, then the values of ``FIELDS`` in that order
