@@ -61,6 +61,9 @@ if TYPE_CHECKING:
     from fire.init.plan import HookPlan
 
 DELEGATE_FD_ENV = "FIRE_DELEGATE_FD"
+# The other fd a caller hands create: the stage channel (fire.container.create's
+# docstring; fire-supervise reads it, fire.supervisor.relay).
+STAGE_FD_ENV = "FIRE_STAGE_FD"
 MAX_REPLY = 1 << 20
 
 GONE = N_("the process that ran fire went away while it held the {op} step")

@@ -28,6 +28,7 @@ from jeepney.low_level import HeaderFields, Message, MessageType, Parser
 from jeepney.wrappers import DBusAddress, new_method_call
 
 from fire.errors import CgroupError
+from fire.i18n import message
 
 SYSTEM_BUS = "/run/dbus/system_bus_socket"
 PRIVATE = "/run/systemd/private"
@@ -102,10 +103,11 @@ class Bus:
         while not line.endswith(b"\r\n"):
             chunk = self.sock.recv(256)
             if not chunk:
-                raise ConnectionResetError("connection closed during authentication")
+                raise ConnectionResetError(message("connection closed during authentication"))
             line += chunk
         if not line.startswith(b"OK "):
-            raise ConnectionRefusedError(f"authentication refused: {line.strip()!r}")
+            raise ConnectionRefusedError(message("authentication refused: {line!r}",
+                                                 line=line.strip()))
         self._pending.append(b"BEGIN\r\n")
 
     def close(self) -> None:
@@ -140,7 +142,8 @@ class Bus:
         except TimeoutError:
             raise TimeoutError(waiting_for) from None
         if not data:
-            raise ConnectionResetError(f"systemd closed the connection ({self.where})")
+            raise ConnectionResetError(message("systemd closed the connection ({where})",
+                                               where=self.where))
         for msg in self._parser.feed(data):
             kind = msg.header.message_type
             fields = msg.header.fields
@@ -158,7 +161,7 @@ class Bus:
         self._flush()
         deadline = time.monotonic() + timeout
         while serial not in self._replies:
-            self._receive(deadline, f"systemd's reply to {method}")
+            self._receive(deadline, message("systemd's reply to {method}", method=method))
         reply = self._replies.pop(serial)
         if reply.header.message_type == MessageType.error:
             text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
@@ -169,5 +172,5 @@ class Bus:
         """The result of ``job`` ("done", "failed", "canceled"…), from JobRemoved."""
         deadline = time.monotonic() + timeout
         while job not in self._jobs:
-            self._receive(deadline, f"systemd's job {job}")
+            self._receive(deadline, message("systemd's job {job}", job=job))
         return self._jobs.pop(job)

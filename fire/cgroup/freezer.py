@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from fire.cgroup.hierarchy import Hierarchy, host_hierarchies
+from fire.cgroup.hierarchy import Hierarchy, delegated_hierarchies, host_hierarchies
 from fire.errors import CgroupError
 
 _TIMEOUT = 10.0
@@ -22,9 +22,7 @@ def _hierarchies(cg: dict[str, object]) -> list[Hierarchy]:
     """The host's hierarchies, or a rootless container's delegated subtree."""
     delegated = cg.get("rootless")
     if isinstance(delegated, str):
-        from fire.cgroup.rootless import hierarchies
-
-        return hierarchies(delegated)
+        return delegated_hierarchies(delegated)
     return host_hierarchies()
 
 

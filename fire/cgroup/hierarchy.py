@@ -8,6 +8,8 @@ it lives.
 
 from __future__ import annotations
 
+import os
+
 
 class Hierarchy:
     __slots__ = ("controllers", "fstype", "mountpoint", "name", "options", "root")
@@ -82,3 +84,17 @@ def mode(hierarchies: list[Hierarchy]) -> str:
     if v1 and v2:
         return "hybrid"
     return "v2" if v2 else "v1"
+
+
+def delegated_hierarchies(delegated: str) -> list[Hierarchy]:
+    """The hierarchies a rootless Manager sees (fire.cgroup.rootless): the delegated
+    subtree as the root of a cgroup2 tree, or none at all ("": no cgroup)."""
+    if not delegated:
+        return []
+    h = Hierarchy(delegated, "cgroup2", "/", "")
+    try:
+        with open(os.path.join(delegated, "cgroup.controllers")) as f:
+            h.controllers = f.read().split()
+    except OSError:
+        h.controllers = []
+    return [h]

@@ -19,7 +19,7 @@ import errno
 import os
 import time
 
-from fire.cgroup.hierarchy import Hierarchy, host_hierarchies, mode
+from fire.cgroup.hierarchy import Hierarchy, delegated_hierarchies, host_hierarchies, mode
 from fire.errors import CgroupError
 from fire.log import log
 
@@ -30,17 +30,6 @@ if TYPE_CHECKING:
 
 # runc's v1 combined-controller links inside a container's /sys/fs/cgroup.
 _LINKS = {"cpu,cpuacct": ["cpu", "cpuacct"], "net_cls,net_prio": ["net_cls", "net_prio"]}
-
-
-def for_config(cgroups_path: str | None, cid: str, systemd: bool = False) -> Manager:
-    """The manager ``create`` uses: a systemd scope (``--systemd-cgroup``, the path in
-    ``slice:prefix:name`` form) or a cgroupfs path."""
-    if systemd:
-        from fire.cgroup.sdname import parse
-        from fire.cgroup.systemd import SystemdManager
-
-        return SystemdManager.for_unit(parse(cgroups_path, cid))
-    return Manager(resolve_path(cgroups_path, cid))
 
 
 def resolve_path(cgroups_path: str | None, cid: str) -> str:
@@ -121,21 +110,15 @@ class Manager:
         return out
 
     @classmethod
-    def from_state(cls, data: dict[str, object] | None,
-                   hierarchies: list[Hierarchy] | None = None) -> Manager | None:
-        if not data or not isinstance(data.get("path"), str):
-            return None
-        if data.get("driver") == "systemd":  # recorded at create (cgroup/systemd.py)
-            from fire.cgroup.systemd import SystemdManager
-
-            return SystemdManager.load(data, hierarchies)
+    def load(cls, data: dict[str, object],
+             hierarchies: list[Hierarchy] | None = None) -> Manager | None:
+        """The cgroupfs driver's manager from the state (``fire.cgroup.driver.from_state``
+        picks the driver)."""
         delegated = data.get("rootless")
         if delegated == "":
             return None  # rootless without a cgroup (fire.cgroup.rootless)
         if isinstance(delegated, str) and hierarchies is None:
-            from fire.cgroup import rootless
-
-            hierarchies = rootless.hierarchies(delegated)
+            hierarchies = delegated_hierarchies(delegated)
         mgr = cls(str(data["path"]), hierarchies)
         mgr.delegated = delegated if isinstance(delegated, str) else None
         created = data.get("created")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 
-from fire.cgroup.hierarchy import Hierarchy, host_hierarchies, mode
+from fire.cgroup.hierarchy import delegated_hierarchies, host_hierarchies, mode
 from fire.cgroup.manager import Manager, resolve_path
 from fire.errors import CgroupError
 from fire.log import log
@@ -85,20 +85,6 @@ def delegated_subtree(mountpoint: str = V2_ROOT) -> str | None:
     return best
 
 
-def hierarchies(delegated: str) -> list[Hierarchy]:
-    """The hierarchies a rootless Manager sees: the delegated subtree as the root of
-    a cgroup2 tree, or none at all."""
-    if delegated == NONE:
-        return []
-    h = Hierarchy(delegated, "cgroup2", "/", "")
-    try:
-        with open(os.path.join(delegated, "cgroup.controllers")) as f:
-            h.controllers = f.read().split()
-    except OSError:
-        h.controllers = []
-    return [h]
-
-
 def _writable(manager: Manager) -> bool:
     """Whether every directory the container's cgroup needs can be made (or exists)."""
     for d in manager.dirs():
@@ -120,7 +106,7 @@ def manager(cgroups_path: str | None, cid: str) -> Manager:
     if mode(host) == "v2":
         subtree = delegated_subtree(next(h.mountpoint for h in host if h.is_v2).rstrip("/"))
         if subtree is not None and not (cgroups_path or "").startswith("/"):
-            delegated = Manager(path, hierarchies(subtree))
+            delegated = Manager(path, delegated_hierarchies(subtree))
             delegated.delegated = subtree
             return delegated
     if cgroups_path:

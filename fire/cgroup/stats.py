@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 
-from fire.cgroup.manager import Manager
+from fire.cgroup import driver as cgroup_driver
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.cgroup.hierarchy import Hierarchy
+    from fire.cgroup.manager import Manager
 
 Stats = dict[str, object]
 
@@ -288,7 +289,7 @@ def collect(cgroup_state: dict[str, object] | None,
             hierarchies: list[Hierarchy] | None = None) -> Stats | None:
     """The stats of the container whose ``state.cgroup`` is ``cgroup_state``
     (None when it has no cgroup)."""
-    mgr = Manager.from_state(cgroup_state, hierarchies)
+    mgr = cgroup_driver.from_state(cgroup_state, hierarchies)
     if mgr is None:
         return None
     return collect_manager(mgr)

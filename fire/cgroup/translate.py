@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from fire.cgroup import devices as dev
 from fire.errors import CgroupError, ConfigError
+from fire.i18n import N_, message
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -158,8 +159,9 @@ class _Translator:
     def path(self, rel: str) -> str:
         return f"{self.prefix}.{rel}" if self.prefix else f"$.{rel}"
 
-    def bad(self, rel: str, detail: str) -> ConfigError:
-        return ConfigError(self.path(rel), detail, self.document)
+    def bad(self, rel: str, detail: str, **params: object) -> ConfigError:
+        """``detail`` is a template (marked with ``N_``), formatted with ``params``."""
+        return ConfigError(self.path(rel), detail, self.document, **params)
 
     def wanted(self, sources: tuple[str, ...]) -> bool:
         return self.only is None or any(s in self.only for s in sources)
@@ -187,13 +189,17 @@ class _Translator:
                                          sources, missing, check_usage))
 
     def warn(self, rel: str, text: str) -> None:
+        """``text`` is a template (marked with ``N_``); the warning is rendered now,
+        in the user's language, because callers log it as it is."""
         if self.wanted((rel,)):
-            self.out.warnings.append(f"{self.path(rel)}: {text}")
+            self.out.warnings.append(message("{field}: {detail}", field=self.path(rel),
+                                             detail=message(text)))
 
     def unsupported_v2(self, rel: str, what: str) -> None:
+        """``what`` is a noun phrase marked with ``N_`` (translated on its own)."""
         if self.wanted((rel,)):
             raise CgroupError("{field}: cgroup v2 has no {what}", field=self.path(rel),
-                              what=what)
+                              what=message(what))
 
 
 def _set(value: int | None) -> bool:
@@ -214,18 +220,18 @@ def _memory(t: _Translator, m: Memory) -> None:
     reservation = m.reservation if _set(m.reservation) else None
     if swap is not None and swap != -1:
         if limit is None or limit == -1:
-            raise t.bad("memory.swap", "a swap limit needs a memory limit (memory.limit)")
+            raise t.bad("memory.swap", N_("a swap limit needs a memory limit (memory.limit)"))
         if swap < limit:
-            raise t.bad("memory.swap", f"memory+swap ({swap}) must be at least the memory "
-                        f"limit ({limit})")
+            raise t.bad("memory.swap", N_("memory+swap ({swap}) must be at least the memory "
+                                          "limit ({limit})"), swap=swap, limit=limit)
     fields = [name for name, value in (
         ("limit", limit), ("swap", swap), ("reservation", reservation),
         ("kernelTCP", m.kernel_tcp), ("swappiness", m.swappiness),
         ("disableOOMKiller", m.disable_oom_killer), ("useHierarchy", m.use_hierarchy))
         if value is not None]
     if m.kernel is not None:
-        t.warn("memory.kernel", "kernel memory limits are no longer supported by the "
-               "kernel; ignored")
+        t.warn("memory.kernel", N_("kernel memory limits are no longer supported by the "
+                                   "kernel; ignored"))
     if not fields:
         return
     v = t.version("memory", "memory." + fields[0])
@@ -271,14 +277,14 @@ def _memory(t: _Translator, m: Memory) -> None:
         if reservation is not None:
             t.add("memory", v, "memory.reservation", [("memory.low", _max(reservation))])
         if m.kernel_tcp is not None:
-            t.warn("memory.kernelTCP", "cgroup v2 has no kernel TCP memory limit; ignored")
+            t.warn("memory.kernelTCP", N_("cgroup v2 has no kernel TCP memory limit; ignored"))
         if m.swappiness is not None:
-            t.warn("memory.swappiness", "cgroup v2 has no per-cgroup swappiness; ignored")
+            t.warn("memory.swappiness", N_("cgroup v2 has no per-cgroup swappiness; ignored"))
         if m.disable_oom_killer:
-            t.unsupported_v2("memory.disableOOMKiller", "way to disable the OOM killer")
+            t.unsupported_v2("memory.disableOOMKiller", N_("way to disable the OOM killer"))
     if m.use_hierarchy is False:
-        t.warn("memory.useHierarchy", "the kernel always accounts memory hierarchically; "
-               "ignored")
+        t.warn("memory.useHierarchy", N_("the kernel always accounts memory hierarchically; "
+                                         "ignored"))
 
 
 # --------------------------------------------------------------------------- cpu
@@ -286,17 +292,20 @@ def _memory(t: _Translator, m: Memory) -> None:
 
 def _cpu(t: _Translator, c: CPU) -> None:
     if c.period is not None and not 1000 <= c.period <= 1_000_000:
-        raise t.bad("cpu.period", f"expected 1000 to 1000000 (microseconds), got {c.period}")
+        raise t.bad("cpu.period", N_("expected 1000 to 1000000 (microseconds), got {got}"),
+                    got=c.period)
     if c.quota is not None and c.quota != 0 and c.quota != -1 and c.quota < 1000:
-        raise t.bad("cpu.quota", f"expected -1 (no limit) or at least 1000 (microseconds), "
-                    f"got {c.quota}")
+        raise t.bad("cpu.quota", N_("expected -1 (no limit) or at least 1000 "
+                                    "(microseconds), got {got}"), got=c.quota)
     if c.realtime_runtime is not None and c.realtime_runtime < -1:
-        raise t.bad("cpu.realtimeRuntime", f"expected -1 or more, got {c.realtime_runtime}")
+        raise t.bad("cpu.realtimeRuntime", N_("expected -1 or more, got {got}"),
+                    got=c.realtime_runtime)
     if c.idle is not None and c.idle not in (0, 1):
-        raise t.bad("cpu.idle", f"expected 0 or 1, got {c.idle}")
+        raise t.bad("cpu.idle", N_("expected 0 or 1, got {got}"), got=c.idle)
     for name, text in (("cpus", c.cpus), ("mems", c.mems)):
         if text and not _cpu_list(text.strip()):
-            raise t.bad(f"cpu.{name}", f"expected a list such as '0-3,5', got {text!r}")
+            raise t.bad(f"cpu.{name}", N_("expected a list such as '0-3,5', got {got!r}"),
+                        got=text)
     shares = c.shares if _set(c.shares) else None
     quota = c.quota if _set(c.quota) else None
     fields = [name for name, value in (
@@ -335,9 +344,9 @@ def _cpu(t: _Translator, c: CPU) -> None:
             if c.burst is not None:
                 t.add("cpu", v, "cpu.burst", [("cpu.max.burst", str(c.burst))])
             if c.realtime_period is not None:
-                t.unsupported_v2("cpu.realtimePeriod", "realtime cpu scheduling limits")
+                t.unsupported_v2("cpu.realtimePeriod", N_("realtime cpu scheduling limits"))
             if c.realtime_runtime is not None:
-                t.unsupported_v2("cpu.realtimeRuntime", "realtime cpu scheduling limits")
+                t.unsupported_v2("cpu.realtimeRuntime", N_("realtime cpu scheduling limits"))
             if c.idle is not None:
                 t.add("cpu", v, "cpu.idle", [("cpu.idle", str(c.idle))])
     for name, text in (("cpus", c.cpus), ("mems", c.mems)):
@@ -370,7 +379,7 @@ def _check_weight(t: _Translator, rel: str, weight: int | None, zero_ok: bool) -
     if weight is None or (weight == 0 and zero_ok):
         return
     if not 10 <= weight <= 1000:
-        raise t.bad(rel, f"expected 10 to 1000, got {weight}")
+        raise t.bad(rel, N_("expected 10 to 1000, got {got}"), got=weight)
 
 
 def _blkio(t: _Translator, b: BlockIO) -> None:
@@ -387,7 +396,8 @@ def _blkio(t: _Translator, b: BlockIO) -> None:
             entries.append((f"blockIO.{name}[{i}]", td.major, td.minor))
     for rel, major, minor in entries:
         if major < 0 or minor < 0:
-            raise t.bad(rel, f"expected device numbers, got {major}:{minor}")
+            raise t.bad(rel, N_("expected device numbers, got {major}:{minor}"), major=major,
+                        minor=minor)
     if not (_set(b.weight) or _set(b.leaf_weight) or entries):
         return
     first = ("blockIO.weight" if _set(b.weight) else "blockIO.leafWeight"
@@ -420,7 +430,7 @@ def _blkio(t: _Translator, b: BlockIO) -> None:
         t.add("blkio", v, "blockIO.weight", [("io.bfq.weight", f"default {b.weight}"),
                                              ("io.weight", f"default {_io_weight(b.weight)}")])
     if _set(b.leaf_weight):
-        t.unsupported_v2("blockIO.leafWeight", "leaf weights")
+        t.unsupported_v2("blockIO.leafWeight", N_("leaf weights"))
     for i, wd in enumerate(b.weight_device or []):
         dev_ = f"{wd.major}:{wd.minor}"
         if wd.weight is not None:
@@ -429,7 +439,7 @@ def _blkio(t: _Translator, b: BlockIO) -> None:
                    ("io.weight", f"{dev_} {_io_weight(wd.weight) if wd.weight else 0}")],
                   sources=("blockIO.weightDevice",))
         if wd.leaf_weight is not None:
-            t.unsupported_v2(f"blockIO.weightDevice[{i}].leafWeight", "leaf weights")
+            t.unsupported_v2(f"blockIO.weightDevice[{i}].leafWeight", N_("leaf weights"))
     lines: dict[tuple[int, int], list[str]] = {}
     first_rel: dict[tuple[int, int], str] = {}
     for name, attr, _, key in _THROTTLES:
@@ -449,8 +459,8 @@ def _hugetlb(t: _Translator, res: Resources) -> None:
     for i, h in enumerate(res.hugepage_limits or []):
         rel = f"hugepageLimits[{i}]"
         if not _page_size(h.page_size):
-            raise t.bad(f"{rel}.pageSize", f"expected a size such as '2MB' or '1GB', "
-                        f"got {h.page_size!r}")
+            raise t.bad(f"{rel}.pageSize", N_("expected a size such as '2MB' or '1GB', "
+                                              "got {got!r}"), got=h.page_size)
         v = t.version("hugetlb", rel)
         file = (f"hugetlb.{h.page_size}.limit_in_bytes" if v == V1
                 else f"hugetlb.{h.page_size}.max")
@@ -464,15 +474,16 @@ def _network(t: _Translator, res: Resources) -> None:
     if n.class_id is not None:
         v = t.version("net_cls", "network.classID")
         if v == V2:
-            t.unsupported_v2("network.classID", "net_cls controller")
+            t.unsupported_v2("network.classID", N_("net_cls controller"))
         t.add("net_cls", v, "network.classID", [("net_cls.classid", str(n.class_id))])
     for i, p in enumerate(n.priorities or []):
         rel = f"network.priorities[{i}]"
         if not p.name or any(ch.isspace() for ch in p.name):
-            raise t.bad(f"{rel}.name", f"expected an interface name, got {p.name!r}")
+            raise t.bad(f"{rel}.name", N_("expected an interface name, got {got!r}"),
+                        got=p.name)
         v = t.version("net_prio", rel)
         if v == V2:
-            t.unsupported_v2(rel, "net_prio controller")
+            t.unsupported_v2(rel, N_("net_prio controller"))
         t.add("net_prio", v, rel, [("net_prio.ifpriomap", f"{p.name} {p.priority}")],
               sources=("network.priorities",))
 
@@ -481,7 +492,7 @@ def _rdma(t: _Translator, res: Resources) -> None:
     for name, limit in (res.rdma or {}).items():
         rel = f"rdma[{name!r}]"
         if not name or any(ch.isspace() for ch in name):
-            raise t.bad(rel, f"expected an RDMA device name, got {name!r}")
+            raise t.bad(rel, N_("expected an RDMA device name, got {got!r}"), got=name)
         keys = []
         if limit.hca_handles is not None:
             keys.append(f"hca_handle={limit.hca_handles}")
@@ -497,7 +508,7 @@ def _unified(t: _Translator, res: Resources) -> None:
     for key, value in (res.unified or {}).items():
         rel = f"unified[{key!r}]"
         if not key or "/" in key or ".." in key or key.startswith("."):
-            raise t.bad(rel, "expected a cgroup file name (no '/' or '..')")
+            raise t.bad(rel, N_("expected a cgroup file name (no '/' or '..')"))
         if not any(ver == V2 for ver in t.where.values()):
             raise CgroupError("{field}: this host has no cgroup v2 tree", field=t.path(rel))
         prefix = key.split(".", 1)[0]

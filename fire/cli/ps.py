@@ -91,7 +91,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
 
         print_rows(rows(ctx), fmt, parsed.flag("quiet"))
         return 0
-    from fire.cgroup.manager import Manager
+    from fire.cgroup import driver as cgroup_driver
     from fire.container.status import load
     from fire.errors import NotRunning
     from fire.spec.state import STOPPED
@@ -100,7 +100,7 @@ def run(ctx: Context, command: str, argv: list[str]) -> int:
     cdir.close()
     if status == STOPPED:
         raise NotRunning()
-    cg = Manager.from_state(state.cgroup)
+    cg = cgroup_driver.from_state(state.cgroup)
     if cg is not None:
         pids = cg.pids()
     else:  # no cgroup (rootless): the container's process and its descendants

@@ -19,12 +19,13 @@ import os
 import time
 
 from fire import delegate, rootless
-from fire.cgroup.manager import Manager, for_config
+from fire.cgroup.driver import for_config
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container import sysctl_ns
 from fire.container.early import begin as begin_early
-from fire.container.exec import save_plan as save_exec_plan
+from fire.container.execplan import save_plan as save_exec_plan
+from fire.container.handoff import send_console, write_pid_file
 from fire.container.spawn import InitProcess, spawn
 from fire.errors import (
     ConfigError,
@@ -35,8 +36,8 @@ from fire.errors import (
     UsageError,
     describe,
 )
-from fire.init import plan as msg
-from fire.init.channel import ChannelClosed
+from fire.init import EXEC_SOCKET
+from fire.init import messages as msg
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.net import stage as net_stage
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     import _socket
     from collections.abc import Callable
 
+    from fire.cgroup.manager import Manager
     from fire.cgroup.translate import Translation
     from fire.init.plan import Plan
     from fire.spec.config import Spec
@@ -102,18 +104,6 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
-def write_pid_file(path: str, pid: int) -> None:
-    """Digits only, no newline (containerd rejects one); written atomically."""
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def listen_fds() -> int:
     """Socket-activation fds handed to us (systemd's LISTEN_FDS), passed on as runc does."""
     try:
@@ -122,9 +112,6 @@ def listen_fds() -> int:
         return max(0, int(os.environ.get("LISTEN_FDS", "0")))
     except ValueError:
         return 0
-
-
-STAGE_FD_ENV = "FIRE_STAGE_FD"
 
 
 class StageReport:
@@ -160,7 +147,7 @@ class StageReport:
 
 
 def stage_report() -> StageReport | None:
-    fd = os.environ.get(STAGE_FD_ENV, "")
+    fd = os.environ.get(delegate.STAGE_FD_ENV, "")
     return StageReport(int(fd)) if fd.isdigit() else None
 
 
@@ -379,7 +366,7 @@ class Creation:
                 from fire.storage import detached
 
                 trees += detached.prepare(plan, self.store.root, 1 + len(trees))
-            init.chan.send(msg.PLAN, plan, fds=[listener.fileno(), *trees])
+            msg.put(init.chan, msg.PlanMessage(plan), fds=[listener.fileno(), *trees])
         finally:
             listener.close()
             for fd in trees:
@@ -455,59 +442,48 @@ class Creation:
         assert self.init is not None
         assert self.state is not None
         assert self.cdir is not None
-        chan = self.init.chan
+        init = self.init
+        chan = init.chan
         state = self.state
-        while True:
-            try:
-                message, fds = chan.recv()
-            except ChannelClosed:
-                code = self.init.reap()
-                raise InitError(None, stage="init",
-                                detail=f"the container's init exited unexpectedly (status {code})"
-                                ) from None
-            tag = message[0]
-            if tag == msg.STAGE:
-                self.stage(str(message[1]), str(message[2]))
-            elif tag == msg.IDMAP:
-                self.write_idmaps(spec, int(message[1]))  # type: ignore[call-overload]
-                chan.send(msg.OK)
-            elif tag == msg.CHILD:
-                self.set_pid(int(message[1]))  # type: ignore[call-overload]
-            elif tag == msg.HOOKS:
+
+        def handle(message: msg.Message, fds: list[int]) -> bool:
+            if isinstance(message, msg.Stage):
+                self.stage(message.name, message.phase)
+            elif isinstance(message, msg.Idmap):
+                self.write_idmaps(spec, message.pid)
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Child):
+                self.set_pid(message.pid)
+            elif isinstance(message, msg.Hooks):
                 if not state.pid:
-                    self.set_pid(self.init.pid)
+                    self.set_pid(init.pid)
                 net_stage.attach(self, spec)  # the veth before any runtime hook
                 self.stage("hooks:runtime")
                 self.machine.send(lm.HOOKS_BEGIN)
                 try:
                     self.run_runtime_hooks(spec)
                 except HookError:
-                    chan.send(msg.ERROR, "hooks", 0, "", "")
+                    msg.put(chan, msg.Error("hooks"))
                     raise
                 self.stage("hooks:runtime", "done")
-                chan.send(msg.OK)
-            elif tag == msg.PTY:
-                self.take_pty(fds)
-                fds = fds[1:]  # the master is closed (sent on) or kept (foreground)
-                chan.send(msg.OK)
-            elif tag == msg.WARN:
-                log.info("{text}", text=str(message[1]))
-            elif tag == msg.READY:
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Pty):
+                self.take_pty(fds)  # the master is closed (sent on) or kept (foreground)
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Warn):
+                log.info("{text}", text=message.text)
+            elif isinstance(message, msg.Ready):
                 if not state.pid:
-                    self.set_pid(self.init.pid)
-                return
-            elif tag == msg.ERROR:
-                _, stage, err, path, text, *translatable = message
-                kind = HookError if stage == "hook" else InitError  # a createContainer hook
-                if translatable and translatable[0]:
-                    template, params = translatable
-                    raise kind(str(template), **dict(params))  # type: ignore[call-overload]
-                if kind is HookError:
-                    raise HookError("{detail}", detail=text)
-                raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
-            for fd in fds:
-                if fd != self.master:
-                    os.close(fd)
+                    self.set_pid(init.pid)
+                return True
+            return False
+
+        def closed() -> None:
+            code = init.reap()
+            raise InitError(None, stage="init",
+                            detail=f"the container's init exited unexpectedly (status {code})")
+
+        msg.converse(chan, handle, closed)
 
     def set_pid(self, pid: int) -> None:
         assert self.state is not None
@@ -531,13 +507,14 @@ class Creation:
                                    lambda text: log.info("{output}", output=text))
 
     def take_pty(self, fds: list[int]) -> None:
+        """The master: sent on over --console-socket (``converse`` closes our copy), or
+        kept for the foreground (taken out of ``fds``)."""
         if not fds:
             raise InitError(None, stage="terminal", detail="the init sent no terminal")
-        master = fds[0]
         if self.opts.console_socket:
-            send_console(self.opts.console_socket, master)  # converse closes our copy
+            send_console(self.opts.console_socket, fds[0])
         else:
-            self.master = master
+            self.master = fds.pop(0)
 
 
 def bind_exec_socket(dirfd: int) -> _socket.socket:
@@ -547,27 +524,12 @@ def bind_exec_socket(dirfd: int) -> _socket.socket:
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
-        sock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        sock.bind(f"/proc/self/fd/{dirfd}/{EXEC_SOCKET}")
         sock.listen(8)
     except OSError as exc:
         sock.close()
         raise SyscallError("binding exec.sock", exc) from None
     return sock
-
-
-def send_console(path: str, master: int) -> None:
-    """Send the pty master over ``--console-socket`` exactly as runc does."""
-    import _socket
-
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-        rights = master.to_bytes(4, "little", signed=True)
-        sock.sendmsg([b"/dev/ptmx"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-    except OSError as exc:
-        raise SyscallError("sending the terminal to the console socket", exc, path) from None
-    finally:
-        sock.close()
 
 
 def _runtime_hooks(spec: Spec) -> dict[str, list[dict[str, object]]] | None:

@@ -16,7 +16,7 @@ import select
 import time
 
 from fire import delegate, jsonlite
-from fire.cgroup.manager import Manager
+from fire.cgroup import driver as cgroup_driver
 from fire.hooks import policy
 from fire.lifecycle import machine as lm
 from fire.log import log
@@ -53,7 +53,7 @@ def wait_gone(pid: int, started: int, timeout: float = 10.0) -> bool:
 
 def kill_all(state: State) -> None:
     """SIGKILL the container's processes and wait for its main process to go."""
-    cg = Manager.from_state(state.cgroup)
+    cg = cgroup_driver.from_state(state.cgroup)
     below: list[int] = []
     if cg is None and state.pid and alive(state.pid, state.pidStart):
         # No cgroup (rootless): what the process table shows below the container's
@@ -125,7 +125,7 @@ def destroy(cdir: ContainerDir | None, state: State,
         if action == lm.KILL_ALL:
             kill_all(state)
         elif action == lm.REMOVE_CGROUP:
-            cg = Manager.from_state(state.cgroup)
+            cg = cgroup_driver.from_state(state.cgroup)
             if cg is not None:
                 cg.destroy()
             if cdir is not None and ("net" in (state.extra or {})

@@ -15,7 +15,7 @@ import os
 import select
 import time
 
-from fire.cgroup.manager import Manager
+from fire.cgroup import driver as cgroup_driver
 from fire.cgroup.rootless import has_none, no_cgroup_error
 from fire.cgroup.stats import collect_manager
 from fire.container.status import load
@@ -45,7 +45,7 @@ def events(store: Store, cid: str, interval: float, stats_only: bool,
     cdir.close()
     if status == STOPPED:
         raise NotRunning(cid)
-    mgr = Manager.from_state(state.cgroup)
+    mgr = cgroup_driver.from_state(state.cgroup)
     if mgr is None and has_none(state.cgroup):
         raise no_cgroup_error(cid, "events")
     if mgr is None:

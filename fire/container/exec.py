@@ -20,7 +20,7 @@ receives a plan over the channel, joins the container and ends in the same
    means the program was exec'd;
 6. ``--detach``: writes the pid file and exits, leaving the process to the caller's
    subreaper (conmon, containerd's shim).  Otherwise Fire is the subreaper: it
-   waits, forwarding signals (fire/container/run.py's SignalChannel), and returns
+   waits, forwarding signals (fire/container/foreground.py's SignalChannel), and returns
    the exit code (128+N after signal N).
 
 **What exec needs from create** (a decision): ``create`` saves the container's
@@ -35,10 +35,10 @@ and the personality stay the container's, as in runc.
 
 from __future__ import annotations
 
-import marshal
 import os
 
-from fire.errors import ConfigError, ContainerError, InitError, LifecycleError, NotRunning, UsageError
+from fire.container.execplan import load_plan
+from fire.errors import ConfigError, InitError, LifecycleError, NotRunning, UsageError
 from fire.log import log
 from fire.procfs import start_time
 
@@ -50,9 +50,8 @@ if TYPE_CHECKING:
     from fire.init.channel import Channel
     from fire.init.plan import ProcessPlan
     from fire.spec.state import State
-    from fire.store import ContainerDir, Store
+    from fire.store import Store
 
-EXEC_PLAN = "exec.plan"
 MAX_PROCESS_BYTES = 4 * 1024 * 1024
 
 
@@ -84,40 +83,6 @@ class ExecOptions:
         self.preserve_fds = preserve_fds
         self.cgroups = list(cgroups or [])
         self.ignore_paused = ignore_paused
-
-
-# ---------------------------------------------------------------------- the saved plan
-
-
-def save_plan(cdir: ContainerDir, process: ProcessPlan | None) -> None:
-    """At create time: keep the container's compiled process for later execs."""
-    fd = os.open(EXEC_PLAN, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600,
-                 dir_fd=cdir.fd)
-    try:
-        os.write(fd, marshal.dumps(process))  # type: ignore[arg-type]  # checked by marshal
-    finally:
-        os.close(fd)
-
-
-def load_plan(cdir: ContainerDir) -> ProcessPlan | None:
-    try:
-        fd = os.open(EXEC_PLAN, os.O_RDONLY | os.O_CLOEXEC, dir_fd=cdir.fd)
-    except FileNotFoundError:
-        raise ContainerError("container {id} has no saved process plan ({name}): it was "
-                             "created by an older Fire; recreate it to exec into it",
-                             id=cdir.id, name=EXEC_PLAN) from None
-    try:
-        data = b""
-        while chunk := os.read(fd, 1 << 20):
-            data += chunk
-    finally:
-        os.close(fd)
-    try:
-        plan = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
-        raise ContainerError("container {id}: {name} is unreadable", id=cdir.id,
-                             name=EXEC_PLAN) from None
-    return plan if isinstance(plan, dict) else None  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------- the process
@@ -274,10 +239,10 @@ def cgroup_dirs(state: State, requested: list[str]) -> list[str]:
     sub-cgroups ``--cgroup [CONTROLLER[,CONTROLLER]:]PATH`` names (runc's form)."""
     import posixpath
 
-    from fire.cgroup.manager import Manager
+    from fire.cgroup import driver as cgroup_driver
     from fire.errors import CgroupError
 
-    mgr = Manager.from_state(state.cgroup)
+    mgr = cgroup_driver.from_state(state.cgroup)
     if mgr is None:
         if requested:
             raise CgroupError("--cgroup: container {id} has no cgroup of its own", id=state.id)
@@ -388,7 +353,7 @@ class Execution:
         state, proc = self.prepare()
         channel = None
         if not self.opts.detach:
-            from fire.container.run import SignalChannel
+            from fire.container.foreground import SignalChannel
             from fire.syscalls import proc as p
 
             # Fire inherits the process when the join init exits, and must hear
@@ -398,7 +363,7 @@ class Execution:
         try:
             self.start(state, proc)
             if self.opts.pid_file:
-                from fire.container.create import write_pid_file
+                from fire.container.handoff import write_pid_file
 
                 write_pid_file(self.opts.pid_file, self.child)
             if channel is None:
@@ -422,7 +387,7 @@ class Execution:
 
         from fire.container.spawn import spawn
         from fire.container.start import serve
-        from fire.init import plan as msg
+        from fire.init import messages as msg
         from fire.syscalls.ns import CLONE_NEWNS
 
         pidfd = open_target(state)
@@ -443,7 +408,7 @@ class Execution:
                                   null_stdio=proc["terminal"])
                 join_cgroups(dirs, self.init.pid)
                 plan = {"flags": flags, "root": (root.st_dev, root.st_ino), "process": proc}
-                self.init.chan.send(msg.PLAN, plan, fds=fds)
+                msg.put(self.init.chan, msg.PlanMessage(plan), fds=fds)
                 if len(fds) > 2:
                     os.close(fds[2])
             finally:
@@ -455,7 +420,7 @@ class Execution:
         finally:
             report.close()
         # It runs: the join init may go, leaving it to our subreaper (or the caller's).
-        self.verdict(msg.OK)
+        self.verdict(True)
         self._reap_init()
 
     @staticmethod
@@ -487,45 +452,31 @@ class Execution:
     def serve(self, chan: Channel, until_child: bool) -> None:
         """One channel's messages: the join init's (until CHILD) or its child's
         (until READY); an ERROR is raised, EOF means the sender died."""
-        from fire.init import plan as msg
-        from fire.init.channel import ChannelClosed
+        from fire.init import messages as msg
 
-        while True:
-            try:
-                message, fds = chan.recv()
-            except ChannelClosed:
-                if until_child:
-                    return
-                raise InitError("exec: the process died before it ran", stage="exec"
-                                ) from None
-            tag = message[0]
-            done = False
-            if tag == msg.CHILD and len(fds) >= 2:
-                self.child = int(message[1])  # type: ignore[call-overload]
-                self.child_fd, self.child_chan = fds[0], fds[1]
-                fds = fds[2:]
-                done = until_child
-            elif tag == msg.PTY and fds:
-                self.take_pty(fds[0])
-                fds = fds[1:]
-                chan.send(msg.OK)
-            elif tag == msg.WARN:
-                log.info("{text}", text=str(message[1]))
-            elif tag == msg.READY:
-                done = not until_child
-            elif tag == msg.ERROR:
-                for fd in fds:
-                    os.close(fd)
-                _, stage, err, path, text = message
-                raise InitError("{detail}", stage=stage, detail=text, errno=err, path=path)
-            for fd in fds:
-                os.close(fd)
-            if done:
-                return
+        def handle(message: msg.Message, fds: list[int]) -> bool:
+            if isinstance(message, msg.Child) and len(fds) >= 2:
+                self.child = message.pid
+                self.child_fd, self.child_chan = fds.pop(0), fds.pop(0)
+                return until_child
+            if isinstance(message, msg.Pty) and fds:
+                self.take_pty(fds.pop(0))
+                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Warn):
+                log.info("{text}", text=message.text)
+            elif isinstance(message, msg.Ready):
+                return not until_child
+            return False
+
+        def closed() -> None:
+            if not until_child:
+                raise InitError("exec: the process died before it ran", stage="exec")
+
+        msg.converse(chan, handle, closed)
 
     def take_pty(self, master: int) -> None:
         if self.opts.console_socket:
-            from fire.container.create import send_console
+            from fire.container.handoff import send_console
 
             try:
                 send_console(self.opts.console_socket, master)
@@ -544,11 +495,14 @@ class Execution:
             return None
         return os.waitstatus_to_exitcode(status)
 
-    def verdict(self, word: str) -> None:
-        """Tell the join init how its child ended up (it waits for this)."""
+    def verdict(self, runs: bool) -> None:
+        """Tell the join init how its child ended up (it waits for this): OK, it runs
+        the program; ERROR, kill it."""
+        from fire.init import messages as msg
+
         assert self.init is not None
         try:
-            self.init.chan.send(word)
+            msg.put(self.init.chan, msg.Ok() if runs else msg.Error("exec"))
         except OSError:
             pass  # it is gone already
 
@@ -557,13 +511,11 @@ class Execution:
         child on our word, so not even the caller's subreaper sees it."""
         import _signal
 
-        from fire.init import plan as msg
-
         if self.child_chan >= 0:
             os.close(self.child_chan)
             self.child_chan = -1
         if self.init is not None:
-            self.verdict(msg.ERROR)
+            self.verdict(False)
             if not self._wait_init(10.0):
                 self.init.kill()  # stuck (a frozen cgroup): then by force
                 if self.child_fd >= 0:
@@ -595,8 +547,9 @@ class Execution:
             os.close(fd)
 
     def wait(self, channel: object) -> int:
-        """The foreground: run.py's loop (signals forwarded, the terminal proxied)."""
-        from fire.container.run import SignalChannel, Terminal, Waiter, reap
+        """The foreground: run's loop (fire.container.foreground: signals forwarded,
+        the terminal proxied)."""
+        from fire.container.foreground import SignalChannel, Terminal, Waiter, reap
 
         assert isinstance(channel, SignalChannel)
         terminal = Terminal(self.master) if self.master >= 0 else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import _signal
 import os
 
-from fire.cgroup.manager import Manager
+from fire.cgroup import driver as cgroup_driver
 from fire.container.status import load
 from fire.errors import ContainerError, NotRunning
 from fire.lifecycle import machine as lm
@@ -21,6 +21,7 @@ from fire.spec.state import STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from fire.cgroup.manager import Manager
     from fire.store import Store
 
 
@@ -124,7 +125,7 @@ def kill(store: Store, cid: str, sig: int, all_processes: bool = False) -> None:
         if not all_processes:
             signal_process(state.pid, state.pidStart, sig)
             return
-        cg = Manager.from_state(state.cgroup)
+        cg = cgroup_driver.from_state(state.cgroup)
         if cg is None:
             if status != STOPPED:
                 signal_tree(state.pid, state.pidStart, sig)

@@ -13,105 +13,25 @@ Fire is a child subreaper for the whole run, so the orphans of a container
 without its own pid namespace (and of processes exec'd into it) are re-parented
 to Fire: every child of this process is ours to reap, so reaping is a plain
 ``waitpid(-1, WNOHANG)`` loop.  The result is the container's exit code, or 128+N
-after a signal N.
+after a signal N.  The channel and the loop are fire/container/foreground.py's
+(``exec`` waits with them too).
 """
 
 from __future__ import annotations
 
-import _signal
 import os
-import select
 
 from fire.container.create import Options, create
 from fire.container.delete import delete
+from fire.container.foreground import SignalChannel, Terminal, Waiter, reap
 from fire.container.start import start
 from fire.errors import FireError
 from fire.log import log
-from fire.signals import forward
-from fire.signals.table import name as signal_name
 from fire.syscalls import proc as p
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fire.store import Store
-
-
-def _noop(sig: int, frame: object) -> None:
-    """The wakeup fd carries the signal; nothing else to do here."""
-
-
-class SignalChannel:
-    """Signals as bytes in a pipe (``signal.set_wakeup_fd``)."""
-
-    def __init__(self) -> None:
-        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.previous = _signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
-        self.handled: list[tuple[int, object]] = []
-        for sig in forward.catchable():
-            try:
-                self.handled.append((sig, _signal.signal(sig, _noop)))
-            except (OSError, ValueError, RuntimeError):
-                pass  # 32 and 33 belong to the C library
-
-    def read(self) -> list[int]:
-        out: list[int] = []
-        while True:
-            try:
-                data = os.read(self.r, 512)
-            except BlockingIOError:
-                return out
-            if not data:
-                return out
-            out.extend(data)
-
-    def close(self) -> None:
-        for sig, previous in self.handled:
-            try:
-                _signal.signal(sig, previous)  # type: ignore[arg-type]
-            except (OSError, ValueError, RuntimeError, TypeError):
-                pass
-        _signal.set_wakeup_fd(self.previous)
-        os.close(self.r)
-        os.close(self.w)
-
-
-def exit_code(status: int) -> int:
-    """A wait status as a shell reports it: the exit code, or 128+N after signal N."""
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-class Terminal:
-    """Our terminal, proxied to the container's pty (raw mode, window size)."""
-
-    def __init__(self, master: int) -> None:
-        import termios
-
-        self.termios = termios
-        self.master = master
-        self.saved = None
-        if os.isatty(0):
-            self.saved = termios.tcgetattr(0)
-            raw = termios.tcgetattr(0)
-            raw[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP
-                        | termios.IXON)
-            raw[1] &= ~termios.OPOST
-            raw[2] |= termios.CS8
-            raw[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
-            termios.tcsetattr(0, termios.TCSAFLUSH, raw)
-            self.resize()
-
-    def resize(self) -> None:
-        from fire.syscalls.tty import get_winsize, set_winsize
-
-        if os.isatty(0):
-            rows, cols = get_winsize(0)
-            set_winsize(self.master, rows, cols)
-
-    def restore(self) -> None:
-        if self.saved is not None:
-            self.termios.tcsetattr(0, self.termios.TCSAFLUSH, self.saved)
-            self.saved = None
 
 
 def run(store: Store, cid: str, opts: Options, detach: bool = False, keep: bool = False) -> int:
@@ -149,119 +69,3 @@ def run(store: Store, cid: str, opts: Options, detach: bool = False, keep: bool 
             except FireError as exc:
                 log.warning("{error}", error=str(exc))
         reap()
-
-
-def reap(pid: int = 0) -> int | None:
-    """Reap every exited child (orphans included) without blocking; the wait
-    status of ``pid`` if it was among them."""
-    found = None
-    while True:
-        try:
-            got, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return found
-        if got == 0:
-            return found
-        if got == pid:
-            found = status
-
-
-class Waiter:
-    """The foreground loop: signals, the container's exit, the terminal."""
-
-    def __init__(self, pid: int, pidfd: int, channel: SignalChannel,
-                 terminal: Terminal | None) -> None:
-        self.pid = pid
-        self.pidfd = pidfd
-        self.channel = channel
-        self.terminal = terminal
-        self.status: int | None = None
-
-    def wait(self) -> int:
-        poller = select.poll()
-        poller.register(self.channel.r, select.POLLIN)
-        poller.register(self.pidfd, select.POLLIN)
-        terminal = self.terminal
-        if terminal is not None:
-            poller.register(terminal.master, select.POLLIN)
-            poller.register(0, select.POLLIN)
-        while self.status is None:
-            try:
-                events = poller.poll()
-            except InterruptedError:
-                continue
-            for fd, ev in events:
-                if fd == self.channel.r:
-                    self.signals()
-                elif fd == self.pidfd:
-                    self.exited()
-                elif terminal is not None and fd == terminal.master:
-                    if not _copy(terminal.master, 1):
-                        poller.unregister(terminal.master)
-                elif terminal is not None and fd == 0:
-                    hung_up = ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN
-                    if hung_up or not _copy(0, terminal.master):
-                        poller.unregister(0)
-            self.reap()  # after every wake-up: SIGCHLD may have been coalesced
-        if terminal is not None:
-            _drain(terminal.master)
-        return exit_code(self.status)
-
-    def reap(self) -> None:
-        status = reap(self.pid)
-        if status is not None:
-            self.status = status
-
-    def exited(self) -> None:
-        """The pidfd says the container's process has exited: collect its status."""
-        self.reap()
-        if self.status is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-            except ChildProcessError:  # not re-parented to us: its status is unknown
-                status = 255 << 8
-            self.status = status
-
-    def signals(self) -> None:
-        for sig in self.channel.read():
-            what = forward.action(sig)
-            if what == forward.REAP:
-                self.reap()
-            elif what == forward.RESIZE:
-                if self.terminal is not None:
-                    self.terminal.resize()
-            elif self.status is None:
-                log.debug("forwarding {signal} to the container", signal=signal_name(sig))
-                try:
-                    _signal.pidfd_send_signal(self.pidfd, sig)
-                except ProcessLookupError:
-                    pass
-
-
-def _copy(src: int, dst: int) -> bool:
-    try:
-        data = os.read(src, 65536)
-    except OSError:
-        return False
-    if not data:
-        return False
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(dst, view)
-        except BlockingIOError:
-            select.select([], [dst], [])
-            continue
-        except OSError:
-            return False
-        view = view[n:]
-    return True
-
-
-def _drain(master: int) -> None:
-    os.set_blocking(master, False)
-    try:
-        while _copy(master, 1):
-            pass
-    except BlockingIOError:
-        pass

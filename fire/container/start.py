@@ -20,6 +20,7 @@ import sys
 from fire.container.status import load
 from fire.errors import FireError, InitError, NotRunning
 from fire.i18n import message
+from fire.init import EXEC_SOCKET
 from fire.lifecycle import machine as lm
 from fire.log import log
 from fire.spec.state import RUNNING
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from fire.spec.state import State
     from fire.store import Store
 
-EXEC_SOCKET = "exec.sock"
 
 
 def release(cdir_fd: int, on_listener: Callable[[int], None] | None = None) -> None:

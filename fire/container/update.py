@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from fire.cgroup.manager import Manager
+from fire.cgroup import driver as cgroup_driver
 from fire.cgroup.rootless import has_none, no_cgroup_error
 from fire.cgroup.translate import drop_unset, given_fields, translate
 from fire.container.status import load
@@ -61,7 +61,7 @@ def update(store: Store, cid: str, changes: dict[str, object],
     try:
         if status in (STOPPED, CREATING):
             raise NotRunning(cid)
-        mgr = Manager.from_state(state.cgroup)
+        mgr = cgroup_driver.from_state(state.cgroup)
         if mgr is None and has_none(state.cgroup):
             raise no_cgroup_error(cid, "update")
         if mgr is None:

@@ -16,3 +16,8 @@ Rules that keep it safe and small:
   disabled (``lockdown_imports``), so a hostile rootfs cannot get code loaded.
 * It is non-dumpable until ``execve``.
 """
+
+# The socket in the state directory where ``fire start`` finds the waiting init
+# (bound by create, or by the init itself: fire.init.main.Init.listen).  Here, in
+# the package's face, because ``start`` needs nothing else of the init's modules.
+EXEC_SOCKET = "exec.sock"

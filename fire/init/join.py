@@ -52,7 +52,7 @@ import marshal
 import os
 
 from fire.errors import FireError, InitError
-from fire.init import plan as msg
+from fire.init import messages as msg
 from fire.init.channel import Channel, ChannelClosed
 from fire.init.main import error_template, lockdown_imports
 from fire.init.paths import open_in_root
@@ -175,16 +175,16 @@ class Join:
         if proc["terminal"]:
             self.stage = "terminal"
             master, slave = open_pty(rootfd, proc["console_size"])
-            self.chan.send(msg.PTY, fds=[master])
+            msg.put(self.chan, msg.Pty(), fds=[master])
             os.close(master)
-            reply, _ = self.chan.recv()
-            if reply[0] != msg.OK:
+            reply, _ = msg.get(self.chan)
+            if not isinstance(reply, msg.Ok):
                 self.give_up()  # the runtime could not pass the terminal on; it reports that
         self.stage = "exec"
         program = find_program(rootfd, proc)
         prepared = prepare_labels(proc, self.procfd)
         os.close(self.procfd)
-        self.chan.send(msg.READY, os.getpid())  # the rest goes to the report socket
+        msg.put(self.chan, msg.Ready(os.getpid()))  # the rest goes to the report socket
         self.chan.close()
         try:
             # Success closes the report socket (close-on-exec): the runtime sees EOF.
@@ -225,7 +225,7 @@ class Join:
         os.close(self.procfd)
         # With a pidfd the runtime can signal the child safely even after we reap it.
         child_fd = os.pidfd_open(pid)
-        self.chan.send(msg.CHILD, pid, fds=[child_fd, theirs])
+        msg.put(self.chan, msg.Child(pid), fds=[child_fd, theirs])
         os.close(child_fd)
         os.close(theirs)
         self.verdict(pid)
@@ -236,10 +236,10 @@ class Join:
         else (it failed, or the runtime is gone: make sure it is dead and reap it,
         so that no engine sees a process that never ran)."""
         try:
-            reply, _ = self.chan.recv()
-        except (ChannelClosed, OSError):
-            reply = (msg.ERROR,)
-        if reply[0] == msg.OK:
+            reply, _ = msg.get(self.chan)
+        except (ChannelClosed, OSError, msg.ProtocolError):
+            reply = msg.Error()
+        if isinstance(reply, msg.Ok):
             return
         try:
             os.kill(pid, 9)  # still our child (unreaped): the pid is its own
@@ -251,7 +251,7 @@ class Join:
         err = exc.errno if isinstance(exc, OSError) and exc.errno else 0
         path = exc.filename if isinstance(exc, OSError) and exc.filename else ""
         try:
-            self.chan.send(msg.ERROR, self.stage, err, str(path), describe(self.stage, exc))
+            msg.put(self.chan, msg.Error(self.stage, err, str(path), describe(self.stage, exc)))
         except OSError:
             pass  # the channel is gone
 
@@ -260,12 +260,12 @@ def main(fd: int) -> None:
     """Entry point: ``python -I -S -c 'from fire.init.join import main; main(FD)'``."""
     chan = Channel(fd)
     try:
-        first, fds = chan.recv()
-    except (ChannelClosed, OSError):
+        first, fds = msg.get(chan)
+    except (ChannelClosed, OSError, msg.ProtocolError):
         os._exit(1)
-    if first[0] != msg.PLAN or len(fds) not in (2, 3):
+    if not isinstance(first, msg.PlanMessage) or len(fds) not in (2, 3):
         os._exit(2)
-    join = Join(chan, first[1], *fds)  # type: ignore[arg-type]
+    join = Join(chan, first.plan, *fds)  # type: ignore[arg-type]
     try:
         join.run()
     except BaseException as exc:

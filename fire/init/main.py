@@ -22,8 +22,8 @@ import sys
 
 from fire.errors import FireError, HookError, InitError
 from fire.hooks import runner
-from fire.init import devices, mounts, process, terminal
-from fire.init import plan as msg
+from fire.init import EXEC_SOCKET, devices, mounts, process, terminal
+from fire.init import messages as msg
 from fire.init.channel import Channel, ChannelClosed
 from fire.init.loopback import loopback_up
 from fire.init.paths import mkdir_all
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     from fire.init.plan import HookPlan, Plan
 
-EXEC_SOCKET = "exec.sock"
 
 # Signals whose default action is to ignore them: left alone in the waiting init.
 # SIGPIPE stays ignored too (as Python set it): a hook that exits without reading
@@ -55,11 +54,11 @@ class Stage:
 
     def __enter__(self) -> None:
         self.init.stage = self.name
-        self.init.chan.send(msg.STAGE, self.name, "start")
+        msg.put(self.init.chan, msg.Stage(self.name, "start"))
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self.init.chan.send(msg.STAGE, self.name, "done")
+            msg.put(self.init.chan, msg.Stage(self.name, "done"))
 
 
 class Init:
@@ -79,8 +78,8 @@ class Init:
             overlay["tree"] = fds[overlay["tree"]]
 
     def expect_ok(self) -> None:
-        reply, _ = self.chan.recv()
-        if reply[0] != msg.OK:
+        reply, _ = msg.get(self.chan)
+        if not isinstance(reply, msg.Ok):
             # The runtime failed something on our behalf (a hook): it reports it.
             os._exit(1)
 
@@ -99,7 +98,7 @@ class Init:
             # non-dumpable process (they belong to root).  Nothing of the container
             # has run yet; the init is not dumpable again before it does.
             p.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
-            self.chan.send(msg.IDMAP, os.getpid())
+            msg.put(self.chan, msg.Idmap(os.getpid()))
             self.expect_ok()
             p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
         if plan["new_flags"] & nsc.CLONE_NEWUSER or any(k == "user" for k, *_ in joined):
@@ -131,7 +130,7 @@ class Init:
         if plan["needs_fork"]:
             child = os.fork()
             if child:
-                self.chan.send(msg.CHILD, child)
+                msg.put(self.chan, msg.Child(child))
                 os._exit(0)
         os.setsid()
         _install_signal_handlers()
@@ -156,7 +155,7 @@ class Init:
             p.setdomainname(plan["domainname"])
         # The runtime's turn (network:attach, then prestart + createRuntime hooks):
         # it reports those stages itself.
-        self.chan.send(msg.HOOKS)
+        msg.put(self.chan, msg.Hooks())
         self.expect_ok()
         if plan["hooks_create_container"]:
             with Stage(self, "hooks:createContainer"):
@@ -182,7 +181,7 @@ class Init:
             with Stage(self, "process"):
                 if proc["terminal"]:
                     master, slave = terminal.open_pty(rootfd, proc["console_size"])
-                    self.chan.send(msg.PTY, fds=[master])
+                    msg.put(self.chan, msg.Pty(), fds=[master])
                     os.close(master)
                     self.expect_ok()
                 program = process.find_program(rootfd, proc)
@@ -190,7 +189,7 @@ class Init:
         if plan["root_readonly"]:
             mounts.readonly_root()
         mounts.finish_root(plan["propagation"])
-        self.chan.send(msg.READY, os.getpid())
+        msg.put(self.chan, msg.Ready(os.getpid()))
         self.chan.close()
         self.stage = "start"
         conn = self.wait_for_start(listener)
@@ -221,7 +220,7 @@ class Init:
         state = state.replace(b'"pid":-1', b'"pid":%d' % os.getpid())
         if output is None:
             def output(text: str) -> None:
-                self.chan.send(msg.WARN, text)
+                msg.put(self.chan, msg.Warn(text))
         runner.run_all(hooks, state, phase, output)
 
     # ---------------------------------------------------------------- start
@@ -341,10 +340,10 @@ def main(fd: int) -> None:
     chan = Channel(fd)
     init: Init | None = None
     try:
-        first, fds = chan.recv()
-        if first[0] != msg.PLAN:
+        first, fds = msg.get(chan)
+        if not isinstance(first, msg.PlanMessage):
             os._exit(2)
-        init = Init(chan, first[1], fds)  # type: ignore[arg-type]
+        init = Init(chan, first.plan, fds)  # type: ignore[arg-type]
         if init.plan["process"] and init.plan["process"]["terminal"]:
             # Spawned before config.json was read (create's early start): only now
             # is it known that the pty, not the caller's pipes, will be its stdio.
@@ -359,8 +358,9 @@ def main(fd: int) -> None:
         if isinstance(exc, HookError):
             stage = "hook"
         try:
-            chan.send(msg.ERROR, stage, err, str(path), _describe(stage, exc),
-                      *error_template(exc))
+            template, params = error_template(exc)
+            msg.put(chan, msg.Error(stage, err, str(path), _describe(stage, exc), template,
+                                    params))
         except OSError:
             pass
         os._exit(1)

@@ -2,7 +2,7 @@
 
 The shapes are ``TypedDict``\\ s, visible to mypy only: at run time they are plain
 dicts, encoded with ``marshal`` (builtin: nothing to import, nothing to allocate in
-the waiting init).  Messages are tuples whose first item is the tag below.
+the waiting init).  The messages that carry it are ``fire.init.messages``.
 """
 
 from __future__ import annotations
@@ -145,19 +145,3 @@ if TYPE_CHECKING:
         # writing into a read-only image (fire.storage.inside).
         overlay: OverlayPlan | None
         mountpoints: list[tuple[str, bool]]
-
-# Messages, init -> runtime
-STAGE = "stage"  # (STAGE, name, "start"|"done"|"failed")
-IDMAP = "idmap"  # (IDMAP, pid): write my uid/gid maps, then reply OK
-CHILD = "child"  # (CHILD, pid): the container process (after the pid-ns fork)
-HOOKS = "hooks"  # (HOOKS,): run prestart + createRuntime now, reply OK or ERROR
-PTY = "pty"  # (PTY,) + SCM_RIGHTS: the terminal's master
-NOTIFY = "notify"  # (NOTIFY,) + SCM_RIGHTS: a seccomp listener fd
-READY = "ready"  # (READY, pid): created; waiting for start
-WARN = "warn"  # (WARN, message)
-ERROR = "error"  # (ERROR, stage, errno, path, message)
-
-# Messages, runtime -> init
-PLAN = "plan"  # (PLAN, plan)
-OK = "ok"  # (OK,)
-# ERROR as above, also runtime -> init ("your hooks failed": the init exits)

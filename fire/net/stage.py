@@ -35,8 +35,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
 
-    from fire.container.create import Creation
     from fire.init.plan import Plan
+    from fire.lifecycle.host import StageHost
     from fire.net.ipam import Lease
     from fire.net.settings import NetSettings
     from fire.spec.config import Spec
@@ -74,7 +74,7 @@ def record_of(state: State) -> dict[str, object] | None:
     return record if isinstance(record, dict) else None
 
 
-def prepare(creation: Creation, spec: Spec, settings: NetSettings) -> Spec:
+def prepare(creation: StageHost, spec: Spec, settings: NetSettings) -> Spec:
     """The ``network`` stage (bridge mode only); returns the spec with the
     /etc/hosts and /etc/resolv.conf mounts added."""
     from fire.net import bridge, hostfiles, ipam, netlink, nft
@@ -139,7 +139,7 @@ def _forget(ipr: IPRoute, bridge_name: str, stale: list[Lease]) -> None:
             netlink.delete_link(ipr, lease.veth)
 
 
-def attach(creation: Creation, spec: Spec) -> None:
+def attach(creation: StageHost, spec: Spec) -> None:
     """The ``network:attach`` stage (see the module's docstring).  Its netlink work
     is done by the caller when there is one (``fire-supervise``, in a worker thread:
     ``fire.delegate``), else here."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from fire.container.create import Creation
     from fire.init.plan import OverlayPlan, Plan
+    from fire.lifecycle.host import StageHost
     from fire.spec.config import Spec
     from fire.spec.state import State
     from fire.storage.settings import StorageSettings
@@ -64,7 +64,7 @@ def _user_namespace(spec: Spec) -> tuple[bool, tuple[int, int] | None]:
     return True, (uid, gid) if uid is not None and gid is not None else None
 
 
-def prepare(creation: Creation, spec: Spec, settings: StorageSettings
+def prepare(creation: StageHost, spec: Spec, settings: StorageSettings
             ) -> tuple[Spec, Prepared]:
     import msgspec
 

@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING
 import trio
 
 import fire
-from fire.delegate import DELEGATE_FD_ENV
+from fire.delegate import DELEGATE_FD_ENV, STAGE_FD_ENV
 
 if TYPE_CHECKING:
     from fire.supervisor.delegation import Delegation
     from fire.supervisor.reaper import Reaper
 
-STAGE_FD_ENV = "FIRE_STAGE_FD"
 # The directory holding the `fire` package: the subprocesses import the same code.
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fire.__file__)))
 

@@ -13,7 +13,7 @@ and stops with it.  It answers ``GET /metrics`` and nothing else of interest.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -23,7 +23,21 @@ from fire.supervisor.unit import STATES
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from fire.supervisor.supervisor import Supervisor
+    from fire.supervisor.bus import Bus
+    from fire.supervisor.cgstats import Reader
+    from fire.supervisor.unit import Unit
+
+
+class MetricsSource(Protocol):
+    """What the metrics read of the supervisor: its units, their cgroups' samples,
+    and the event count."""
+
+    @property
+    def units(self) -> dict[str, Unit]: ...
+    @property
+    def cgroups(self) -> Reader: ...
+    @property
+    def bus(self) -> Bus: ...
 
 MAX_REQUEST = 8192
 # fire_container_healthy; "" (no health check) is -1.
@@ -38,7 +52,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 class Collector:
-    def __init__(self, sup: Supervisor) -> None:
+    def __init__(self, sup: MetricsSource) -> None:
         self.sup = sup
 
     def collect(self) -> Iterator[object]:
@@ -82,7 +96,7 @@ class Collector:
         yield from (state, restarts, healthy, cpu, memory, pids, supervised, events)
 
 
-def exposition(sup: Supervisor) -> tuple[bytes, str]:
+def exposition(sup: MetricsSource) -> tuple[bytes, str]:
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -117,7 +131,7 @@ def bound_port(listeners: list[trio.SocketListener]) -> int:
     return port
 
 
-async def serve(sup: Supervisor, listeners: list[trio.SocketListener]) -> None:
+async def serve(sup: MetricsSource, listeners: list[trio.SocketListener]) -> None:
     """Serve on ``listeners`` (from ``listen``) until cancelled."""
 
     async def handle(stream: trio.SocketStream) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -25,7 +25,19 @@ from fire.errors import describe
 from fire.supervisor.files import SOCKET
 
 if TYPE_CHECKING:
-    from fire.supervisor.supervisor import Supervisor
+    from fire.supervisor.bus import Bus
+
+
+class ControlHost(Protocol):
+    """What the socket server needs of the supervisor: where its socket goes, the
+    event bus, the answer to a request, and the current state as events."""
+
+    @property
+    def root(self) -> str: ...
+    @property
+    def bus(self) -> Bus: ...
+    async def control(self, request: ev.AnyRequest) -> ev.Reply: ...
+    def snapshot(self, replayed: list[ev.AnyEvent]) -> list[ev.AnyEvent]: ...
 
 REQUEST_TIMEOUT = 10.0
 BATCH = 256  # events written with one send when a subscriber is behind
@@ -43,7 +55,7 @@ async def read_frame(stream: trio.abc.ReceiveStream, reader: ev.FrameReader) -> 
 
 
 class Server:
-    def __init__(self, sup: Supervisor) -> None:
+    def __init__(self, sup: ControlHost) -> None:
         self.sup = sup
         self.writers = 0
         self.idle = trio.Event()

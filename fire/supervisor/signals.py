@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -46,7 +46,26 @@ from fire import events as ev
 from fire.signals.table import name as signal_name
 
 if TYPE_CHECKING:
-    from fire.supervisor.supervisor import Supervisor
+    from collections.abc import Awaitable, Callable
+
+    from fire.supervisor.bus import Bus
+    from fire.supervisor.unit import Unit
+
+
+class SignalHost(Protocol):
+    """What the signal channel does to the supervisor: reap, stop, reload, report,
+    and forward a signal to the units that ask for it."""
+
+    @property
+    def bus(self) -> Bus: ...
+    @property
+    def units(self) -> dict[str, Unit]: ...
+    def forwarded(self) -> set[int]: ...
+    def reap_orphans(self) -> None: ...
+    def start_soon(self, fn: Callable[[], Awaitable[object]]) -> None: ...
+    async def shutdown(self) -> None: ...
+    async def reload(self) -> None: ...
+    def status_report(self) -> None: ...
 
 OWN = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD})
 FAULTS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGSYS})
@@ -58,7 +77,7 @@ CAUGHT = frozenset(signal.valid_signals()) - FAULTS - IGNORED - HARMLESS - UNCAT
 
 
 class SignalChannel:
-    def __init__(self, sup: Supervisor) -> None:
+    def __init__(self, sup: SignalHost) -> None:
         self.sup = sup
         self.send, self.receive = trio.open_memory_channel[int](math.inf)
         self.listening: set[int] = set()

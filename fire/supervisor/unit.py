@@ -39,11 +39,12 @@ import os
 import signal
 import time
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
 from fire import events as ev
+from fire.delegate import STAGE_FD_ENV
 from fire.errors import FireError, StateCorrupt, describe
 from fire.lifecycle.stages import Stage
 from fire.signals.table import name as signal_name
@@ -51,7 +52,6 @@ from fire.spec.state import PAUSED, RUNNING
 from fire.supervisor import graph, policy
 from fire.supervisor.console import ConsoleSocket
 from fire.supervisor.delegation import Delegation
-from fire.supervisor.engine import STAGE_FD_ENV
 from fire.supervisor.graph import SUPERVISOR, StageFailed
 from fire.supervisor.output import Output
 from fire.supervisor.reaper import open_pidfd
@@ -61,9 +61,13 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from fire.spec.state import State
-    from fire.supervisor.cgstats import Sample
-    from fire.supervisor.config import Container
-    from fire.supervisor.supervisor import Supervisor
+    from fire.store import Store
+    from fire.supervisor.bus import Bus
+    from fire.supervisor.cgstats import Reader, Sample
+    from fire.supervisor.config import Config, Container
+    from fire.supervisor.engine import Engine
+    from fire.supervisor.journal import Journal
+    from fire.supervisor.reaper import Reaper
 
 SETUP: tuple[Stage, ...] = (
     Stage("logs", side=SUPERVISOR),
@@ -87,8 +91,41 @@ HEALTH_OUTPUT = 4096  # characters of a check's output kept (its end) in the hea
 BUNDLE_POLL = 1.0  # seconds between looks for a bundle that is to appear (wait_for_bundle)
 STATES = (WAITING, CREATING, CREATED, RUNNING_STATE, STOPPING, RESTARTING, STOPPED, FAILED)
 
+class UnitHost(Protocol):
+    """What a unit uses of its supervisor (``fire.supervisor.supervisor.Supervisor``):
+    the shared services, and the few questions about the other units."""
+
+    @property
+    def root(self) -> str: ...
+    @property
+    def config(self) -> Config: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def bus(self) -> Bus: ...
+    @property
+    def journal(self) -> Journal: ...
+    @property
+    def reaper(self) -> Reaper: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def cgroups(self) -> Reader: ...
+    @property
+    def starts(self) -> trio.CapacityLimiter: ...
+    @property
+    def exec_available(self) -> bool: ...
+    @property
+    def units(self) -> dict[str, Unit]: ...
+    def changed(self) -> None: ...
+    async def wait_until(self, condition: Callable[[], bool]) -> None: ...
+    def is_running(self, cid: str) -> bool: ...
+    def follow(self, output: Output) -> None: ...
+    def pump(self, output: Output, fd: int) -> None: ...
+
+
 class Unit:
-    def __init__(self, sup: Supervisor, cid: str, conf: Container) -> None:
+    def __init__(self, sup: UnitHost, cid: str, conf: Container) -> None:
         self.sup = sup
         self.id = cid
         self.conf = conf

@@ -8,9 +8,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from fire.cgroup import driver as cgroup_driver
 from fire.cgroup import sdprops
 from fire.cgroup.devices import Rule, emulate
-from fire.cgroup.manager import Manager, for_config
+from fire.cgroup.manager import Manager
 from fire.cgroup.sdname import expand_slice, parse
 from fire.cgroup.systemd import SystemdManager
 from fire.cgroup.translate import V1, V2, translate
@@ -73,18 +74,18 @@ def test_malformed_systemd_paths_are_errors(path: str, words: str) -> None:
 
 
 def test_for_config_chooses_the_driver_and_state_records_it() -> None:
-    assert type(for_config("/a/b", "id")) is Manager
-    mgr = for_config("system.slice:fire:x", "id", systemd=True)
+    assert type(cgroup_driver.for_config("/a/b", "id")) is Manager
+    mgr = cgroup_driver.for_config("system.slice:fire:x", "id", systemd=True)
     assert isinstance(mgr, SystemdManager)
     assert mgr.started is False  # nothing to stop if create fails before it starts
     data = mgr.to_state()
     assert data["driver"] == "systemd"
     assert data["unit"] == "fire-x.scope"
-    again = Manager.from_state(data, hierarchies=[])
+    again = cgroup_driver.from_state(data, hierarchies=[])
     assert isinstance(again, SystemdManager)
     assert (again.path, again.unit, again.slice) == (mgr.path, "fire-x.scope", "system.slice")
     assert again.started is True  # a later command cannot know: it stops the unit
-    plain = Manager.from_state(Manager("/x").to_state(), hierarchies=[])
+    plain = cgroup_driver.from_state(Manager("/x").to_state(), hierarchies=[])
     assert type(plain) is Manager
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import pytest
 
+from fire.cgroup import driver as cgroup_driver
 from fire.cgroup import manager as mgr_mod
 from fire.cgroup.hierarchy import Hierarchy
 from fire.cgroup.manager import Manager
@@ -117,7 +118,7 @@ def test_state_round_trip_keeps_resources(tmp_path: Path) -> None:
     m = hybrid(tmp_path, {})
     m.created = ["/x/c"]
     m.resources = {"pids": {"limit": 3}}
-    again = Manager.from_state(m.to_state(), m.hierarchies)
+    again = cgroup_driver.from_state(m.to_state(), m.hierarchies)
     assert again is not None
     assert again.resources == {"pids": {"limit": 3}}
     assert again.created == ["/x/c"]

@@ -157,3 +157,57 @@ def test_render_tolerates_braces_and_bad_params() -> None:
     assert i18n.render("text with {braces}", {}) == "text with {braces}"
     assert i18n.render("needs {x}", {"y": 1}) == "needs {x}"
     assert str(FireError("value {v!r}", v="a")) == "value 'a'"
+
+
+# ----------------------------------------------------------------------------- cgroup layer
+
+# The translator's helpers take their detail template second; the catalog's extractor
+# sees it only through ``N_``, so every call must pass ``N_("literal")`` there.
+_CGROUP_HELPERS = {"bad", "warn", "unsupported_v2"}
+
+
+def test_cgroup_details_are_marked_templates() -> None:
+    import ast
+    import pathlib
+
+    import fire.cgroup
+
+    bad = []
+    for path in sorted(pathlib.Path(fire.cgroup.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in _CGROUP_HELPERS and len(node.args) >= 2):
+                continue
+            arg = node.args[1]
+            if not (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name)
+                    and arg.func.id == "N_" and len(arg.args) == 1
+                    and isinstance(arg.args[0], ast.Constant)):
+                bad.append(f"{path.name}:{node.lineno}: {ast.unparse(arg)[:60]}")
+    assert bad == [], "pass the detail as N_(\"template\") with named parameters"
+
+
+@pytest.mark.usefixtures("chinese")
+def test_cgroup_translation_errors_render_in_chinese() -> None:
+    from fire.cgroup.translate import V1, translate
+    from fire.spec.config import CPU, Memory, Resources
+
+    with pytest.raises(ConfigError) as info:
+        translate(Resources(cpu=CPU(period=5)), {"cpu": V1})
+    assert str(info.value) == ("无效的 config.json：$.linux.resources.cpu.period: "
+                               "应为 1000 到 1000000（微秒），实际为 5")
+    out = translate(Resources(memory=Memory(kernel=1)), {"memory": V1})
+    assert out.warnings == ["$.linux.resources.memory.kernel: 内核已不再支持内核内存限制；已忽略"]
+
+
+@pytest.mark.usefixtures("english")
+def test_cgroup_translation_errors_render_in_english() -> None:
+    from fire.cgroup.translate import V1, translate
+    from fire.spec.config import CPU, Memory, Resources
+
+    with pytest.raises(ConfigError) as info:
+        translate(Resources(cpu=CPU(period=5)), {"cpu": V1})
+    assert str(info.value) == ("invalid config.json: $.linux.resources.cpu.period: "
+                               "expected 1000 to 1000000 (microseconds), got 5")
+    out = translate(Resources(memory=Memory(kernel=1)), {"memory": V1})
+    assert out.warnings == ["$.linux.resources.memory.kernel: kernel memory limits are no "
+                            "longer supported by the kernel; ignored"]

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fire import rootless
+from fire.cgroup import driver as cgroup_driver
 from fire.cgroup import rootless as cg_rootless
+from fire.cgroup.hierarchy import delegated_hierarchies
 from fire.cgroup.manager import Manager
 from fire.errors import CgroupError, UsageError
 
@@ -97,12 +99,12 @@ def test_delegated_subtree_is_the_topmost_owned_dir(tmp_path: Path,
 def test_the_decision_is_recorded(tmp_path: Path) -> None:
     none = Manager("/c1", [])
     none.delegated = cg_rootless.NONE
-    assert Manager.from_state(none.to_state()) is None  # no cgroup: nothing to manage
+    assert cgroup_driver.from_state(none.to_state()) is None  # no cgroup: nothing to manage
     assert cg_rootless.has_none(none.to_state())
     (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
-    mgr = Manager("/c1", cg_rootless.hierarchies(str(tmp_path)))
+    mgr = Manager("/c1", delegated_hierarchies(str(tmp_path)))
     mgr.delegated = str(tmp_path)
-    again = Manager.from_state(mgr.to_state())
+    again = cgroup_driver.from_state(mgr.to_state())
     assert again is not None
     assert again.dirs() == [str(tmp_path / "c1")]
     assert again.where == {"cpu": "v2", "memory": "v2", "pids": "v2", "devices": "v2", "": "v2"}
