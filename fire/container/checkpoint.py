@@ -93,13 +93,13 @@ def check_supported(state: State) -> None:
 
 def dump_request(state: State, flags: Flags) -> dict[str, object]:
     """CRIU's options for dumping this container (fire.criu.request)."""
-    from fire.cgroup.manager import Manager
+    from fire.cgroup import driver as cgroup_driver
     from fire.container import plan as planner
     from fire.spec.load import read_config
 
     spec = read_config(os.path.join(state.bundle, "config.json"))
     assert spec.linux is not None
-    cg = Manager.from_state(state.cgroup)
+    cg = cgroup_driver.from_state(state.cgroup)
     freeze = None
     if cg is not None:
         freeze = cg.v2_dir() or cg.dir_for("freezer")

@@ -31,10 +31,9 @@ from fire.container.create import (
     Creation,
     _runtime_hooks,
     now_rfc3339,
-    send_console,
-    write_pid_file,
 )
-from fire.container.exec import save_plan as save_exec_plan
+from fire.container.execplan import save_plan as save_exec_plan
+from fire.container.handoff import send_console, write_pid_file
 from fire.criu import images, request, rpc
 from fire.errors import ConfigError, ContainerError, SyscallError, UsageError
 from fire.log import log
