@@ -75,7 +75,7 @@ def prepare_root(plan: Plan, k: Kernel = KERNEL) -> int:
         return _root_fd(plan, k=k)
     k.mount(None, "/", None, m.MS_REC | propagation)
     if plan["overlay"] is not None:
-        storage.mount_overlay_root(rootfs, plan["overlay"])
+        storage.mount_overlay_root(rootfs, plan["overlay"], k)
     else:
         k.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
     if propagation & m.MS_SHARED:
@@ -87,11 +87,15 @@ def prepare_root(plan: Plan, k: Kernel = KERNEL) -> int:
 
 def _root_fd(plan: Plan, k: Kernel = KERNEL) -> int:
     rootfs = plan["rootfs"]
-    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    rootfd = k.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     if plan["mountpoints"]:
         writable = plan["overlay"] is not None or not plan["root_readonly"]
         userns = any(kind == "user" for kind, _, _ in plan["namespaces"])
-        storage.ensure_mountpoints(rootfd, plan["mountpoints"], writable, userns)
+        try:
+            storage.ensure_mountpoints(rootfd, plan["mountpoints"], writable, userns, k)
+        except BaseException:
+            os.close(rootfd)
+            raise
     return rootfd
 
 

@@ -6,8 +6,9 @@ mknod, names, prctl, setresuid) is only recorded.  What any process may do insid
 a temp-dir rootfs really happens: ``openat2`` (so the confined resolution, the
 ``mkdir -p`` walk and their fds are the real ones), symlinks, and ``mknod``
 becomes an empty regular file.  Handles the kernel would return (``open_tree``,
-``fsopen``, ``fsmount``) are real fds of /dev/null, so the code under test closes
-them as it would the real ones, and a leak shows in /proc/self/fd.
+``fsopen``, ``fsmount``) are real fds of empty directories beside the rootfs, so the
+code under test uses and closes them as it would the real ones, and a leak shows in
+/proc/self/fd.
 
 Each call is recorded as ``(op, path)``; the path is the one inside the container
 where the code names it (``shown``), else the fd's path relative to the rootfs.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import errno as errnos
 import os
+import tempfile
 
 from fire.syscalls import KernelError
 from fire.syscalls import ns as nsc
@@ -36,6 +38,7 @@ class FakeKernel(Kernel):
         self.calls: list[tuple[str, str]] = []
         self.failed: tuple[str, str] | None = None
         self.pivoted = False
+        self.handles = 0
 
     # ------------------------------------------------------------------ helpers
     def ops(self, *names: str) -> list[tuple[str, str]]:
@@ -50,22 +53,31 @@ class FakeKernel(Kernel):
             raise KernelError(self.errno, op, path)
 
     def where(self, fd: int) -> str:
-        """The path of ``fd``, inside the rootfs when it is there."""
+        """The path of ``fd``, inside the rootfs when it is there; a detached
+        mount's as ``mount:``."""
         real = os.readlink(f"/proc/self/fd/{fd}")
         if real == self.rootfs:
             return "/"
         if real.startswith(self.rootfs + "/"):
             return real[len(self.rootfs):]
+        if real.startswith(self.rootfs + ".mounts/"):
+            return "mount:"
         return real
 
     def _target(self, target: str) -> str:
+        """``/proc/self/fd/N[/rest]`` as the path of fd N (inside the rootfs)."""
         if target.startswith("/proc/self/fd/"):
-            return self.where(int(target.rsplit("/", 1)[1]))
+            fd, _, rest = target[len("/proc/self/fd/"):].partition("/")
+            return os.path.join(self.where(int(fd)), rest) if rest else self.where(int(fd))
         return target
 
-    @staticmethod
-    def _handle() -> int:
-        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    def _handle(self) -> int:
+        """A detached mount's fd: an empty directory of its own beside the rootfs
+        (fire.storage makes its scratch overlay's directories in one)."""
+        os.makedirs(self.rootfs + ".mounts", exist_ok=True)
+        path = tempfile.mkdtemp(dir=self.rootfs + ".mounts", prefix="mnt")
+        self.handles += 1
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     # ------------------------------------------------------------------ namespaces
     def unshare(self, flags: int) -> None:
@@ -157,7 +169,7 @@ class FakeKernel(Kernel):
         return self._handle()
 
     def fsconfig_string(self, fsfd: int, key: str, value: str) -> None:
-        self._call("fsconfig", f"{key}={value}")
+        self._call("fsconfig", f"{key}={self._target(value)}")
 
     def fsconfig_flag(self, fsfd: int, key: str) -> None:
         self._call("fsconfig", key)

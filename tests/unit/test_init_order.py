@@ -182,6 +182,52 @@ def test_chroot_without_a_mount_namespace(tmp_path: Path, chan: Any) -> None:
     assert ("mount", "/") not in k.calls[:k.calls.index(("chroot", "."))]
 
 
+# ----------------------------------------------------------------- fire.storage
+
+
+def test_overlay_root_then_its_mount_points_then_the_config_mounts(tmp_path: Path, chan: Any
+                                                                   ) -> None:
+    plan = make_plan(tmp_path)
+    rootfs = plan["rootfs"]
+    plan["overlay"] = {"upper": str(tmp_path / "upper"), "work": str(tmp_path / "work"),
+                       "userxattr": False, "tree": -1}
+    plan["mountpoints"] = [("/vol", True)]
+    k = FakeKernel(rootfs)
+    run_setup(Init(chan[0], plan, k=k))
+    proc = k.calls.index(("mount", "/proc"))
+    assert [c for c in k.calls[:proc] if c[0] != "open" or c[1] in ("/vol", rootfs)] == [
+        ("unshare", "pid,network,mount,ipc,uts,cgroup"), ("loopback_up", "lo"),
+        ("mount", "/"),  # rslave before anything is mounted
+        ("fsopen", "overlay"), ("fsconfig", f"lowerdir+={rootfs}"),
+        ("fsconfig", f"upperdir={tmp_path}/upper"), ("fsconfig", f"workdir={tmp_path}/work"),
+        ("fsconfig create", ""), ("fsmount", ""), ("move_mount", rootfs),  # on the rootfs path
+        ("open", rootfs),
+        # missing, so made in the (writable) overlay: mkdir -p looks, makes, opens
+        ("open", "/vol"), ("open", "/vol"), ("open", "/vol"),
+    ]
+
+
+def test_read_only_image_gets_a_scratch_overlay_for_its_mount_points(tmp_path: Path,
+                                                                      chan: Any) -> None:
+    plan = make_plan(tmp_path)
+    assert plan["root_readonly"]
+    (tmp_path / "rootfs/etc").mkdir()
+    plan["mountpoints"] = [("/etc/hosts", False)]
+    k = FakeKernel(plan["rootfs"])
+    run_setup(Init(chan[0], plan, k=k))
+    proc = k.calls.index(("mount", "/proc"))
+    bind = k.calls.index(("mount", plan["rootfs"]))
+    assert [c for c in k.calls[bind + 1:proc] if c[0] != "open"] == [
+        ("fsopen", "tmpfs"), ("fsconfig", "size=1m"), ("fsconfig", "mode=0755"),
+        ("fsconfig create", ""), ("fsmount", ""),
+        ("fsopen", "overlay"), ("fsconfig", "lowerdir+=/etc"),
+        ("fsconfig", "upperdir=mount:/upper"), ("fsconfig", "workdir=mount:/work"),
+        ("fsconfig create", ""), ("fsmount", ""), ("move_mount", "/etc"),
+        ("mount_setattr", "/etc"),  # read-only again once the mount point is made
+    ]
+    assert (tmp_path / "rootfs/etc/hosts").is_file()
+
+
 # ----------------------------------------------------------------- failures
 
 # Failures the init tolerates by design: setresuid/setresgid (root not mapped:
@@ -198,7 +244,13 @@ def test_a_failure_at_every_step_stops_the_setup_and_names_the_call(tmp_path: Pa
     def edit(config: dict[str, Any]) -> None:
         config["linux"]["namespaces"].append({"type": "user", "path": str(tmp_path / "userns")})
 
-    plan = make_plan(tmp_path, edit)
+    def make() -> Any:
+        plan = make_plan(tmp_path, edit)
+        (tmp_path / "rootfs/etc").mkdir()
+        plan["mountpoints"] = [("/etc/hosts", False)]  # a scratch overlay on /etc
+        return plan
+
+    plan = make()
     clean = FakeKernel(plan["rootfs"])
     run_setup(Init(chan[0], plan, k=clean))
     reopen = max(i for i, c in enumerate(clean.calls) if c == ("open", "/dev/null"))
@@ -207,7 +259,7 @@ def test_a_failure_at_every_step_stops_the_setup_and_names_the_call(tmp_path: Pa
     for n, (op, path) in enumerate(clean.calls):
         shutil.rmtree(plan["rootfs"])  # each run from the same fresh rootfs
         k = FakeKernel(plan["rootfs"], fail_at=n)
-        init = Init(chan[0], make_plan(tmp_path, edit), k=k)
+        init = Init(chan[0], make(), k=k)
         if op in TOLERATED or n == reopen:
             run_setup(init)
             assert k.failed == (op, path)
