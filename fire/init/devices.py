@@ -16,6 +16,7 @@ import stat
 from fire.init.paths import mkdir_all, open_in_root
 from fire.syscalls import KernelError
 from fire.syscalls import mount as m
+from fire.syscalls.kernel import KERNEL, Kernel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,20 +44,21 @@ SYMLINKS = (
 _KIND = {"c": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO, "u": stat.S_IFCHR}
 
 
-def setup_dev(rootfd: int, devices: list[DevicePlan], defaults: bool, bind: bool) -> None:
+def setup_dev(rootfd: int, devices: list[DevicePlan], defaults: bool, bind: bool,
+              k: Kernel = KERNEL) -> None:
     wanted: dict[str, DevicePlan] = {}
     if defaults:
         wanted.update((d["path"], d) for d in DEFAULT_DEVICES)
     wanted.update((posixpath.normpath(d["path"]), d) for d in devices)
     for dev in wanted.values():
-        _make(rootfd, dev, bind)
+        _make(rootfd, dev, bind, k=k)
     if defaults:
-        devfd = mkdir_all(rootfd, "/dev")
+        devfd = mkdir_all(rootfd, "/dev", k=k)
         try:
             for name, target in SYMLINKS:
-                _replace_link(devfd, name, target)
+                _replace_link(devfd, name, target, k=k)
             if os.path.exists("/proc/kcore"):
-                _replace_link(devfd, "core", "/proc/kcore")
+                _replace_link(devfd, "core", "/proc/kcore", k=k)
         finally:
             os.close(devfd)
 
@@ -72,7 +74,7 @@ def _clear(dirfd: int, name: str) -> None:
     os.unlink(name, dir_fd=dirfd)
 
 
-def _replace_link(dirfd: int, name: str, target: str) -> None:
+def _replace_link(dirfd: int, name: str, target: str, k: Kernel = KERNEL) -> None:
     try:
         if os.readlink(name, dir_fd=dirfd) == target:
             return
@@ -82,23 +84,23 @@ def _replace_link(dirfd: int, name: str, target: str) -> None:
         _clear(dirfd, name)
     except KernelError:
         return  # a directory there: leave it (runc does too)
-    os.symlink(target, name, dir_fd=dirfd)
+    k.symlink(target, name, dir_fd=dirfd)
 
 
-def _make(rootfd: int, dev: DevicePlan, bind: bool) -> None:
+def _make(rootfd: int, dev: DevicePlan, bind: bool, k: Kernel = KERNEL) -> None:
     parent, name = posixpath.split(posixpath.normpath(dev["path"]))
-    pfd = mkdir_all(rootfd, parent)
+    pfd = mkdir_all(rootfd, parent, k=k)
     try:
         _clear(pfd, name)
         if bind:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                          0o644, dir_fd=pfd)
             os.close(fd)
-            target = open_in_root(rootfd, dev["path"], no_symlinks=True)
+            target = open_in_root(rootfd, dev["path"], no_symlinks=True, k=k)
             try:
-                tree = m.open_tree(-100, dev["path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
+                tree = k.open_tree(-100, dev["path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
                 try:
-                    m.move_mount(tree, "", target, "",
+                    k.move_mount(tree, "", target, "",
                                  m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                                  shown=dev["path"])
                 finally:
@@ -109,9 +111,9 @@ def _make(rootfd: int, dev: DevicePlan, bind: bool) -> None:
         kind = _KIND[dev["type"]]
         device = 0 if dev["type"] == "p" else os.makedev(dev["major"], dev["minor"])
         try:
-            os.mknod(name, kind | (dev["mode"] & 0o7777), device, dir_fd=pfd)
+            k.mknod(name, kind | (dev["mode"] & 0o7777), device, dir_fd=pfd)
         except OSError as exc:
             raise KernelError(exc.errno or errno.EPERM, "mknod", dev["path"]) from None
-        os.chown(name, dev["uid"], dev["gid"], dir_fd=pfd, follow_symlinks=False)
+        k.chown(name, dev["uid"], dev["gid"], dir_fd=pfd, follow_symlinks=False)
     finally:
         os.close(pfd)

@@ -25,11 +25,11 @@ from fire.hooks import runner
 from fire.init import EXEC_SOCKET, devices, mounts, process, terminal
 from fire.init import messages as msg
 from fire.init.channel import Channel, ChannelClosed
-from fire.init.loopback import loopback_up
 from fire.init.paths import mkdir_all
 from fire.syscalls import KernelError
 from fire.syscalls import ns as nsc
 from fire.syscalls import proc as p
+from fire.syscalls.kernel import KERNEL, Kernel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,9 +62,14 @@ class Stage:
 
 
 class Init:
-    def __init__(self, chan: Channel, plan: Plan, fds: list[int] | None = None) -> None:
+    """The init's setup; its kernel operations go through ``k`` (a recording double
+    in tests/unit/fakekernel.py)."""
+
+    def __init__(self, chan: Channel, plan: Plan, fds: list[int] | None = None,
+                 k: Kernel = KERNEL) -> None:
         self.chan = chan
         self.plan = plan
+        self.k = k
         self.stage = "start"
         fds = fds or [-1]
         self.listener = fds[0]  # exec.sock, bound by the runtime (see listen)
@@ -85,39 +90,55 @@ class Init:
 
     # ---------------------------------------------------------------- namespaces
     def namespaces(self) -> None:
+        """The user namespace first (joined, or new); then the others with a path
+        are joined (setns) in the config's order and the rest made in one unshare.
+
+        Every namespace file is opened before any setns: a joined mount namespace
+        would hide the host's /proc paths of the others."""
         plan = self.plan
-        joined = [(kind, flag, os.open(path, os.O_RDONLY | os.O_CLOEXEC), path)
-                  for kind, flag, path in plan["namespaces"] if path]
+        k = self.k
+        joined: list[tuple[str, int, int, str]] = []
+        try:
+            for kind, flag, path in plan["namespaces"]:
+                if path:
+                    joined.append((kind, flag, k.open(path, os.O_RDONLY | os.O_CLOEXEC), path))
+            self._enter(joined)
+        finally:
+            for _, _, fd, _ in joined:
+                os.close(fd)
+
+    def _enter(self, joined: list[tuple[str, int, int, str]]) -> None:
+        plan = self.plan
+        k = self.k
         for kind, flag, fd, path in joined:  # the user namespace first
             if kind == "user":
-                nsc.setns(fd, flag, path)
+                k.setns(fd, flag, path)
         if plan["new_flags"] & nsc.CLONE_NEWUSER:
-            nsc.unshare(nsc.CLONE_NEWUSER)
+            k.unshare(nsc.CLONE_NEWUSER)
             # Dumpable while the runtime writes the maps, as runc's nsexec is: a
             # non-root runtime (or its newuidmap) may not open the /proc files of a
             # non-dumpable process (they belong to root).  Nothing of the container
             # has run yet; the init is not dumpable again before it does.
-            p.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
+            k.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
             msg.put(self.chan, msg.Idmap(os.getpid()))
             self.expect_ok()
-            p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
-        if plan["new_flags"] & nsc.CLONE_NEWUSER or any(k == "user" for k, *_ in joined):
+            k.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
+        if plan["new_flags"] & nsc.CLONE_NEWUSER or any(j[0] == "user" for j in joined):
             try:
-                os.setresgid(0, 0, 0)
-                os.setresuid(0, 0, 0)
+                k.setresgid(0, 0, 0)
+                k.setresuid(0, 0, 0)
             except OSError:
                 pass  # root is not mapped: keep the namespace's full capabilities
         for kind, flag, fd, path in joined:
             if kind != "user":
-                nsc.setns(fd, flag, path)
-            os.close(fd)
+                k.setns(fd, flag, path)
         rest = plan["new_flags"] & ~nsc.CLONE_NEWUSER
         if rest:
-            nsc.unshare(rest)
+            k.unshare(rest)
         if rest & nsc.CLONE_NEWNET:
-            loopback_up()
+            k.loopback_up()
         if plan["time_offsets"]:
-            write_time_offsets(plan["time_offsets"])
+            write_time_offsets(plan["time_offsets"], k)
 
     # ---------------------------------------------------------------- the sequence
     def run(self) -> None:
@@ -140,19 +161,7 @@ class Init:
             except KernelError as exc:
                 if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):
                     raise
-        with Stage(self, "rootfs"):
-            rootfd = mounts.prepare_root(plan)
-        with Stage(self, "mounts"):
-            mounts.mount_all(rootfd, plan)
-        with Stage(self, "devices"):
-            devices.setup_dev(rootfd, plan["devices"], plan["default_devices"],
-                              plan["bind_devices"])
-            if plan["process"] is not None:
-                os.close(mkdir_all(rootfd, plan["process"]["cwd"]))
-        if plan["hostname"] is not None:
-            p.sethostname(plan["hostname"])
-        if plan["domainname"] is not None:
-            p.setdomainname(plan["domainname"])
+        rootfd = self.build_tree()
         # The runtime's turn (network:attach, then prestart + createRuntime hooks):
         # it reports those stages itself.
         msg.put(self.chan, msg.Hooks())
@@ -163,17 +172,7 @@ class Init:
         listener = self.listen()
         prepared = process.prepare(plan["process"])  # the host's /proc, still
         lockdown_imports()
-        with Stage(self, "pivot_root"):
-            mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"], plan["chroot"])
-            os.close(rootfd)
-            rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        with Stage(self, "paths"):
-            # runc's order: sysctls while /proc/sys is still writable, then the
-            # read-only paths, then the masks.
-            mounts.write_sysctls(rootfd, plan["sysctl"])
-            mounts.readonly_paths(rootfd, plan["readonly_paths"])
-            mounts.mask_paths(rootfd, plan["masked_paths"])
-            mounts.reopen_null(rootfd)
+        rootfd = self.enter_tree(rootfd)
         slave = -1
         program = ""
         proc = plan["process"]
@@ -186,9 +185,7 @@ class Init:
                     self.expect_ok()
                 program = process.find_program(rootfd, proc)
                 process.set_rlimits(proc)  # runc's moment: a refused limit fails create
-        if plan["root_readonly"]:
-            mounts.readonly_root()
-        mounts.finish_root(plan["propagation"])
+        self.seal_tree()
         msg.put(self.chan, msg.Ready(os.getpid()))
         self.chan.close()
         self.stage = "start"
@@ -210,6 +207,62 @@ class Init:
                 _send_line(conn, "T", marshal.dumps((template, params)).hex())
             _send_line(conn, "E", _describe(self.stage, exc))
             os._exit(1)
+
+    # ---------------------------------------------------------------- the tree
+    def build_tree(self) -> int:
+        """The container's tree before pivot_root: the rootfs, the config's mounts
+        in order, /dev, the cwd; then the names.  Returns an fd of the rootfs."""
+        plan = self.plan
+        k = self.k
+        with Stage(self, "rootfs"):
+            rootfd = mounts.prepare_root(plan, k)
+        try:
+            with Stage(self, "mounts"):
+                mounts.mount_all(rootfd, plan, k)
+            with Stage(self, "devices"):
+                devices.setup_dev(rootfd, plan["devices"], plan["default_devices"],
+                                  plan["bind_devices"], k)
+                if plan["process"] is not None:
+                    os.close(mkdir_all(rootfd, plan["process"]["cwd"], k=k))
+            if plan["hostname"] is not None:
+                k.sethostname(plan["hostname"])
+            if plan["domainname"] is not None:
+                k.setdomainname(plan["domainname"])
+        except BaseException:
+            os.close(rootfd)
+            raise
+        return rootfd
+
+    def enter_tree(self, rootfd: int) -> int:
+        """pivot_root (consumes ``rootfd``), then, inside, the sysctls, read-only
+        and masked paths.  Returns an fd of the new "/"."""
+        plan = self.plan
+        k = self.k
+        with Stage(self, "pivot_root"):
+            try:
+                mounts.pivot(rootfd, plan["no_pivot"], plan["propagation"], plan["chroot"], k)
+            finally:
+                os.close(rootfd)
+            rootfd = k.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            with Stage(self, "paths"):
+                # runc's order: sysctls while /proc/sys is still writable, then the
+                # read-only paths, then the masks.
+                mounts.write_sysctls(rootfd, plan["sysctl"], k)
+                mounts.readonly_paths(rootfd, plan["readonly_paths"], k)
+                mounts.mask_paths(rootfd, plan["masked_paths"], k)
+                mounts.reopen_null(rootfd, k)
+        except BaseException:
+            os.close(rootfd)
+            raise
+        return rootfd
+
+    def seal_tree(self) -> None:
+        """The last mounts, after the process's pty and program are found: a
+        read-only "/" and an unbindable one."""
+        if self.plan["root_readonly"]:
+            mounts.readonly_root(self.k)
+        mounts.finish_root(self.plan["propagation"], self.k)
 
     def hooks(self, phase: str, hooks: list[HookPlan], status: bytes,
               output: Callable[[str], None] | None = None) -> None:
@@ -256,7 +309,7 @@ class Init:
             sock.close()
 
 
-def write_time_offsets(offsets: list[tuple[str, int, int]]) -> None:
+def write_time_offsets(offsets: list[tuple[str, int, int]], k: Kernel = KERNEL) -> None:
     """Offsets of the new time namespace (for the children we fork next).
 
     A non-dumpable process's /proc files belong to the root of the user namespace
@@ -265,15 +318,15 @@ def write_time_offsets(offsets: list[tuple[str, int, int]]) -> None:
     any other process exists in the container.
     """
     text = "".join(f"{clock} {secs} {nanosecs}\n" for clock, secs, nanosecs in offsets)
-    p.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
+    k.prctl(p.PR_SET_DUMPABLE, 1, what="prctl(PR_SET_DUMPABLE)")
     try:
-        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+        fd = k.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, text.encode())
         finally:
             os.close(fd)
     finally:
-        p.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
+        k.prctl(p.PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE)")
 
 
 def _send_line(conn: _socket.socket, kind: str, text: str) -> None:
@@ -291,6 +344,16 @@ def error_template(exc: BaseException) -> tuple[str, dict[str, object]]:
     params: dict[str, object] = {k: v if isinstance(v, (str, int)) else str(v)
                                  for k, v in exc.params.items()}
     return exc.template, params
+
+
+def failure(stage: str, exc: BaseException) -> msg.Error:
+    """The ERROR message the init sends for ``exc``, raised during ``stage``."""
+    err = exc.errno if isinstance(exc, OSError) and exc.errno else 0
+    path = exc.filename if isinstance(exc, OSError) and exc.filename else ""
+    if isinstance(exc, HookError):
+        stage = "hook"
+    template, params = error_template(exc)
+    return msg.Error(stage, err, str(path), _describe(stage, exc), template, params)
 
 
 def _describe(stage: str, exc: BaseException) -> str:
@@ -352,15 +415,8 @@ def main(fd: int) -> None:
     except ChannelClosed:
         os._exit(1)
     except BaseException as exc:
-        stage = init.stage if init else "plan"
-        err = exc.errno if isinstance(exc, OSError) and exc.errno else 0
-        path = exc.filename if isinstance(exc, OSError) and exc.filename else ""
-        if isinstance(exc, HookError):
-            stage = "hook"
         try:
-            template, params = error_template(exc)
-            msg.put(chan, msg.Error(stage, err, str(path), _describe(stage, exc), template,
-                                    params))
+            msg.put(chan, failure(init.stage if init else "plan", exc))
         except OSError:
             pass
         os._exit(1)

@@ -25,8 +25,8 @@ from fire.syscalls.fs import (
     RESOLVE_NO_SYMLINKS,
     RESOLVE_NO_XDEV,
     fstatfs_type,
-    openat2,
 )
+from fire.syscalls.kernel import KERNEL, Kernel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ PROC_BIND_ALLOWED = {
 # ----------------------------------------------------------------------------- rootfs
 
 
-def prepare_root(plan: Plan) -> int:
+def prepare_root(plan: Plan, k: Kernel = KERNEL) -> int:
     """Give "/" the rootfs propagation, bind the rootfs onto itself (or mount the
     overlay whose lower layer it is: fire.storage); return an fd of it.
 
@@ -70,28 +70,32 @@ def prepare_root(plan: Plan) -> int:
         if plan["overlay"] is not None:
             raise InitError("rootfs: Fire's storage needs a mount namespace "
                             "($.linux.namespaces)", stage="rootfs")
-        m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
-        m.mount(None, rootfs, None, (propagation & ~m.MS_SHARED) or m.MS_SLAVE)
-        return _root_fd(plan)
-    m.mount(None, "/", None, m.MS_REC | propagation)
+        k.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+        k.mount(None, rootfs, None, (propagation & ~m.MS_SHARED) or m.MS_SLAVE)
+        return _root_fd(plan, k=k)
+    k.mount(None, "/", None, m.MS_REC | propagation)
     if plan["overlay"] is not None:
-        storage.mount_overlay_root(rootfs, plan["overlay"])
+        storage.mount_overlay_root(rootfs, plan["overlay"], k)
     else:
-        m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+        k.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
     if propagation & m.MS_SHARED:
         parent = _mountpoint_of(posixpath.dirname(rootfs))
-        m.mount(None, parent, None, m.MS_PRIVATE)
-        m.mount(None, rootfs, None, m.MS_PRIVATE)
-    return _root_fd(plan)
+        k.mount(None, parent, None, m.MS_PRIVATE)
+        k.mount(None, rootfs, None, m.MS_PRIVATE)
+    return _root_fd(plan, k=k)
 
 
-def _root_fd(plan: Plan) -> int:
+def _root_fd(plan: Plan, k: Kernel = KERNEL) -> int:
     rootfs = plan["rootfs"]
-    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    rootfd = k.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     if plan["mountpoints"]:
         writable = plan["overlay"] is not None or not plan["root_readonly"]
         userns = any(kind == "user" for kind, _, _ in plan["namespaces"])
-        storage.ensure_mountpoints(rootfd, plan["mountpoints"], writable, userns)
+        try:
+            storage.ensure_mountpoints(rootfd, plan["mountpoints"], writable, userns, k)
+        except BaseException:
+            os.close(rootfd)
+            raise
     return rootfd
 
 
@@ -109,15 +113,15 @@ def _mountpoint_of(path: str) -> str:
 # ----------------------------------------------------------------------------- mounts
 
 
-def mount_all(rootfd: int, plan: Plan) -> None:
+def mount_all(rootfd: int, plan: Plan, k: Kernel = KERNEL) -> None:
     for mp in plan["mounts"]:
         try:
             if mp["kind"] == "bind":
-                _bind(rootfd, mp)
+                _bind(rootfd, mp, k=k)
             elif mp["kind"] == "cgroup":
-                _cgroup(rootfd, mp)
+                _cgroup(rootfd, mp, k=k)
             else:
-                _fs(rootfd, mp)
+                _fs(rootfd, mp, k=k)
         except KernelError as exc:
             raise InitError("mount {dest}: {error}", stage="mounts", dest=mp["dest"],
                             error=str(exc)) from None
@@ -133,58 +137,58 @@ def _check_proc_dest(mp: MountPlan) -> None:
                         dest=dest)
 
 
-def _ordinary_dir(rootfd: int, dest: str) -> int:
+def _ordinary_dir(rootfd: int, dest: str, k: Kernel = KERNEL) -> int:
     """proc and sysfs must land on a real directory: no symlink on the way."""
     try:
-        return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
+        return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True, k=k)
     except KernelError as exc:
         if exc.errno == errno.ENOENT:
-            os.close(mkdir_all(rootfd, dest))
-            return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
+            os.close(mkdir_all(rootfd, dest, k=k))
+            return open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, no_symlinks=True, k=k)
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
             raise InitError("mount {dest}: must be mounted on an ordinary directory",
                             stage="mounts", dest=dest) from None
         raise
 
 
-def _fs(rootfd: int, mp: MountPlan) -> None:
+def _fs(rootfd: int, mp: MountPlan, k: Kernel = KERNEL) -> None:
     _check_proc_dest(mp)
     dest = mp["dest"]
     ordinary = mp["fstype"] in ("proc", "sysfs")
-    fd = _ordinary_dir(rootfd, dest) if ordinary else mkdir_all(rootfd, dest)
+    fd = _ordinary_dir(rootfd, dest, k=k) if ordinary else mkdir_all(rootfd, dest, k=k)
     try:
         old = -1
         if mp["tmpcopyup"]:
             old = os.open(fd_path(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            m.mount(mp["source"] or mp["fstype"], fd_path(fd), mp["fstype"], mp["flags"],
+            k.mount(mp["source"] or mp["fstype"], fd_path(fd), mp["fstype"], mp["flags"],
                     mp["data"] or None, shown=dest)
         except KernelError as exc:
             if mp["fstype"] != "sysfs" or exc.errno != errno.EPERM:
                 raise
-            _sysfs_bind(fd, mp)
+            _sysfs_bind(fd, mp, k=k)
         if old >= 0:
             try:
-                new = open_in_root(rootfd, dest, os.O_RDONLY | os.O_DIRECTORY)
+                new = open_in_root(rootfd, dest, os.O_RDONLY | os.O_DIRECTORY, k=k)
                 try:
                     _copy_tree(old, new)
                 finally:
                     os.close(new)
             finally:
                 os.close(old)
-        _after(rootfd, mp)
+        _after(rootfd, mp, k=k)
     finally:
         os.close(fd)
 
 
-def _sysfs_bind(fd: int, mp: MountPlan) -> None:
+def _sysfs_bind(fd: int, mp: MountPlan, k: Kernel = KERNEL) -> None:
     """sysfs where the kernel refuses it: in a user namespace that owns no network
     namespace (a rootless container sharing the host's network) mounting sysfs is
     EPERM.  Then the host's /sys is bound instead, recursively, with the mount's
     flags on every mount of the tree (as crun does; runc 1.1.5 fails, and its
     ``spec --rootless`` writes this rbind into config.json instead).  The tree is
     the init's copy of the host's /sys, read before ``pivot_root``."""
-    tree = m.open_tree(-100, "/sys", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_RECURSIVE)
+    tree = k.open_tree(-100, "/sys", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_RECURSIVE)
     try:
         attrs = 0
         for flag, attr in ((m.MS_RDONLY, m.MOUNT_ATTR_RDONLY), (m.MS_NOSUID, m.MOUNT_ATTR_NOSUID),
@@ -192,14 +196,14 @@ def _sysfs_bind(fd: int, mp: MountPlan) -> None:
             if mp["flags"] & flag:
                 attrs |= attr
         if attrs:
-            m.mount_setattr(tree, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, attrs, shown=mp["dest"])
-        m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+            k.mount_setattr(tree, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, attrs, shown=mp["dest"])
+        k.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                      shown=mp["dest"])
     finally:
         os.close(tree)
 
 
-def _bind(rootfd: int, mp: MountPlan) -> None:
+def _bind(rootfd: int, mp: MountPlan, k: Kernel = KERNEL) -> None:
     """Clone the source (``open_tree``), set the options' flags on the clone, move it
     into place.  An idmapped mount's clone was made by the runtime (its fd came with
     the plan): see fire.container.idmap; so was, with a user namespace, that of a
@@ -218,39 +222,39 @@ def _bind(rootfd: int, mp: MountPlan) -> None:
         except OSError as exc:
             raise KernelError(exc.errno or errno.ENOENT, "bind source", source) from None
         recursive = bool(mp["flags"] & m.MS_REC)
-        tree = m.open_tree(-100, source, m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
+        tree = k.open_tree(-100, source, m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
                            | (m.AT_RECURSIVE if recursive else 0))
     try:
         if mp["top_set"] or mp["top_clear"]:
-            m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+            k.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
                             shown=mp["dest"])
-        fd = ensure_mountpoint(rootfd, mp["dest"], is_dir)
+        fd = ensure_mountpoint(rootfd, mp["dest"], is_dir, k=k)
         try:
-            m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+            k.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                          shown=mp["dest"])
         finally:
             os.close(fd)
     finally:
         os.close(tree)
-    _after(rootfd, mp)
+    _after(rootfd, mp, k=k)
 
 
-def _after(rootfd: int, mp: MountPlan) -> None:
+def _after(rootfd: int, mp: MountPlan, k: Kernel = KERNEL) -> None:
     """Propagation and recursive attributes apply to the new mount (re-resolved)."""
     if not mp["propagation"] and not (mp["attr_set"] or mp["attr_clear"]):
         return
-    fd = open_in_root(rootfd, mp["dest"])
+    fd = open_in_root(rootfd, mp["dest"], k=k)
     try:
         for prop in mp["propagation"]:
-            m.mount(None, fd_path(fd), None, prop, shown=mp["dest"])
+            k.mount(None, fd_path(fd), None, prop, shown=mp["dest"])
         if mp["attr_set"] or mp["attr_clear"]:
-            m.mount_setattr(fd, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, mp["attr_set"],
+            k.mount_setattr(fd, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, mp["attr_set"],
                             mp["attr_clear"], shown=mp["dest"])
     finally:
         os.close(fd)
 
 
-def _cgroup(rootfd: int, mp: MountPlan) -> None:
+def _cgroup(rootfd: int, mp: MountPlan, k: Kernel = KERNEL) -> None:
     """``type: cgroup``: on v1/hybrid a tmpfs with one mount per hierarchy (as runc
     does); on v2 a single cgroup2 mount.  With a cgroup namespace each hierarchy is
     mounted fresh (it shows the namespace's root, i.e. the container's cgroup);
@@ -260,38 +264,39 @@ def _cgroup(rootfd: int, mp: MountPlan) -> None:
     flags = mp["flags"] & ~m.MS_BIND
     own_ns = mp["source"] == "cgroupns"
     if len(cgroups) == 1 and cgroups[0]["name"] == "":
-        _cgroup_one(rootfd, dest, cgroups[0], mp, own_ns)
+        _cgroup_one(rootfd, dest, cgroups[0], mp, own_ns, k=k)
         return
-    fd = mkdir_all(rootfd, dest)
+    fd = mkdir_all(rootfd, dest, k=k)
     try:
-        m.mount("tmpfs", fd_path(fd), "tmpfs", (flags & ~m.MS_RDONLY), "mode=755", shown=dest)
+        k.mount("tmpfs", fd_path(fd), "tmpfs", (flags & ~m.MS_RDONLY), "mode=755", shown=dest)
     finally:
         os.close(fd)
     for cg in cgroups:
         sub = posixpath.join(dest, cg["name"])
-        _cgroup_one(rootfd, sub, cg, mp, own_ns)
+        _cgroup_one(rootfd, sub, cg, mp, own_ns, k=k)
         for link in cg["links"]:
-            dfd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY)
+            dfd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, k=k)
             try:
-                os.symlink(cg["name"], link, dir_fd=dfd)
+                k.symlink(cg["name"], link, dir_fd=dfd)
             except FileExistsError:
                 pass
             finally:
                 os.close(dfd)
     if flags & m.MS_RDONLY:
-        fd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY)
+        fd = open_in_root(rootfd, dest, os.O_PATH | os.O_DIRECTORY, k=k)
         try:
-            m.mount_setattr(fd, "", m.AT_EMPTY_PATH, m.MOUNT_ATTR_RDONLY, shown=dest)
+            k.mount_setattr(fd, "", m.AT_EMPTY_PATH, m.MOUNT_ATTR_RDONLY, shown=dest)
         finally:
             os.close(fd)
 
 
-def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, mp: MountPlan, own_ns: bool) -> None:
-    fd = mkdir_all(rootfd, dest)
+def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, mp: MountPlan, own_ns: bool,
+                k: Kernel = KERNEL) -> None:
+    fd = mkdir_all(rootfd, dest, k=k)
     try:
         if own_ns:
             try:
-                m.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
+                k.mount("cgroup", fd_path(fd), cg["fstype"], mp["flags"] & ~m.MS_BIND,
                         cg["options"] or None, shown=dest)
                 return
             except KernelError as exc:
@@ -301,12 +306,12 @@ def _cgroup_one(rootfd: int, dest: str, cg: CgroupMount, mp: MountPlan, own_ns: 
                 # container's own directory instead, as runc does.
                 if exc.errno not in (errno.EBUSY, errno.EPERM):
                     raise
-        tree = m.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
+        tree = k.open_tree(-100, cg["host_path"], m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC)
         try:
             if mp["top_set"] or mp["top_clear"]:
-                m.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
+                k.mount_setattr(tree, "", m.AT_EMPTY_PATH, mp["top_set"], mp["top_clear"],
                                 shown=dest)
-            m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+            k.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                          shown=dest)
         finally:
             os.close(tree)
@@ -348,52 +353,53 @@ def _copy_tree(src: int, dst: int) -> None:
 # ----------------------------------------------------------------------------- pivot
 
 
-def pivot(rootfd: int, no_pivot: bool, propagation: int = 0, chroot: bool = False) -> None:
+def pivot(rootfd: int, no_pivot: bool, propagation: int = 0, chroot: bool = False,
+          k: Kernel = KERNEL) -> None:
     """Make the rootfs "/" and forget the host's tree; then "/" takes the rootfs
     propagation when it is shared (see ``prepare_root``).
 
     Without a mount namespace only chroot will do: pivot_root, or moving the
     rootfs onto "/", would change the root of the host itself."""
-    os.fchdir(rootfd)
+    k.fchdir(rootfd)
     if chroot:
-        os.chroot(".")
-        os.chdir("/")
+        k.chroot(".")
+        k.chdir("/")
     elif no_pivot:
-        m.mount(".", "/", None, m.MS_MOVE, shown="/")
-        os.chroot(".")
-        os.chdir("/")
+        k.mount(".", "/", None, m.MS_MOVE, shown="/")
+        k.chroot(".")
+        k.chdir("/")
     else:
-        _pivot_root()
+        _pivot_root(k=k)
     if propagation & m.MS_SHARED:
-        m.mount(None, "/", None, propagation, shown="/")
+        k.mount(None, "/", None, propagation, shown="/")
 
 
-def finish_root(propagation: int) -> None:
+def finish_root(propagation: int, k: Kernel = KERNEL) -> None:
     """The last step of the tree: an unbindable "/" (see ``prepare_root``)."""
     if propagation & m.MS_UNBINDABLE:
-        m.mount(None, "/", None, propagation, shown="/")
+        k.mount(None, "/", None, propagation, shown="/")
 
 
-def _pivot_root() -> None:
-    oldroot = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def _pivot_root(k: Kernel = KERNEL) -> None:
+    oldroot = k.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        m.pivot_root(".", ".")
+        k.pivot_root(".", ".")
         # The old root is now stacked on top of the new one; we stand in it.
-        os.fchdir(oldroot)
+        k.fchdir(oldroot)
         # rslave first, so that detaching it cannot propagate unmounts to the host.
-        m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC, shown="old root")
-        m.umount2(".", m.MNT_DETACH)
+        k.mount(None, ".", None, m.MS_SLAVE | m.MS_REC, shown="old root")
+        k.umount2(".", m.MNT_DETACH)
     finally:
         os.close(oldroot)
-    os.chdir("/")
+    k.chdir("/")
 
 
 # ----------------------------------------------------------------------------- after pivot
 
 
-def verified_null(rootfd: int) -> int:
+def verified_null(rootfd: int, k: Kernel = KERNEL) -> int:
     """An fd of the container's /dev/null, checked to be the real null device."""
-    fd = open_in_root(rootfd, "/dev/null", no_symlinks=True)
+    fd = open_in_root(rootfd, "/dev/null", no_symlinks=True, k=k)
     st = os.fstat(fd)
     if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
         os.close(fd)
@@ -401,14 +407,14 @@ def verified_null(rootfd: int) -> int:
     return fd
 
 
-def reopen_null(rootfd: int) -> None:
+def reopen_null(rootfd: int, k: Kernel = KERNEL) -> None:
     """Point stdio that is the *host's* /dev/null at the container's own (runc's
     reOpenDevNull).  The host's node lives on a mount outside the container, which
     CRIU cannot dump (``fire checkpoint``: "Can't lookup mount"); the container's
     is on its /dev and travels with it.  Only fds 0-2 that are a null device other
     than the container's are replaced; the container's node is checked first."""
     try:
-        null = open_in_root(rootfd, "/dev/null", os.O_RDWR | os.O_CLOEXEC, no_symlinks=True)
+        null = open_in_root(rootfd, "/dev/null", os.O_RDWR | os.O_CLOEXEC, no_symlinks=True, k=k)
     except KernelError:
         return  # no /dev/null in the container (a /dev bind without it): leave stdio
     try:
@@ -427,34 +433,34 @@ def reopen_null(rootfd: int) -> None:
         os.close(null)
 
 
-def mask_paths(rootfd: int, paths: list[str]) -> None:
+def mask_paths(rootfd: int, paths: list[str], k: Kernel = KERNEL) -> None:
     null = -1
     try:
         for path in paths:
             try:
-                fd = open_in_root(rootfd, path)
+                fd = open_in_root(rootfd, path, k=k)
             except KernelError as exc:
                 if exc.errno == errno.ENOENT:
                     continue
                 raise
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    fsfd = m.fsopen("tmpfs")
+                    fsfd = k.fsopen("tmpfs")
                     try:
                         # A read-only superblock, named "tmpfs", as runc mounts it.
-                        m.fsconfig_string(fsfd, "source", "tmpfs")
-                        m.fsconfig_flag(fsfd, "ro")
-                        m.fsconfig_create(fsfd)
-                        mnt = m.fsmount(fsfd, m.MOUNT_ATTR_RDONLY)
+                        k.fsconfig_string(fsfd, "source", "tmpfs")
+                        k.fsconfig_flag(fsfd, "ro")
+                        k.fsconfig_create(fsfd)
+                        mnt = k.fsmount(fsfd, m.MOUNT_ATTR_RDONLY)
                     finally:
                         os.close(fsfd)
                 else:
                     if null < 0:
-                        null = verified_null(rootfd)
-                    mnt = m.open_tree(null, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
+                        null = verified_null(rootfd, k=k)
+                    mnt = k.open_tree(null, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC
                                       | m.AT_EMPTY_PATH)
                 try:
-                    m.move_mount(mnt, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH
+                    k.move_mount(mnt, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH
                                  | m.MOVE_MOUNT_T_EMPTY_PATH, shown=path)
                 finally:
                     os.close(mnt)
@@ -465,21 +471,21 @@ def mask_paths(rootfd: int, paths: list[str]) -> None:
             os.close(null)
 
 
-def readonly_paths(rootfd: int, paths: list[str]) -> None:
+def readonly_paths(rootfd: int, paths: list[str], k: Kernel = KERNEL) -> None:
     for path in paths:
         try:
-            fd = open_in_root(rootfd, path)
+            fd = open_in_root(rootfd, path, k=k)
         except KernelError as exc:
             if exc.errno == errno.ENOENT:
                 continue
             raise
         try:
-            tree = m.open_tree(fd, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_EMPTY_PATH
+            tree = k.open_tree(fd, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_EMPTY_PATH
                                | m.AT_RECURSIVE)
             try:
-                m.mount_setattr(tree, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, m.MOUNT_ATTR_RDONLY,
+                k.mount_setattr(tree, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, m.MOUNT_ATTR_RDONLY,
                                 shown=path)
-                m.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+                k.move_mount(tree, "", fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                              shown=path)
             finally:
                 os.close(tree)
@@ -487,16 +493,16 @@ def readonly_paths(rootfd: int, paths: list[str]) -> None:
             os.close(fd)
 
 
-def readonly_root() -> None:
-    m.mount_setattr(-100, "/", 0, m.MOUNT_ATTR_RDONLY, shown="/")
+def readonly_root(k: Kernel = KERNEL) -> None:
+    k.mount_setattr(-100, "/", 0, m.MOUNT_ATTR_RDONLY, shown="/")
 
 
-def write_sysctls(rootfd: int, sysctls: list[tuple[str, str]]) -> None:
+def write_sysctls(rootfd: int, sysctls: list[tuple[str, str]], k: Kernel = KERNEL) -> None:
     """Namespaced sysctls through the container's own procfs, never via a symlink."""
     if not sysctls:
         return
     try:
-        procsys = open_in_root(rootfd, "/proc/sys", os.O_PATH | os.O_DIRECTORY, no_symlinks=True)
+        procsys = open_in_root(rootfd, "/proc/sys", os.O_PATH | os.O_DIRECTORY, no_symlinks=True, k=k)
     except KernelError as exc:
         raise InitError("sysctl: /proc/sys: {reason}", stage="paths",
                         reason=exc.strerror) from None
@@ -505,7 +511,7 @@ def write_sysctls(rootfd: int, sysctls: list[tuple[str, str]]) -> None:
             raise InitError("sysctl: /proc/sys is not on a procfs", stage="paths")
         for key, value in sysctls:
             rel = key.replace(".", "/")
-            fd = openat2(procsys, rel, os.O_WRONLY,
+            fd = k.openat2(procsys, rel, os.O_WRONLY,
                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
                          shown="/proc/sys/" + rel)
             try:

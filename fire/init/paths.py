@@ -22,8 +22,8 @@ from fire.syscalls.fs import (
     RESOLVE_NO_MAGICLINKS,
     RESOLVE_NO_SYMLINKS,
     RESOLVE_NO_XDEV,
-    openat2,
 )
+from fire.syscalls.kernel import KERNEL, Kernel
 
 IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 MAX_LINKS = 40
@@ -39,14 +39,15 @@ def split(path: str) -> list[str]:
 
 
 def open_in_root(rootfd: int, path: str, flags: int = os.O_PATH, *,
-                 no_symlinks: bool = False, no_xdev: bool = False, mode: int = 0) -> int:
+                 no_symlinks: bool = False, no_xdev: bool = False, mode: int = 0,
+                 k: Kernel = KERNEL) -> int:
     """Open ``path`` (absolute, inside the container) confined to ``rootfd``."""
     resolve = IN_ROOT | (RESOLVE_NO_SYMLINKS if no_symlinks else 0) | (
         RESOLVE_NO_XDEV if no_xdev else 0)
-    return openat2(rootfd, path.lstrip("/") or ".", flags, resolve, mode, shown=path)
+    return k.openat2(rootfd, path.lstrip("/") or ".", flags, resolve, mode, shown=path)
 
 
-def mkdir_all(rootfd: int, path: str, mode: int = 0o755) -> int:
+def mkdir_all(rootfd: int, path: str, mode: int = 0o755, k: Kernel = KERNEL) -> int:
     """``mkdir -p`` inside the root; returns an ``O_PATH`` fd of the directory."""
     parts = split(path)
     links = 0
@@ -56,7 +57,7 @@ def mkdir_all(rootfd: int, path: str, mode: int = 0o755) -> int:
         while i < len(parts):
             sub = "/" + "/".join(parts[: i + 1])
             try:
-                nfd = open_in_root(rootfd, sub, os.O_PATH | os.O_DIRECTORY)
+                nfd = open_in_root(rootfd, sub, os.O_PATH | os.O_DIRECTORY, k=k)
             except KernelError as exc:
                 if exc.errno != errno.ENOENT:
                     raise
@@ -74,7 +75,7 @@ def mkdir_all(rootfd: int, path: str, mode: int = 0o755) -> int:
                     fd = os.dup(rootfd)
                     i = 0
                     continue
-                nfd = open_in_root(rootfd, sub, os.O_PATH | os.O_DIRECTORY)
+                nfd = open_in_root(rootfd, sub, os.O_PATH | os.O_DIRECTORY, k=k)
             os.close(fd)
             fd = nfd
             i += 1
@@ -84,7 +85,7 @@ def mkdir_all(rootfd: int, path: str, mode: int = 0o755) -> int:
         raise
 
 
-def ensure_file(rootfd: int, path: str, mode: int = 0o644) -> int:
+def ensure_file(rootfd: int, path: str, mode: int = 0o644, k: Kernel = KERNEL) -> int:
     """Open (creating if needed) a file inside the root to mount over; O_PATH fd.
 
     A dangling symlink on the way is followed by hand, inside the root, as
@@ -92,12 +93,12 @@ def ensure_file(rootfd: int, path: str, mode: int = 0o644) -> int:
     """
     for _ in range(MAX_LINKS):
         try:
-            return open_in_root(rootfd, path)
+            return open_in_root(rootfd, path, k=k)
         except KernelError as exc:
             if exc.errno != errno.ENOENT:
                 raise
         parent, name = posixpath.split(posixpath.normpath("/" + path))
-        pfd = mkdir_all(rootfd, parent)
+        pfd = mkdir_all(rootfd, parent, k=k)
         try:
             try:
                 fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -110,9 +111,9 @@ def ensure_file(rootfd: int, path: str, mode: int = 0o644) -> int:
                 continue
         finally:
             os.close(pfd)
-        return open_in_root(rootfd, path)
+        return open_in_root(rootfd, path, k=k)
     raise KernelError(errno.ELOOP, "open", path)
 
 
-def ensure_mountpoint(rootfd: int, path: str, is_dir: bool) -> int:
-    return mkdir_all(rootfd, path) if is_dir else ensure_file(rootfd, path)
+def ensure_mountpoint(rootfd: int, path: str, is_dir: bool, k: Kernel = KERNEL) -> int:
+    return mkdir_all(rootfd, path, k=k) if is_dir else ensure_file(rootfd, path, k=k)

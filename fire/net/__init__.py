@@ -2,7 +2,7 @@
 
 Engines bring their own networking (CNI, netavark) and pass Fire a network
 namespace path: then nothing here runs (the init brings ``lo`` up in a namespace
-it creates, as runc does: fire.init.loopback).  A container asks for Fire's
+it creates, as runc does: fire.syscalls.net).  A container asks for Fire's
 networking with the ``run.fire.network`` annotation (or ``fire create/run
 --network``): ``none``
 (its own namespace with ``lo``), ``host`` (the host's namespace) or ``bridge``

@@ -19,7 +19,7 @@ Where they run relative to the create stages (fire.lifecycle.stages):
   ``fire-supervise`` the netlink work is the supervisor's, in a worker thread
   (``attach_netns`` through ``fire.delegate``); without a caller, ``create``'s.  (``lo``
   is brought up by the init itself in every namespace it creates, as runc does:
-  fire.init.loopback.)
+  fire.syscalls.net.)
 * ``teardown`` (``delete``, and the undo of a failed create): delete the veth
   (both ends die; "no such device" = already gone with its namespace), then under
   the lock release the lease and its ports, and remove the bridge network when

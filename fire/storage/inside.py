@@ -30,6 +30,7 @@ from fire.errors import InitError
 from fire.init.paths import ensure_mountpoint, fd_path, open_in_root
 from fire.syscalls import KernelError
 from fire.syscalls import mount as m
+from fire.syscalls.kernel import KERNEL, Kernel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,42 +43,43 @@ def _escape(path: str) -> str:
     return path.replace("\\", "\\\\").replace(":", "\\:")
 
 
-def _set_lower(fsfd: int, path: str) -> None:
+def _set_lower(fsfd: int, path: str, k: Kernel = KERNEL) -> None:
     try:
-        m.fsconfig_string(fsfd, "lowerdir+", path)
+        k.fsconfig_string(fsfd, "lowerdir+", path)
     except KernelError as exc:
         if exc.errno != errno.EINVAL:
             raise
-        m.fsconfig_string(fsfd, "lowerdir", _escape(path))
+        k.fsconfig_string(fsfd, "lowerdir", _escape(path))
 
 
-def overlay_mount(lower: str, upper: str, work: str, userxattr: bool) -> int:
+def overlay_mount(lower: str, upper: str, work: str, userxattr: bool,
+                  k: Kernel = KERNEL) -> int:
     """A detached overlay mount (fd); also made by the runtime with a user namespace
     (fire.storage.detached)."""
-    fsfd = m.fsopen("overlay")
+    fsfd = k.fsopen("overlay")
     try:
-        _set_lower(fsfd, lower)
-        m.fsconfig_string(fsfd, "upperdir", upper)
-        m.fsconfig_string(fsfd, "workdir", work)
+        _set_lower(fsfd, lower, k)
+        k.fsconfig_string(fsfd, "upperdir", upper)
+        k.fsconfig_string(fsfd, "workdir", work)
         if userxattr:
             # In a user namespace trusted.* xattrs are out of reach (Linux 5.11+).
-            m.fsconfig_flag(fsfd, "userxattr")
-        m.fsconfig_create(fsfd)
-        return m.fsmount(fsfd)
+            k.fsconfig_flag(fsfd, "userxattr")
+        k.fsconfig_create(fsfd)
+        return k.fsmount(fsfd)
     finally:
         os.close(fsfd)
 
 
-def mount_overlay_root(rootfs: str, plan: OverlayPlan) -> None:
+def mount_overlay_root(rootfs: str, plan: OverlayPlan, k: Kernel = KERNEL) -> None:
     """Mount the overlay on the rootfs path; with a user namespace the runtime made it
     already (``plan["tree"]``, an fd here: fire.storage.detached) and it is only
     attached, since the upper layer under --root is out of this process's reach."""
     try:
         tree = plan["tree"]
         mnt = tree if tree >= 0 else overlay_mount(rootfs, plan["upper"], plan["work"],
-                                                   plan["userxattr"])
+                                                   plan["userxattr"], k)
         try:
-            m.move_mount(mnt, "", -100, rootfs, m.MOVE_MOUNT_F_EMPTY_PATH, shown=rootfs)
+            k.move_mount(mnt, "", -100, rootfs, m.MOVE_MOUNT_F_EMPTY_PATH, shown=rootfs)
         finally:
             os.close(mnt)
     except KernelError as exc:
@@ -85,11 +87,11 @@ def mount_overlay_root(rootfs: str, plan: OverlayPlan) -> None:
                         error=str(exc)) from None
 
 
-def _existing_parent(rootfd: int, path: str) -> str:
+def _existing_parent(rootfd: int, path: str, k: Kernel = KERNEL) -> str:
     parent = posixpath.dirname(posixpath.normpath("/" + path.lstrip("/")))
     while parent != "/":
         try:
-            os.close(open_in_root(rootfd, parent, os.O_PATH | os.O_DIRECTORY))
+            os.close(open_in_root(rootfd, parent, os.O_PATH | os.O_DIRECTORY, k=k))
             return parent
         except KernelError as exc:
             if exc.errno != errno.ENOENT:
@@ -98,16 +100,16 @@ def _existing_parent(rootfd: int, path: str) -> str:
     return "/"
 
 
-def _scratch_overlay(rootfd: int, directory: str, userxattr: bool) -> None:
+def _scratch_overlay(rootfd: int, directory: str, userxattr: bool, k: Kernel = KERNEL) -> None:
     """Cover ``directory`` with an overlay of itself over a small tmpfs."""
-    dirfd = open_in_root(rootfd, directory, os.O_PATH | os.O_DIRECTORY)
+    dirfd = open_in_root(rootfd, directory, os.O_PATH | os.O_DIRECTORY, k=k)
     try:
-        tfs = m.fsopen("tmpfs")
+        tfs = k.fsopen("tmpfs")
         try:
-            m.fsconfig_string(tfs, "size", SCRATCH_SIZE)
-            m.fsconfig_string(tfs, "mode", "0755")
-            m.fsconfig_create(tfs)
-            scratch = m.fsmount(tfs, m.MOUNT_ATTR_NOSUID | m.MOUNT_ATTR_NODEV)
+            k.fsconfig_string(tfs, "size", SCRATCH_SIZE)
+            k.fsconfig_string(tfs, "mode", "0755")
+            k.fsconfig_create(tfs)
+            scratch = k.fsmount(tfs, m.MOUNT_ATTR_NOSUID | m.MOUNT_ATTR_NODEV)
         finally:
             os.close(tfs)
         try:
@@ -118,11 +120,11 @@ def _scratch_overlay(rootfd: int, directory: str, userxattr: bool) -> None:
             os.chmod("upper", st.st_mode & 0o7777, dir_fd=scratch)
             os.chown("upper", st.st_uid, st.st_gid, dir_fd=scratch)
             mnt = overlay_mount(fd_path(dirfd), f"{fd_path(scratch)}/upper",
-                                f"{fd_path(scratch)}/work", userxattr)
+                                f"{fd_path(scratch)}/work", userxattr, k)
         finally:
             os.close(scratch)
         try:
-            m.move_mount(mnt, "", dirfd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
+            k.move_mount(mnt, "", dirfd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
                          shown=directory)
         finally:
             os.close(mnt)
@@ -131,32 +133,32 @@ def _scratch_overlay(rootfd: int, directory: str, userxattr: bool) -> None:
 
 
 def ensure_mountpoints(rootfd: int, items: list[tuple[str, bool]], writable: bool,
-                       userxattr: bool) -> None:
+                       userxattr: bool, k: Kernel = KERNEL) -> None:
     """Make sure each (path, is_dir) exists inside the root (see the module's doc)."""
     covered: list[str] = []
     for path, is_dir in items:
         try:
             try:
-                os.close(open_in_root(rootfd, path))
+                os.close(open_in_root(rootfd, path, k=k))
                 continue
             except KernelError as exc:
                 if exc.errno != errno.ENOENT:
                     raise
             if not writable:
-                parent = _existing_parent(rootfd, path)
+                parent = _existing_parent(rootfd, path, k)
                 if parent == "/":
                     raise InitError("{stage}: {path} is not in the image and the root is "
                                     "read-only: use an overlay rootfs (run.fire.overlay)",
                                     stage="mount " + path, path=path)
                 if not any(parent == c or parent.startswith(c + "/") for c in covered):
-                    _scratch_overlay(rootfd, parent, userxattr)
+                    _scratch_overlay(rootfd, parent, userxattr, k)
                     covered.append(parent)
-            os.close(ensure_mountpoint(rootfd, path, is_dir))
+            os.close(ensure_mountpoint(rootfd, path, is_dir, k=k))
         except KernelError as exc:
             raise InitError(None, stage="mount " + path, detail=str(exc)) from None
     for directory in covered:
-        fd = open_in_root(rootfd, directory, os.O_PATH | os.O_DIRECTORY)
+        fd = open_in_root(rootfd, directory, os.O_PATH | os.O_DIRECTORY, k=k)
         try:
-            m.mount_setattr(fd, "", m.AT_EMPTY_PATH, m.MOUNT_ATTR_RDONLY, shown=directory)
+            k.mount_setattr(fd, "", m.AT_EMPTY_PATH, m.MOUNT_ATTR_RDONLY, shown=directory)
         finally:
             os.close(fd)
