@@ -9,6 +9,7 @@ import io
 from typing import TYPE_CHECKING
 
 from fire import events as ev
+from fire.lifecycle.units import Lifecycle
 from fire.supervisor.cgstats import Sample
 from fire.supervisor.config import Config, Container, Healthcheck
 from fire.supervisor.journal import Journal
@@ -32,7 +33,8 @@ def supervisor(tmp_path: Path) -> tuple[Supervisor, io.StringIO]:
 def test_the_snapshot_has_the_real_failure_count(tmp_path: Path) -> None:
     sup, _log = supervisor(tmp_path)
     web = sup.units["web"]
-    web.state, web.health, web.health_failures, web.health_output = "running", "failing", 2, "no"
+    web.lifecycle = Lifecycle("web", "running")
+    web.health, web.health_failures, web.health_output = "failing", 2, "no"
     replayed: list[ev.AnyEvent] = [ev.Health("web", status="failing", failures=1)]
     health = [e for e in sup.snapshot(replayed) if isinstance(e, ev.Health)]
     assert [(e.id, e.status, e.failures, e.output) for e in health] == [
@@ -42,7 +44,7 @@ def test_the_snapshot_has_the_real_failure_count(tmp_path: Path) -> None:
 def test_the_status_table_shows_no_stale_readings_of_a_failed_container(tmp_path: Path) -> None:
     sup, log = supervisor(tmp_path)
     db = sup.units["db"]
-    db.state, db.restarts = "failed", 2
+    db.lifecycle, db.restarts = Lifecycle("db", "failed"), 2
     db.sample = Sample(cpu=1.25, memory=4 << 20, pids=3)  # read while it ran
     sup.status_report()
     row = next(line for line in log.getvalue().splitlines() if " db " in line)
