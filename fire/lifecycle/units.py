@@ -7,16 +7,18 @@ containers across runs and restarts (``fire.supervisor.unit``): the states its
 The unit does the work (trio, processes, files) and reports each step here as an
 event; an event the table does not allow in the current state is a bug in the
 unit: it raises ``LifecycleError`` and the state stays what it was.  Both states
-and the events they take are in one table, so the picture in docs/supervisor.md
-is checked pair by pair by tests/unit/test_units.py.
+and the events they take are in one table, so tests/unit/test_units.py checks it pair
+by pair, and against the grid in docs/supervisor.md.
 
 ::
 
-    waiting ─→ creating ─→ created ─→ running ─→ stopping
-       │  ↑        ↑                     ↑   (a run ends: restart, stop or give up)
-       │  ╰─ wait  ╰──── restarting ←────┼───────────╯
-       ╰─ adopt (a running container of a previous supervisor) ─╯
-    stopped, failed: final (a start on request, or a reload, makes a new unit)
+    waiting ─set-up→ creating ─made→ created ─started→ running ─stop→ stopping
+     │ ↻ wait           ↑                                 ↑
+     ╰──────────────────┼───────────── adopt ─────────────╯
+                        ╰─set-up─ restarting ←─restart─ a run that is over
+    a run that is over (creating … stopping): restart, end → stopped,
+    give-up → failed; stopped and failed are final (a start on request or a
+    reload makes a new unit).  docs/supervisor.md has the table as a grid.
 
 ``BROKEN`` (an unexpected error in the unit: a bug, contained to that unit) is
 allowed everywhere, so that reporting it can never fail in its turn.

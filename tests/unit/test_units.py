@@ -80,3 +80,25 @@ def test_a_run_with_a_restart_then_a_stop_on_request() -> None:
     walk = [ul.WAIT, ul.SET_UP, ul.MADE, ul.STARTED, ul.RESTART, ul.SET_UP, ul.MADE,
             ul.STARTED, ul.STOP, ul.END]
     assert [unit.send(e) for e in walk] == [W, CG, CD, R, RS, CG, CD, R, SG, SD]
+
+
+def test_the_grid_in_docs_supervisor_md_is_the_table() -> None:
+    """docs/supervisor.md shows the table as a grid (state rows, event columns;
+    `broken` in a sentence): it must not drift from the code."""
+    from pathlib import Path
+
+    doc = Path(__file__).parents[2] / "docs" / "supervisor.md"
+    lines = doc.read_text(encoding="utf-8").splitlines()
+    top = next(i for i, line in enumerate(lines) if line.lstrip().startswith("| state ↓ event →"))
+    events = [c.strip().strip("`") for c in lines[top].split("|")[2:-1]]
+    grid: dict[tuple[str, str], str] = {}
+    for line in lines[top + 2:]:
+        if not line.lstrip().startswith("|"):
+            break
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        for state in (s.strip().strip("`") for s in cells[0].split(",")):
+            for event, after in zip(events, cells[1:], strict=True):
+                if after:
+                    grid[state, event] = after
+    assert sorted(events) == sorted(e for e in ul.EVENTS if e != ul.BROKEN)
+    assert grid == {pair: after for pair, after in ul.TABLE.items() if pair[1] != ul.BROKEN}
