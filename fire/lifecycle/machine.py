@@ -26,6 +26,8 @@ The OCI rules encoded (runtime-spec 1.3 `runtime.md`):
   hooks — destroys the container *with* its poststop hooks: a createRuntime hook
   that set up a network must see its poststop counterpart, or the network leaks.
   (runc's destroy path runs the poststop hooks after any failed create.)
+  ``HOOKS_BEGIN`` moves the machine to ``HOOKING``: a state of its own, not a flag
+  beside the table, and not an OCI status (``status`` still says ``creating``).
 
 Destruction order (``DESTROY``): kill everything and wait, remove the cgroup and
 the rest of step 2's work, run the poststop hooks (step 13 comes after step 12),
@@ -52,7 +54,6 @@ DELETE = "delete"
 FORCE_DELETE = "force-delete"
 PAUSE = "pause"
 RESUME = "resume"
-EXITED = "exited"
 HOOKS_BEGIN = "hooks-begin"  # create reached its hook steps (runtime.md step 3)
 CREATE_FAILED = "create-failed"
 
@@ -70,11 +71,22 @@ SET_RUNNING = "set-running"
 SET_PAUSED = "set-paused"
 
 DESTROY = (KILL_ALL, REMOVE_CGROUP, RUN_POSTSTOP, REMOVE_STATE)
+# A create that fails before its hook steps: no hook ran, no poststop hook runs.
+UNDO_CREATE = (KILL_ALL, REMOVE_CGROUP, REMOVE_STATE)
 
-# (status, event) -> actions.  Anything absent is illegal.
+# The machine's state beyond the OCI statuses: a create that has reached its hook
+# steps (``HOOKS_BEGIN``).  Its status is still ``creating``; only what a failure
+# does differs (``DESTROY``, poststop included).  Never written to state.json.
+HOOKING = "creating:hooks"
+_STATUS = {HOOKING: CREATING}  # the OCI status of a state that is not one
+
+# (state, event) -> actions.  Anything absent is illegal.
 _TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     (CREATING, HOOKS_BEGIN): (),
-    (CREATING, CREATE_FAILED): DESTROY,
+    (CREATING, CREATE_FAILED): UNDO_CREATE,
+    (HOOKING, HOOKS_BEGIN): (),
+    (HOOKING, CREATE_FAILED): DESTROY,
+    (HOOKING, FORCE_DELETE): DESTROY,
     (CREATED, START): (RELEASE,),
     (CREATED, STARTED): (SET_RUNNING, RUN_POSTSTART),
     (CREATED, START_FAILED): DESTROY,
@@ -116,14 +128,21 @@ _ERRORS: dict[tuple[str, str], str] = {
     (CREATING, DELETE): N_("cannot delete container {id} that is not stopped: creating"),
     (STOPPED, PAUSE): N_("container not running"),
     (CREATING, PAUSE): N_("container not running"),
+    (HOOKING, START): N_("cannot start a container that is still being created"),
+    (HOOKING, KILL): N_("container not running"),
+    (HOOKING, KILL_EVERY): N_("container not running"),
+    (HOOKING, DELETE): N_("cannot delete container {id} that is not stopped: creating"),
+    (HOOKING, PAUSE): N_("container not running"),
     (PAUSED, PAUSE): N_("container already paused"),
     (RUNNING, RESUME): N_("container not paused"),
     (CREATED, RESUME): N_("container not paused"),
     (STOPPED, RESUME): N_("container not running"),
 }
 
-# The status that follows an action sequence, for the caller's bookkeeping.
+# The state that follows an action sequence, for the caller's bookkeeping.
 _NEXT = {SET_RUNNING: RUNNING, SET_PAUSED: PAUSED, REMOVE_STATE: STOPPED}
+# The state that follows an event with no such action.
+_AFTER = {(CREATING, HOOKS_BEGIN): HOOKING}
 
 
 def failure_event(phase: str) -> str | None:
@@ -136,25 +155,26 @@ def failure_event(phase: str) -> str | None:
 class Machine:
     def __init__(self, cid: str, status: str) -> None:
         self.id = cid
-        self.status = status
-        self.hooks_begun = False  # create only: see CREATE_FAILED
+        self.state = status  # an OCI status, or HOOKING
+
+    @property
+    def status(self) -> str:
+        """The OCI status of the current state (what state.json and errors say)."""
+        return _STATUS.get(self.state, self.state)
 
     def allowed(self, event: str) -> bool:
-        return (self.status, event) in _TABLE
+        return (self.state, event) in _TABLE
 
     def send(self, event: str) -> tuple[str, ...]:
         """The actions ``event`` requires; raises ``LifecycleError`` (no change) if
         the event is not allowed in the current state."""
-        actions = _TABLE.get((self.status, event))
+        actions = _TABLE.get((self.state, event))
         if actions is None:
-            template = _ERRORS.get((self.status, event),
+            template = _ERRORS.get((self.state, event),
                                    N_("cannot {event} a container that is {status}"))
             raise LifecycleError(template, id=self.id, event=event, status=self.status)
-        if event == HOOKS_BEGIN:
-            self.hooks_begun = True
-        if event == CREATE_FAILED and not self.hooks_begun:
-            actions = tuple(a for a in actions if a != RUN_POSTSTOP)
+        state = _AFTER.get((self.state, event), self.state)
         for action in actions:
-            if action in _NEXT:
-                self.status = _NEXT[action]
+            state = _NEXT.get(action, state)
+        self.state = state
         return actions

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 from fire.errors import UsageError
-from fire.supervisor.unit import STATES
+from fire.lifecycle.units import STATES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -26,6 +26,8 @@ import trio
 
 from fire import events as ev
 from fire.errors import FireError, UsageError
+from fire.lifecycle.units import RUNNING as RUNNING_STATE
+from fire.lifecycle.units import STOPPING
 from fire.signals.table import name as signal_name
 from fire.signals.table import parse as parse_signal
 from fire.store import Store
@@ -39,7 +41,7 @@ from fire.supervisor.output import Followers
 from fire.supervisor.reaper import Reaper, become_subreaper
 from fire.supervisor.server import Server
 from fire.supervisor.signals import SignalChannel
-from fire.supervisor.unit import RUNNING_STATE, STOPPING, Unit
+from fire.supervisor.unit import Unit
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

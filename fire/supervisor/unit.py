@@ -19,7 +19,9 @@ file's network and storage keys become create's flags (``Container.create_flags`
 
 then the restart policy (``fire.supervisor.policy``) decides whether there is
 another run, after a backoff.  Every stage's start, end, duration and error is an
-event; so is every change of the unit's ``state``:
+event; so is every change of the unit's ``state``, which goes through the
+transition table of ``fire.lifecycle.units`` (an illegal change raises and changes
+nothing)::
 
     waiting → creating → created → running → stopping → stopped
                  ↑                                  ╰──→ restarting ─╮
@@ -46,7 +48,10 @@ import trio
 from fire import events as ev
 from fire.delegate import STAGE_FD_ENV
 from fire.errors import FireError, StateCorrupt, describe
+from fire.lifecycle import units as ul
 from fire.lifecycle.stages import Stage
+from fire.lifecycle.units import CREATED, FAILED, STOPPED, STOPPING, WAITING
+from fire.lifecycle.units import RUNNING as RUNNING_STATE
 from fire.signals.table import name as signal_name
 from fire.spec.state import PAUSED, RUNNING
 from fire.supervisor import graph, policy
@@ -78,18 +83,8 @@ SETUP: tuple[Stage, ...] = (
 )
 TEARDOWN: tuple[Stage, ...] = (Stage("delete", side=SUPERVISOR),)
 
-# The supervised states (the `state` event's values).
-WAITING = "waiting"
-CREATING = "creating"
-CREATED = "created"
-RUNNING_STATE = "running"
-STOPPING = "stopping"
-RESTARTING = "restarting"
-STOPPED = "stopped"
-FAILED = "failed"
 HEALTH_OUTPUT = 4096  # characters of a check's output kept (its end) in the health event
 BUNDLE_POLL = 1.0  # seconds between looks for a bundle that is to appear (wait_for_bundle)
-STATES = (WAITING, CREATING, CREATED, RUNNING_STATE, STOPPING, RESTARTING, STOPPED, FAILED)
 
 class UnitHost(Protocol):
     """What a unit uses of its supervisor (``fire.supervisor.supervisor.Supervisor``):
@@ -129,7 +124,7 @@ class Unit:
         self.sup = sup
         self.id = cid
         self.conf = conf
-        self.state = WAITING
+        self.lifecycle = ul.Lifecycle(cid)
         self.reason = ""
         self.pid = 0
         self.pidfd = -1
@@ -156,8 +151,16 @@ class Unit:
     def publish(self, event: ev.AnyEvent) -> None:
         self.sup.bus.publish(event)
 
-    def set_state(self, state: str, reason: str = "") -> None:
-        self.state = state
+    @property
+    def state(self) -> str:
+        """The supervised state (``fire.lifecycle.units``): changed only by ``send``."""
+        return self.lifecycle.state
+
+    def send(self, event: str, reason: str = "") -> None:
+        """Report ``event`` to the lifecycle table and publish the state it leads to.
+        An event the table does not allow here raises ``LifecycleError`` (a bug: the
+        loop turns it into ``failed``) and changes nothing."""
+        self.lifecycle.send(event)
         self.reason = reason
         self.publish(self.state_event())
         self.sup.changed()
@@ -234,7 +237,7 @@ class Unit:
                 traceback.format_exception(exc)).rstrip())
             self.stop_requested = True
             self._forget_process()
-            self.set_state(FAILED, f"internal error: {describe(exc)}")
+            self.send(ul.BROKEN, f"internal error: {describe(exc)}")
         finally:
             if self.output is not None:
                 self.output.close()
@@ -250,7 +253,7 @@ class Unit:
             # Not ours: left alone, and not retried (the id stays taken).
             self.say(f"{self.sup.root}/{self.id} belongs to another bundle ({existing.bundle}); "
                      "it is left alone", "error")
-            self.set_state(FAILED, f"the id is taken by another bundle ({existing.bundle})")
+            self.send(ul.GIVE_UP, f"the id is taken by another bundle ({existing.bundle})")
             return
         if existing is None and not await self._wait_bundle():
             return
@@ -265,19 +268,19 @@ class Unit:
             if not policy.should_restart(self.conf.restart, outcome, self.policy_restarts,
                                          self.conf.max_restarts):
                 if outcome.failed:
-                    self.set_state(FAILED, _describe(outcome))
+                    self.send(ul.GIVE_UP, _describe(outcome))
                 else:
-                    self.set_state(STOPPED, _describe(outcome))
+                    self.send(ul.END, _describe(outcome))
                 return
             self.streak = policy.next_streak(self.streak, outcome)
             delay = policy.backoff(self.streak)
             self.streak += 1
             self.restarts += 1
             self.policy_restarts += 1
-            self.set_state(RESTARTING, f"{_describe(outcome)}; again in {delay:g} s")
+            self.send(ul.RESTART, f"{_describe(outcome)}; again in {delay:g} s")
             with self._cancel_on_stop():
                 await trio.sleep(delay)
-        self.set_state(STOPPED, "stopped on request")
+        self.send(ul.END, "stopped on request")
 
     def _cancel_on_stop(self) -> trio.CancelScope:
         scope = trio.CancelScope()
@@ -296,11 +299,11 @@ class Unit:
 
         with self._cancel_on_stop() as scope:
             while not ready():
-                self.set_state(WAITING, self._waiting_for(needs))
+                self.send(ul.WAIT, self._waiting_for(needs))
                 await self.sup.wait_until(
                     lambda: ready() or self._waiting_for(needs) != self.reason)
         if scope.cancelled_caught:
-            self.set_state(STOPPED, "stopped on request")
+            self.send(ul.END, "stopped on request")
             return False
         return True
 
@@ -316,10 +319,10 @@ class Unit:
             while (problem := bundle_problem(self.conf.bundle)) is not None:
                 reason = f"for its bundle: {self.conf.bundle}: {render(problem, {})}"
                 if (self.state, self.reason) != (WAITING, reason):
-                    self.set_state(WAITING, reason)
+                    self.send(ul.WAIT, reason)
                 await trio.sleep(BUNDLE_POLL)
         if scope.cancelled_caught:
-            self.set_state(STOPPED, "stopped on request")
+            self.send(ul.END, "stopped on request")
             return False
         return True
 
@@ -355,7 +358,7 @@ class Unit:
         self.run += 1
         self.unhealthy = False
         self._end = trio.Event()
-        self.set_state(CREATING)
+        self.send(ul.SET_UP)
         actions = {"logs": self._logs, "bundle": self._bundle, "leftover": self._leftover,
                    "create": self._create, "start": self._start}
         try:
@@ -415,7 +418,10 @@ class Unit:
         # The process's own start: an adopted one has run since before us.
         self.since = started_at(self.pid) or time.time()
         began = trio.current_time()
-        self.set_state(RUNNING_STATE, "adopted" if adopted else "")
+        if adopted:
+            self.send(ul.ADOPT, "adopted")
+        else:
+            self.send(ul.STARTED)
         async with trio.open_nursery() as nursery:
             if self.conf.healthcheck is not None and self.sup.exec_available:
                 nursery.start_soon(self._health)
@@ -438,7 +444,7 @@ class Unit:
 
     async def _stop_when_asked(self) -> None:
         await self._end.wait()
-        self.set_state(STOPPING, "unhealthy" if self.unhealthy and not self.stop_requested
+        self.send(ul.STOP, "unhealthy" if self.unhealthy and not self.stop_requested
                        else "")
         self.kill(self.conf.stop_signum)
         await trio.sleep(self.conf.stop_timeout)
@@ -492,7 +498,7 @@ class Unit:
         async with AsyncExitStack() as stack:
             console = await stack.enter_async_context(ConsoleSocket()) if self.terminal else None
             await self._create_with(console)
-        self.set_state(CREATED)
+        self.send(ul.MADE)
 
     async def _create_with(self, console: ConsoleSocket | None) -> None:
         assert self.output is not None

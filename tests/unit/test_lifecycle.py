@@ -110,15 +110,39 @@ def test_pause_resume() -> None:
 
 
 def test_every_pair_either_acts_or_raises_without_change() -> None:
-    for status, event in itertools.product(STATES, EVENTS):
-        m = lm.Machine("c", status)
+    for state, event in itertools.product([*STATES, lm.HOOKING],
+                                          [*EVENTS, lm.HOOKS_BEGIN, lm.CREATE_FAILED]):
+        m = lm.Machine("c", state)
         if m.allowed(event):
-            assert m.send(event)
+            assert m.send(event) or event == lm.HOOKS_BEGIN
         else:
             with pytest.raises(LifecycleError) as info:
                 m.send(event)
-            assert m.status == status
+            assert m.state == state
             assert str(info.value), "a readable message"
+
+
+def test_the_hook_steps_are_a_state_that_differs_from_creating_only_on_failure() -> None:
+    """HOOKS_BEGIN moves create to HOOKING (no flag beside the table): its OCI status
+    is still `creating`, every event does what it does in `creating`, errors
+    included, but a failed create then runs the poststop hooks."""
+    begun = lm.Machine("c", CREATING)
+    assert begun.send(lm.HOOKS_BEGIN) == ()
+    assert (begun.state, begun.status) == (lm.HOOKING, CREATING)
+    for event in [*EVENTS, lm.HOOKS_BEGIN]:
+        before, after = lm.Machine("c", CREATING), lm.Machine("c", lm.HOOKING)
+        assert before.allowed(event) == after.allowed(event), event
+        if before.allowed(event):
+            assert before.send(event) == after.send(event), event
+            assert before.state == after.state or event == lm.HOOKS_BEGIN
+        else:
+            with pytest.raises(LifecycleError) as one:
+                before.send(event)
+            with pytest.raises(LifecycleError) as other:
+                after.send(event)
+            assert str(one.value) == str(other.value)
+    assert lm.Machine("c", CREATING).send(lm.CREATE_FAILED) == lm.UNDO_CREATE
+    assert lm.Machine("c", lm.HOOKING).send(lm.CREATE_FAILED) == lm.DESTROY
 
 
 # ----------------------------------------------------------------------------- stages
