@@ -1,11 +1,18 @@
 """``create``: the synchronous driver of the create stage graph.
 
-Runtime-side stages run here, in order (``fire.lifecycle.stages.CREATE``); the
-init's stages arrive as messages on the channel.  Each stage that leaves something
-behind pushes its undo on a stack first; any error unwinds the stack, so a failed
-create leaves no process, cgroup, mount or state directory.  Everything a later
-``delete --force`` needs to clean up after a crash (the init's pid, the cgroup
-directories about to be made) is written to state.json *before* it exists.
+``Creation`` binds an action (``actions``) and an undo (``undos``) to each
+runtime-side stage name of ``fire.lifecycle.stages.CREATE``, and walks the graph
+in its topological order (``stages.Walk``).  The init's stages arrive as messages
+on the channel: at the first of them the walk serves the init until it asks for
+the runtime's next stages (``network:attach``, ``hooks:runtime``: its Hooks
+message), then again until it is ready.  When a stage fails, the undos of the
+stages that began run newest first, by stage name; each checks what its stage made,
+so a failed create leaves no process, cgroup, mount, network or state directory.
+Everything a later ``delete --force`` needs to clean up after a crash (the init's
+pid, the cgroup directories about to be made) is written to state.json *before*
+it exists.  (The early claim does the claim and cgroup stages' work inside
+validate, to overlap a kernel wait with decoding: container/early.py; it tells the
+walk, which then undoes those stages too.)
 
 The stage channel: a caller that sets ``FIRE_STAGE_FD=N`` (the supervisor) gets
 one JSON line per stage start and end on fd N, the init's stages included
@@ -23,6 +30,7 @@ from fire.cgroup.driver import for_config
 from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container import sysctl_ns
+from fire.container.early import Early
 from fire.container.early import begin as begin_early
 from fire.container.execplan import save_plan as save_exec_plan
 from fire.container.handoff import send_console, write_pid_file
@@ -39,6 +47,7 @@ from fire.errors import (
 from fire.init import EXEC_SOCKET
 from fire.init import messages as msg
 from fire.lifecycle import machine as lm
+from fire.lifecycle.stages import CREATE, Walk
 from fire.log import log
 from fire.net import stage as net_stage
 from fire.procfs import start_time
@@ -53,8 +62,11 @@ if TYPE_CHECKING:
 
     from fire.cgroup.manager import Manager
     from fire.cgroup.translate import Translation
-    from fire.init.plan import Plan
+    from fire.init.plan import Plan, SeccompPlan
+    from fire.net.settings import NetSettings
     from fire.spec.config import Spec
+    from fire.storage.settings import StorageSettings
+    from fire.storage.stage import Prepared
     from fire.store import ContainerDir, Store
 
 
@@ -97,6 +109,12 @@ def crash_point(stage: str) -> None:
     """Test-only: ``FIRE_TEST_CRASH_AT=<stage>`` kills the runtime at that stage."""
     if os.environ.get("FIRE_TEST_CRASH_AT") == stage:
         os.kill(os.getpid(), 9)
+
+
+def fail_point(stage: str) -> None:
+    """Test-only: ``FIRE_TEST_FAIL_AT=<stage>`` fails create at that stage's start."""
+    if os.environ.get("FIRE_TEST_FAIL_AT") == stage:
+        raise InitError(None, stage=stage, detail="failure injected (FIRE_TEST_FAIL_AT)")
 
 
 def now_rfc3339() -> str:
@@ -176,6 +194,24 @@ class Creation:
         self.machine = lm.Machine(cid, CREATING)
         self.report = stage_report()
         self.current = ""
+        self.walk = Walk(CREATE)
+        self.poststop = False  # the undo of claim runs the poststop hooks first
+        # What the stages share (set by the stage that makes each, read by the
+        # later ones and by the undos).
+        self.bundle = ""
+        self.rootfs = ""
+        self.early: Early | None = None
+        self.spec: Spec | None = None
+        self.net: NetSettings | None = None
+        self.storage: StorageSettings | None = None
+        self.decoded: Manager | None = None  # the cgroup the config names
+        self.made_cgroup: Manager | None = None  # recorded before it is made
+        self.resources: Translation | None = None
+        self.seccomp: SeccompPlan | None = None
+        self.prepared: Prepared | None = None
+        self.plan: Plan | None = None
+        self.host_mounts = False
+        self.waiting: type[msg.Message] | None = None  # what the init asked for
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Created:
@@ -189,10 +225,19 @@ class Creation:
             raise
 
     def unwind(self, poststop: bool = False) -> None:
-        """Undo what was made, newest first: the undo stack is this create's own
-        form of the machine's ``DESTROY`` (kill, cgroup, state directory), and the
-        poststop hooks, when the machine asks for them, run just before the state
-        directory goes (runtime.md steps 12 then 13)."""
+        """Undo what was made, newest first: this create's own form of the machine's
+        ``DESTROY`` (kill, cgroup, state directory), and the poststop hooks, when the
+        machine asks for them, run just before the state directory goes (runtime.md
+        steps 12 then 13).  Create's stages are undone by stage name
+        (``undos``); ``undo`` is the stack of a driver that runs its own stages
+        (``fire.container.restore``)."""
+        self.poststop = poststop
+
+        def failed(name: str, exc: BaseException) -> None:
+            log.warning("cleanup after a failed create: {what}: {error}", what=name,
+                        error=str(exc))
+
+        self.walk.unwind(self.undos(), failed, (FireError, OSError))
         while self.undo:
             what, func = self.undo.pop()
             if poststop and what == "state directory" and self.state is not None:
@@ -208,6 +253,7 @@ class Creation:
         if phase == "start":
             self.current = name
             crash_point(name)
+            fail_point(name)
         log.debug("stage {name}: {phase}", name=name, phase=phase)
         if self.report is not None:
             self.report(name, phase)
@@ -215,9 +261,39 @@ class Creation:
             self.on_stage(name, phase)
 
     def _run(self) -> Created:
+        """Walk ``CREATE`` with the runtime's actions bound to its stage names."""
+        self.walk.run(self.actions(), self.follow, self.stage)
+        assert self.init is not None
+        assert self.cdir is not None
+        assert self.state is not None
+        assert self.spec is not None
+        self.init.chan.close()
+        self.init.reap()
+        self.walk.begun.clear()
+        return Created(self.cdir, self.state, self.spec, self.master)
+
+    def actions(self) -> dict[str, Callable[[], None]]:
+        """The runtime side of ``CREATE``: stage name -> action."""
+        return {"validate": self.validate, "claim": self.claim, "cgroup": self.make_cgroup,
+                "seccomp": self.compile_seccomp, "storage": self.prepare_storage,
+                "network": self.prepare_network, "spawn": self.send_plan,
+                "network:attach": self.attach_network, "hooks:runtime": self.runtime_hooks,
+                "created": self.record_created}
+
+    def undos(self) -> dict[str, Callable[[], None] | None]:
+        """Stage name -> what undoes it after a later failure (see ``Walk.unwind``):
+        each checks what its stage made, so a stage that failed half-way, or never
+        got to make anything, is undone too.  The init (spawned in validate, run in
+        spawn) dies before its cgroup goes; poststop hooks run just before the state
+        directory goes (runtime.md steps 12 then 13)."""
+        return {"validate": self._kill_init, "claim": self.remove_state_dir,
+                "cgroup": self.remove_cgroup, "storage": self.remove_storage,
+                "network": self.remove_network, "spawn": self.undo_spawn}
+
+    # ------------------------------------------------------------------ stages
+    def validate(self) -> None:
         opts = self.opts
-        self.stage("validate")
-        bundle = os.path.abspath(opts.bundle)
+        self.bundle = bundle = os.path.abspath(opts.bundle)
         try:
             os.chdir(bundle)
         except OSError as exc:
@@ -227,27 +303,24 @@ class Creation:
         # decoding below, on the second core.  It only waits for its plan, and exits
         # by itself if we die first (EOF on the channel); a failure kills it (undo).
         self.init = spawn(listen_fds() + opts.preserve_fds)
-        self.undo.append(("init process", self._kill_init))
         # Claim the id, make the cgroup and join the init to it in a thread: the
         # join's wait (an RCU grace period) overlaps msgspec below (container/early.py).
         # (Not with the systemd driver: systemd makes the cgroup and moves the init.)
-        early = None if opts.systemd_cgroup else begin_early(
-            self.store, self.id, bundle, self.init.pid, now_rfc3339(), self.undo,
-            self._kill_init)
-        if early is not None:
-            self.cdir, self.state = early.cdir, early.state
+        early = self.early = None if opts.systemd_cgroup else begin_early(
+            self.store, self.id, bundle, self.init.pid, now_rfc3339(), self._claimed_early,
+            self._cgroup_early)
         from fire.spec.load import read_config  # msgspec (~12 ms): while the init starts
 
         spec = read_config(os.path.join(bundle, "config.json"))
-        spec, net = net_stage.parse(spec, opts.annotations)  # before validate: host drops netns
-        storage = storage_stage.parse(spec)
+        spec, self.net = net_stage.parse(spec, opts.annotations)  # before validate: host drops netns
+        self.storage = storage_stage.parse(spec)
         for warning in validate(spec):
             log.warning("{warning}", warning=warning)
         sysctl_ns.check(spec)
         assert spec.linux is not None
         proc = spec.process
         check_terminal(bool(proc and proc.terminal), opts)
-        rootfs = planner.rootfs_path(spec, bundle)
+        self.rootfs = planner.rootfs_path(spec, bundle)
         cgroups_path = spec.linux.cgroups_path
         if opts.systemd_slice is not None:
             cgroups_path = f"{opts.systemd_slice}:fire:{self.id}"
@@ -260,101 +333,124 @@ class Creation:
                 spec = rootless_cgroup.without_cgroup(spec)
         else:
             cgroup = for_config(cgroups_path, self.id, opts.systemd_cgroup)
-        assert spec.linux is not None
         if early is not None:
             cgroup = early.finish(cgroup)  # joined; before anything else can fork
-        resources = self.translate_resources(spec, cgroup)
+        self.resources = self.translate_resources(spec, cgroup)
         if cgroup.delegated:
             from fire.cgroup.rootless import skip_devices
 
-            skip_devices(resources, spec)
-        self.stage("validate", "done")
+            skip_devices(self.resources, spec)
+        self.spec = spec
+        self.decoded = cgroup
 
-        self.stage("claim")
+    def _claimed_early(self, cdir: ContainerDir) -> None:
+        self.walk.ahead("claim")
+        self.cdir = cdir
+
+    def _cgroup_early(self, cgroup: Manager) -> None:
+        """Before the early cgroup is made: it is the cgroup stage's to undo."""
+        self.walk.ahead("cgroup")
+        self.made_cgroup = cgroup
+
+    def claim(self) -> None:
+        spec = self.spec
+        assert spec is not None
+        assert spec.linux is not None
+        early = self.early
         if early is None:
             self.cdir = self.store.claim(self.id)
-            self.undo.append(("state directory", self.cdir.remove))
         cdir = self.cdir
         assert cdir is not None
+        proc = spec.process
         state = State(oci_version=spec.oci_version, id=self.id, status=CREATING,
-                      bundle=bundle, rootfs=rootfs, created=now_rfc3339(), owner="",
-                      annotations=dict(spec.annotations) if spec.annotations else None,
+                      bundle=self.bundle, rootfs=self.rootfs, created=now_rfc3339(),
+                      owner="", annotations=dict(spec.annotations) if spec.annotations else None,
                       hooks=_runtime_hooks(spec),
                       namespaces={ns.type: ns.path for ns in spec.linux.namespaces or []},
                       terminal=bool(proc and proc.terminal))
         if early is not None:  # what the early claim recorded
-            state.cgroup = cgroup.to_state()
+            assert self.decoded is not None
+            state.cgroup = self.decoded.to_state()
             state.initPid, state.initStart = early.state.initPid, early.state.initStart
         self.state = state
         cdir.write_state(state)
-        self.stage("claim", "done")
 
-        self.stage("cgroup")
+    def make_cgroup(self) -> None:
+        cgroup, resources = self.decoded, self.resources
+        state, cdir = self.state, self.cdir
+        assert cgroup is not None
+        assert resources is not None
+        assert state is not None
+        assert cdir is not None
         if cgroup.driver == "systemd":
             self.start_scope(cgroup, resources)
-        elif early is None:
+        elif self.early is None:
             cgroup.created = cgroup.planned()
             state.cgroup = cgroup.to_state()
             cdir.write_state(state)
-            self.undo.append(("cgroup", cgroup.destroy))
+            self.made_cgroup = cgroup
             cgroup.create()
         # Before the plan is sent, so the container never runs unlimited (the init may
         # have joined already: it only waits for its plan).
         cgroup.apply(resources)
         self.cgroup = cgroup
-        self.stage("cgroup", "done")
 
-        self.stage("seccomp")
+    def compile_seccomp(self) -> None:
         from fire.security.setup import prepare_security
 
-        seccomp = prepare_security(spec, bundle, self.store.root, state)
+        state, cdir, spec = self.state, self.cdir, self.spec
+        assert state is not None
+        assert cdir is not None
+        assert spec is not None
+        self.seccomp = prepare_security(spec, self.bundle, self.store.root, state)
         if state.extra:
             cdir.write_state(state)  # where a notify listener goes, for `fire start`
-        self.stage("seccomp", "done")
 
-        self.stage("storage")  # Fire's own storage and network, when asked for
-        prepared = None
-        if storage is not None:
-            spec, prepared = storage_stage.prepare(self, spec, storage)
-        self.stage("storage", "done")
-        self.stage("network")
-        if net is not None and net.mode == "bridge":
-            spec = net_stage.prepare(self, spec, net)
-        self.stage("network", "done")
+    def prepare_storage(self) -> None:
+        """Fire's own storage, when asked for (fire.storage.stage)."""
+        if self.storage is not None:
+            assert self.spec is not None
+            self.spec, self.prepared = storage_stage.prepare(self, self.spec, self.storage)
 
+    def prepare_network(self) -> None:
+        """Fire's own network, when asked for (fire.net.stage)."""
+        if self.net is not None and self.net.mode == "bridge":
+            assert self.spec is not None
+            self.spec = net_stage.prepare(self, self.spec, self.net)
+
+    def send_plan(self) -> None:
+        """The plan, with the fds it names, to the waiting init."""
+        opts, spec, cdir, state, cgroup = self.opts, self.spec, self.cdir, self.state, self.cgroup
+        init = self.init
+        assert spec is not None
+        assert cdir is not None
+        assert state is not None
+        assert cgroup is not None
+        assert init is not None
         extra = listen_fds() + opts.preserve_fds
         plan, warnings = planner.build(
-            spec, cid=self.id, bundle=bundle, state_dir=cdir.path, rootfs=rootfs,
+            spec, cid=self.id, bundle=self.bundle, state_dir=cdir.path, rootfs=self.rootfs,
             cgroups=cgroup.mounts(), no_pivot=opts.no_pivot,
             new_keyring=not opts.no_new_keyring, extra_fds=extra, listen_fds=listen_fds(),
-            seccomp=seccomp)
+            seccomp=self.seccomp)
         for warning in warnings:
             log.warning("{warning}", warning=warning)
-        storage_stage.complete_plan(plan, prepared)
-        net_stage.complete_plan(plan, net)
-
+        self.plan = plan
+        storage_stage.complete_plan(plan, self.prepared)
+        net_stage.complete_plan(plan, self.net)
         # `fire exec` starts from the container's compiled process (seccomp included).
         save_exec_plan(cdir, plan["process"])
-        self.stage("spawn")
-        init = self.init
-        assert init is not None
-        # Killed before the cgroup is removed (the undo stack runs backwards).
-        self.undo.append(("init process", self._kill_init))
         state.initPid = init.pid
         state.initStart = start_time(init.pid) or 0
         cdir.write_state(state)
-        if early is None and cgroup.driver != "systemd":
+        if self.early is None and cgroup.driver != "systemd":
             cgroup.add(init.pid)
         if plan["chroot"]:  # no mount namespace: the tree is made in the host's
             from fire.container import hostmounts
 
             hostmounts.record_before(state)
             cdir.write_state(state)
-            def release_host_mounts() -> None:
-                self._kill_init()  # first: the init may still be mounting
-                hostmounts.release(state)
-
-            self.undo.append(("host mounts", release_host_mounts))
+            self.host_mounts = True
         listener = bind_exec_socket(cdir.fd)
         trees: list[int] = []
         try:
@@ -362,7 +458,7 @@ class Creation:
                 from fire.container import idmap
 
                 trees = idmap.prepare(plan["mounts"], 1)
-            if prepared is not None or net is not None:  # Fire's own storage, network
+            if self.prepared is not None or self.net is not None:  # Fire's own storage, network
                 from fire.storage import detached
 
                 trees += detached.prepare(plan, self.store.root, 1 + len(trees))
@@ -371,21 +467,93 @@ class Creation:
             listener.close()
             for fd in trees:
                 os.close(fd)
-        self.stage("spawn", "done")
 
-        self.converse(spec, plan)
-        self.stage("created")
+    def follow(self, name: str) -> None:
+        """An init-side stage: serve the init until it asks for the runtime's next
+        stage (network:attach) or is ready; its stages are reported on the way."""
+        if self.waiting is None:
+            assert self.spec is not None
+            assert self.plan is not None
+            self.converse(self.spec, self.plan)
+
+    def attach_network(self) -> None:
+        """Asked for by the init (its Hooks message): the veth before any runtime hook."""
+        assert self.spec is not None
+        self.expect_request(msg.Hooks)
+        state = self.state
+        assert state is not None
+        assert self.init is not None
+        if not state.pid:
+            self.set_pid(self.init.pid)
+        net_stage.attach(self, self.spec)
+
+    def runtime_hooks(self) -> None:
+        assert self.spec is not None
+        assert self.init is not None
+        self.expect_request(msg.Hooks)
+        self.machine.send(lm.HOOKS_BEGIN)
+        try:
+            self.run_runtime_hooks(self.spec)
+        except HookError:
+            msg.put(self.init.chan, msg.Error("hooks"))
+            raise
+        msg.put(self.init.chan, msg.Ok())
+        self.waiting = None  # the init goes on
+
+    def record_created(self) -> None:
+        self.expect_request(msg.Ready)
+        state, cdir, plan = self.state, self.cdir, self.plan
+        assert state is not None
+        assert cdir is not None
+        assert plan is not None
         if plan["chroot"]:
+            from fire.container import hostmounts
+
             hostmounts.record_ours(state)
         state.status = CREATED
         cdir.write_state(state)
-        if opts.pid_file:
-            write_pid_file(opts.pid_file, state.pid)
-        self.stage("created", "done")
-        init.chan.close()
-        init.reap()
-        self.undo.clear()
-        return Created(cdir, state, spec, self.master)
+        if self.opts.pid_file:
+            write_pid_file(self.opts.pid_file, state.pid)
+
+    def expect_request(self, kind: type[msg.Message]) -> None:
+        """The init's conversation stopped where this runtime stage belongs."""
+        if self.waiting is not kind:
+            raise InitError(None, stage=self.current,
+                            detail="the container's init did not ask for this stage")
+
+    # ------------------------------------------------------------------ undos
+    def remove_state_dir(self) -> None:
+        if self.cdir is None:
+            return
+        if self.poststop and self.state is not None:
+            self.poststop = False
+            teardown.run_hooks(self.state, "poststop")
+        self.cdir.remove()
+
+    def remove_cgroup(self) -> None:
+        if self.early is not None:
+            self.early.wait()  # the joining thread first
+        self._kill_init()  # the init before its cgroup
+        if self.made_cgroup is not None:
+            self.made_cgroup.destroy()
+
+    def remove_storage(self) -> None:
+        state = self.state
+        if self.cdir is not None and state is not None and (state.extra or {}).get("storage"):
+            storage_stage.teardown(self.store.root, self.cdir.path, state)
+
+    def remove_network(self) -> None:
+        state = self.state
+        if state is not None and net_stage.record_of(state) is not None:
+            net_stage.teardown(self.store.root, state)
+
+    def undo_spawn(self) -> None:
+        self._kill_init()  # first: the init may still be mounting
+        if self.host_mounts:
+            from fire.container import hostmounts
+
+            assert self.state is not None
+            hostmounts.release(self.state)
 
     def start_scope(self, cgroup: Manager, resources: Translation) -> None:
         """The systemd driver: the unit is recorded, then started with the init in it
@@ -399,7 +567,7 @@ class Creation:
         state = self.state
         state.cgroup = cgroup.to_state()
         self.cdir.write_state(state)
-        self.undo.append(("cgroup", cgroup.destroy))
+        self.made_cgroup = cgroup
         cgroup.start(self.init.pid, resources, f"fire container {self.id}")
         cgroup.created = cgroup.planned()  # v1: the hierarchies systemd does not manage
         if cgroup.created:
@@ -438,7 +606,8 @@ class Creation:
 
     # ------------------------------------------------------------------ protocol
     def converse(self, spec: Spec, plan: Plan) -> None:
-        """Serve the init's requests until it is ready."""
+        """Serve the init's requests until it asks for the runtime's stages (Hooks)
+        or is ready (``waiting`` says which)."""
         assert self.init is not None
         assert self.state is not None
         assert self.cdir is not None
@@ -454,19 +623,9 @@ class Creation:
                 msg.put(chan, msg.Ok())
             elif isinstance(message, msg.Child):
                 self.set_pid(message.pid)
-            elif isinstance(message, msg.Hooks):
-                if not state.pid:
-                    self.set_pid(init.pid)
-                net_stage.attach(self, spec)  # the veth before any runtime hook
-                self.stage("hooks:runtime")
-                self.machine.send(lm.HOOKS_BEGIN)
-                try:
-                    self.run_runtime_hooks(spec)
-                except HookError:
-                    msg.put(chan, msg.Error("hooks"))
-                    raise
-                self.stage("hooks:runtime", "done")
-                msg.put(chan, msg.Ok())
+            elif isinstance(message, msg.Hooks):  # the runtime's turn: network:attach
+                self.waiting = msg.Hooks
+                return True
             elif isinstance(message, msg.Pty):
                 self.take_pty(fds)  # the master is closed (sent on) or kept (foreground)
                 msg.put(chan, msg.Ok())
@@ -475,6 +634,7 @@ class Creation:
             elif isinstance(message, msg.Ready):
                 if not state.pid:
                     self.set_pid(init.pid)
+                self.waiting = msg.Ready
                 return True
             return False
 

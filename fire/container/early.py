@@ -111,9 +111,13 @@ class Early:
 
 
 def begin(store: Store, cid: str, bundle: str, pid: int, created: str,
-          undo: list[tuple[str, Callable[[], None]]],
-          kill_init: Callable[[], None]) -> Early | None:
-    """Claim ``cid``, make its cgroup and start joining the init ``pid`` to it."""
+          claimed: Callable[[ContainerDir], None],
+          making: Callable[[Manager], None]) -> Early | None:
+    """Claim ``cid``, make its cgroup and start joining the init ``pid`` to it.
+
+    ``claimed`` is told of the directory as soon as it exists, ``making`` of the
+    cgroup before it is made: the caller's undos (create's claim and cgroup stages)
+    then know what to remove if anything fails, here or later."""
     if rootless.enabled():
         return None  # its cgroup is decided on the decoded config (fire.cgroup.rootless)
     path = _cgroups_path(os.path.join(bundle, "config.json"))
@@ -124,21 +128,12 @@ def begin(store: Store, cid: str, bundle: str, pid: int, created: str,
     except CgroupError:
         return None
     cdir = store.claim(cid)
-    undo.append(("state directory", cdir.remove))
+    claimed(cdir)
     state = State(id=cid, status=CREATING, bundle=bundle, created=created, initPid=pid,
                   initStart=start_time(pid) or 0)
     cgroup.created = cgroup.planned()
     state.cgroup = cgroup.to_state()
     cdir.write_state(state)
-    early: Early | None = None
-
-    def unwind() -> None:  # the thread first; the init before its cgroup
-        if early is not None:
-            early.wait()
-        kill_init()
-        cgroup.destroy()
-
-    undo.append(("cgroup", unwind))
+    making(cgroup)
     cgroup.create()
-    early = Early(cdir, state, cgroup, pid)
-    return early
+    return Early(cdir, state, cgroup, pid)

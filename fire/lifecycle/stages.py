@@ -1,27 +1,34 @@
-"""The stage graph of a container's creation and start, as data.
+"""The stage graph of a container's creation and start, as data, and its walk.
 
-Both drivers walk this graph: the synchronous one on the engine path
-(``fire.container.create``) and the trio one in the supervisor.  A stage names what
-it needs, which side runs it (the runtime, or the init inside the container), and
-what undoes it when a later stage fails.  Stages with no path between them may run
-concurrently (the supervisor does: seccomp ∥ cgroup).
+A stage names what it needs and which side runs it: the runtime (``fire create``),
+or the init inside the container, which reports its stages over the channel while
+the runtime waits.  Nothing here does I/O: the runtime-side actions and undos are
+bound to the stage names by the driver (``fire.container.create``), which walks
+``CREATE`` with ``Walk`` in ``order``'s order, one stage at a time, and, when a stage
+fails, runs the undos of the stages that began, newest first, by stage name.
+
+``levels`` says which stages have no path between them; the engine's driver does
+not use it (it is sequential), the supervisor's relay (``fire.supervisor.relay``)
+and the TUI read the graph to place the stages ``fire create`` reports.
 """
 
 from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 RUNTIME = "runtime"
 INIT = "init"
 
 
 class Stage:
-    __slots__ = ("name", "needs", "side", "undo")
+    __slots__ = ("name", "needs", "side")
 
-    def __init__(self, name: str, needs: tuple[str, ...] = (), side: str = RUNTIME,
-                 undo: str | None = None) -> None:
+    def __init__(self, name: str, needs: tuple[str, ...] = (), side: str = RUNTIME) -> None:
         self.name = name
         self.needs = needs
         self.side = side
-        self.undo = undo
 
     def __repr__(self) -> str:
         return f"Stage({self.name!r})"
@@ -29,24 +36,25 @@ class Stage:
 
 CREATE: tuple[Stage, ...] = (
     Stage("validate"),
-    Stage("claim", ("validate",), undo="remove the state directory"),
-    Stage("cgroup", ("claim",), undo="remove the cgroup"),
+    Stage("claim", ("validate",)),
+    Stage("cgroup", ("claim",)),
     Stage("seccomp", ("validate",)),
-    # Fire's own storage and network (fire.storage.stage, fire.net.stage): only
-    # when the container asks for them (run.fire.* annotations).
-    Stage("storage", ("claim",), undo="remove the upper layer (or keep it)"),
-    Stage("network", ("claim",), undo="release the address and the bridge network"),
-    Stage("spawn", ("cgroup", "seccomp", "storage", "network"), undo="kill the init"),
+    # Fire's own storage and network (fire.storage.stage, fire.net.stage): they do
+    # something only when the container asks for them (run.fire.* annotations).
+    Stage("storage", ("claim",)),
+    Stage("network", ("claim",)),
+    Stage("spawn", ("cgroup", "seccomp", "storage", "network")),
     Stage("namespaces", ("spawn",), INIT),
     Stage("rootfs", ("namespaces",), INIT),
     Stage("mounts", ("rootfs",), INIT),
     Stage("devices", ("mounts",), INIT),
-    Stage("network:attach", ("devices",), undo="delete the veth"),
+    # The init asks for these two (its Hooks message) and waits for them.
+    Stage("network:attach", ("devices",)),
     Stage("hooks:runtime", ("network:attach",)),
-    Stage("hooks:createContainer", ("hooks:runtime",), INIT),
+    Stage("hooks:createContainer", ("hooks:runtime",), INIT),  # only when there are some
     Stage("pivot_root", ("hooks:createContainer",), INIT),
     Stage("paths", ("pivot_root",), INIT),
-    Stage("process", ("paths",), INIT),
+    Stage("process", ("paths",), INIT),  # only when the config has a process
     Stage("created", ("process",)),
 )
 
@@ -74,7 +82,7 @@ def order(stages: tuple[Stage, ...]) -> list[str]:
 
 
 def levels(stages: tuple[Stage, ...]) -> list[list[str]]:
-    """Stages grouped by depth: the stages of one level may run concurrently."""
+    """Stages grouped by depth: the stages of one level have no path between them."""
     depth: dict[str, int] = {}
     for name in order(stages):
         stage = next(s for s in stages if s.name == name)
@@ -83,3 +91,53 @@ def levels(stages: tuple[Stage, ...]) -> list[list[str]]:
     for name, d in depth.items():
         out[d].append(name)
     return out
+
+
+
+class Walk:
+    """The synchronous driver: one walk of a graph, in ``order``.
+
+    ``run`` calls, for each runtime-side stage, ``report(name, "start")``, its action
+    and ``report(name, "done")``; for each init-side stage, ``follow(name)``, which
+    serves the init until it has gone past that stage (its own reports arrive on the
+    way).  ``unwind`` then runs the undos of the stages that began (the failing one
+    included: an undo checks what its stage made), newest first.  An action that does
+    part of a later stage's work ahead of it (create's early claim) says so with
+    ``ahead``, before it makes anything: that stage's undo then runs too.
+    """
+
+    def __init__(self, stages: tuple[Stage, ...]) -> None:
+        self.stages = stages
+        self.order = order(stages)
+        self.sides = {s.name: s.side for s in stages}
+        self.begun: list[str] = []
+
+    def ahead(self, name: str) -> None:
+        if name not in self.begun:
+            self.begun.append(name)
+
+    def run(self, actions: Mapping[str, Callable[[], None]],
+            follow: Callable[[str], None], report: Callable[[str, str], None]) -> None:
+        for name in self.order:
+            if self.sides[name] != RUNTIME:
+                follow(name)
+                continue
+            self.ahead(name)
+            report(name, "start")
+            actions[name]()
+            report(name, "done")
+
+    def unwind(self, undos: Mapping[str, Callable[[], None] | None],
+               failed: Callable[[str, BaseException], None],
+               errors: tuple[type[BaseException], ...] = (Exception,)) -> None:
+        """Each begun stage's undo, newest first; an undo that fails is told to
+        ``failed`` and the others still run."""
+        while self.begun:
+            name = self.begun.pop()
+            undo = undos.get(name)
+            if undo is None:
+                continue
+            try:
+                undo()
+            except errors as exc:
+                failed(name, exc)

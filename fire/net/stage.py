@@ -91,8 +91,7 @@ def prepare(creation: StageHost, spec: Spec, settings: NetSettings) -> Spec:
         "veth": "fv" + os.urandom(5).hex(), "ports": [str(p) for p in settings.ports],
     }
     state.extra = {**(state.extra or {}), "net": record}
-    cdir.write_state(state)
-    creation.undo.append(("network", lambda: teardown(root, state)))
+    cdir.write_state(state)  # recorded before made: the undo (and delete) reads it
     directory = ipam.lease_dir(root, settings.bridge)
     ipr = netlink.open_host()
     try:
@@ -149,7 +148,6 @@ def attach(creation: StageHost, spec: Spec) -> None:
     devices = (linux.net_devices if linux else None) or {}
     record = record_of(state)
     bridged = record is not None and record.get("mode") == "bridge"
-    creation.stage("network:attach")
     if bridged or devices:
         from fire.delegate import attach_network
 
@@ -157,7 +155,6 @@ def attach(creation: StageHost, spec: Spec) -> None:
         net = record if bridged else None
         if not attach_network(state.pid, net, moves):
             attach_netns(state.pid, net, moves)
-    creation.stage("network:attach", "done")
 
 
 def attach_netns(pid: int, net: dict[str, object] | None, devices: dict[str, str]) -> None:

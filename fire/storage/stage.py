@@ -78,8 +78,7 @@ def prepare(creation: StageHost, spec: Spec, settings: StorageSettings
     state.extra = {**(state.extra or {}), "storage": {
         "overlay": settings.overlay, "keep": settings.keep,
         "volumes": [str(v) for v in settings.volumes]}}
-    cdir.write_state(state)
-    creation.undo.append(("storage", lambda: teardown(root, cdir.path, state)))
+    cdir.write_state(state)  # recorded before made: the undo (and delete) reads it
     userns, owner = _user_namespace(spec)
     out = Prepared()
     if settings.overlay:

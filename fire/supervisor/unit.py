@@ -78,7 +78,7 @@ SETUP: tuple[Stage, ...] = (
     Stage("logs", side=SUPERVISOR),
     Stage("bundle", side=SUPERVISOR),
     Stage("leftover", side=SUPERVISOR),
-    Stage("create", ("logs", "bundle", "leftover"), SUPERVISOR, undo="fire delete --force"),
+    Stage("create", ("logs", "bundle", "leftover"), SUPERVISOR),
     Stage("start", ("create",), SUPERVISOR),
 )
 TEARDOWN: tuple[Stage, ...] = (Stage("delete", side=SUPERVISOR),)

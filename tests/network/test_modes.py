@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from fire.lifecycle.stages import CREATE, order
 from tests.network.conftest import Netns, unique_bridge
 
 if TYPE_CHECKING:
@@ -225,20 +226,45 @@ def test_a_bridge_fire_did_not_make_is_refused(fire: Fire, bundle: Bundle, netns
     assert netns.tables() == []
 
 
-@pytest.mark.parametrize("stage", ["network", "network:attach", "hooks:runtime", "created"])
+def _bridged_with_every_stage(bundle: Bundle) -> None:
+    bundle.config["annotations"] = bridge_annotations(
+        unique_bridge(), **{"run.fire.ports": "127.0.0.1:18082:80"})
+    # hooks:createContainer is a stage only when there are such hooks.
+    bundle.config["hooks"] = {"createContainer": [{"path": "/bin/sh",
+                                                   "args": ["sh", "-c", "exit 0"]}]}
+    bundle.args("sleep", "100").write()
+
+
+@pytest.mark.parametrize("stage", order(CREATE))
 def test_crash_leaves_nothing_delete_force_cannot_clean(fire: Fire, bundle: Bundle,
                                                        netns: Netns, stage: str) -> None:
-    bridge = unique_bridge()
-    bundle.config["annotations"] = bridge_annotations(
-        bridge, **{"run.fire.ports": "127.0.0.1:18082:80"})
-    bundle.args("sleep", "100").write()
+    _bridged_with_every_stage(bundle)
     cid = fire.unique_id()
     r = fire("create", "-b", str(bundle.path), cid, env={"FIRE_TEST_CRASH_AT": stage})
     assert r.code == -9, r
-    assert fire("delete", "--force", cid).code == 0
+    fire("delete", "--force", cid)  # (nothing to delete when it died before the claim)
+    assert fire("state", cid).code == 1
     assert netns.links() == {"lo"}
     assert netns.tables() == []
     assert netns.sysctl("net/ipv4/ip_forward") == "0"
+
+
+@pytest.mark.parametrize("stage", order(CREATE))
+def test_a_failure_at_any_stage_leaves_no_network(fire: Fire, bundle: Bundle, netns: Netns,
+                                                  stage: str) -> None:
+    """The undo of the network stage (by its name, fire.container.create) runs
+    whatever stage fails after it: no veth, no bridge, no nft table, no lease."""
+    _bridged_with_every_stage(bundle)
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid, env={"FIRE_TEST_FAIL_AT": stage})
+    assert r.code == 1, r
+    assert r.err == f"fire: {stage}: failure injected (FIRE_TEST_FAIL_AT)\n"
+    assert not (fire.root / cid).exists()
+    assert netns.links() == {"lo"}
+    assert netns.tables() == []
+    assert netns.sysctl("net/ipv4/ip_forward") == "0"
+    leases = fire.root / "@ipam"
+    assert not leases.exists() or not any(p.is_file() for p in leases.rglob("*")), "no lease"
 
 
 def test_net_devices_move_in_with_their_addresses(fire: Fire, bundle: Bundle,

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from fire.lifecycle.stages import CREATE, order
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -204,3 +206,31 @@ def test_bad_volumes(fire: Fire, bundle: Bundle, volume: str, message: str) -> N
     assert message in r.err
     assert len(r.err.strip().splitlines()) == 1, r.err
     assert fire("state", cid).code == 1
+
+
+# --------------------------------------------------------------------------- failed create
+
+
+@pytest.mark.parametrize("stage", order(CREATE))
+def test_a_failure_at_any_stage_leaves_no_overlay_and_no_mount(fire: Fire, bundle: Bundle,
+                                                               stage: str) -> None:
+    """The undo of the storage stage (by its name, fire.container.create) runs
+    whatever stage fails after it: no upper layer, no mount, no state directory; a
+    named volume stays (volumes are never removed)."""
+    bundle.own_rootfs()
+    name = f"v{uuid.uuid4().hex[:8]}"
+    bundle.config["annotations"] = {"run.fire.overlay": "true",
+                                    "run.fire.volumes": json.dumps([f"{name}:/data"])}
+    # hooks:createContainer is a stage only when there are such hooks.
+    bundle.config["hooks"] = {"createContainer": [{"path": "/bin/sh",
+                                                   "args": ["sh", "-c", "exit 0"]}]}
+    bundle.args("sleep", "100").write()
+    cid = fire.unique_id()
+    r = fire("create", "-b", str(bundle.path), cid, env={"FIRE_TEST_FAIL_AT": stage})
+    assert r.code == 1, r
+    assert r.err == f"fire: {stage}: failure injected (FIRE_TEST_FAIL_AT)\n"
+    assert not (fire.root / cid).exists()
+    assert not (fire.root / "@overlay" / cid).exists()
+    with open("/proc/self/mountinfo") as f:
+        assert not [line for line in f if str(bundle.path) in line or cid in line
+                    or str(fire.root) in line]

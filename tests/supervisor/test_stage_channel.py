@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from fire.lifecycle.stages import CREATE, order
+
 if TYPE_CHECKING:
     from tests.conftest import Bundle, Fire, Result
 
@@ -49,6 +51,23 @@ def test_every_stage_starts_and_ends_in_order(fire: Fire, bundle: Bundle) -> Non
             open_stage = None
     monos = [r["mono"] for r in records]
     assert monos == sorted(monos)
+
+
+@pytest.mark.parametrize("hooked", [False, True], ids=["plain", "createContainer-hook"])
+def test_create_reports_the_graphs_order(fire: Fire, bundle: Bundle, hooked: bool) -> None:
+    """The engine's driver walks fire.lifecycle.stages.CREATE: what it reports is the
+    graph's topological order (hooks:createContainer only when there are some)."""
+    if hooked:
+        bundle.config["hooks"] = {"createContainer": [{"path": "/bin/sh",
+                                                       "args": ["sh", "-c", "exit 0"]}]}
+    bundle.args("true").write()
+    cid = fire.unique_id()
+    result, records = run_with_channel(fire, "create", "--bundle", str(bundle.path), cid)
+    assert result.code == 0, result
+    expected = [name for name in order(CREATE) if hooked or name != "hooks:createContainer"]
+    assert [r["stage"] for r in records if r["phase"] == "start"] == expected
+    assert [r["stage"] for r in records if r["phase"] == "done"] == expected
+    assert fire("delete", "--force", cid).code == 0
 
 
 def test_a_failing_stage_reports_its_error(fire: Fire, bundle: Bundle) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -10,6 +11,9 @@ from fire.errors import LifecycleError
 from fire.lifecycle import machine as lm
 from fire.lifecycle import stages
 from fire.spec.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 STATES = [CREATING, CREATED, RUNNING, PAUSED, STOPPED]
 EVENTS = [lm.START, lm.STARTED, lm.START_FAILED, lm.PROGRAM_FAILED, lm.POSTSTART_FAILED,
@@ -168,12 +172,73 @@ def test_create_stages_match_what_the_init_reports() -> None:
     assert "claim" not in init_side
 
 
-def test_undo_is_declared_where_something_is_left_behind() -> None:
-    undo = {s.name: s.undo for s in stages.CREATE}
-    assert undo["claim"]
-    assert undo["cgroup"]
-    assert undo["spawn"]
-    assert undo["validate"] is None
+def test_create_binds_every_runtime_stage_and_only_those() -> None:
+    """Actions and undos are bound to the graph's names in fire.container.create
+    (the graph itself stays pure); an undo where a stage leaves something behind."""
+    from fire.container.create import Creation, Options
+
+    creation = Creation(None, "c", Options())  # type: ignore[arg-type]
+    runtime = {s.name for s in stages.CREATE if s.side == stages.RUNTIME}
+    assert set(creation.actions()) == runtime
+    undos = creation.undos()
+    assert set(undos) <= runtime
+    for name in ("validate", "claim", "cgroup", "storage", "network", "spawn"):
+        assert undos[name] is not None, name
+    assert undos.get("seccomp") is None
+    assert undos.get("created") is None
+
+
+def test_walk_runs_the_order_and_unwinds_begun_stages_newest_first() -> None:
+    graph = (stages.Stage("a"), stages.Stage("i", ("a",), stages.INIT),
+             stages.Stage("b", ("i",)), stages.Stage("c", ("b",)), stages.Stage("d", ("c",)))
+    seen: list[str] = []
+
+    def action(name: str) -> Callable[[], None]:
+        def run() -> None:
+            seen.append(name)
+            if name == "c":
+                raise OSError("boom")
+        return run
+
+    walk = stages.Walk(graph)
+    with pytest.raises(OSError, match="boom"):
+        walk.run({n: action(n) for n in "abcd"}, lambda name: seen.append("follow " + name),
+                 lambda name, phase: seen.append(f"{name} {phase}"))
+    assert seen == ["a start", "a", "a done", "follow i", "b start", "b", "b done",
+                    "c start", "c"]
+    undone: list[str] = []
+    failures: list[str] = []
+
+    def undo(name: str) -> Callable[[], None]:
+        def run() -> None:
+            undone.append(name)
+            if name == "b":
+                raise OSError("undo fails")
+        return run
+
+    walk.unwind({"a": undo("a"), "b": undo("b"), "c": undo("c"), "d": undo("d")},
+                lambda name, exc: failures.append(name))
+    assert undone == ["c", "b", "a"], "the failing stage too, never one not begun"
+    assert failures == ["b"], "a failing undo is told, the others still run"
+    assert walk.begun == []
+
+
+def test_work_done_ahead_is_undone_by_its_stage() -> None:
+    walk = stages.Walk((stages.Stage("a"), stages.Stage("b", ("a",)), stages.Stage("c", ("b",))))
+
+    def early() -> None:
+        walk.ahead("c")
+        raise OSError("fails in a, after doing part of c ahead")
+
+    undone: list[str] = []
+    with pytest.raises(OSError, match="ahead"):
+        walk.run({"a": early}, lambda name: None, lambda name, phase: None)
+
+    def undo(name: str) -> Callable[[], None]:
+        return lambda: undone.append(name)
+
+    walk.unwind({n: undo(n) for n in "abc"}, lambda n, e: None)
+    assert undone == ["c", "a"]
 
 
 def test_levels_allow_seccomp_beside_cgroup() -> None:
