@@ -158,14 +158,14 @@ class CRI:
         self._write_config()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = open(workdir / "containerd.log", "ab")  # noqa: SIM115  # closed in stop()
-        self.start()
         import grpc
         from cri_api.v1 import api_pb2_grpc
 
-        self.channel = grpc.insecure_channel(f"unix://{self.socket}")
+        self.channel = grpc.insecure_channel(f"unix://{self.socket}")  # connects lazily
         # The generated stubs are untyped: each call's answer is typed where it is used.
         self.rt: Any = api_pb2_grpc.RuntimeServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.img: Any = api_pb2_grpc.ImageServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.start()
 
     def _write_config(self) -> None:
         (self.dir / "cni").mkdir()
@@ -197,6 +197,22 @@ class CRI:
                 raise RuntimeError("containerd did not start: "
                                    + (self.dir / "containerd.log").read_text()[-3000:])
             time.sleep(0.1)
+        self._wait_serving(deadline)
+
+    def _wait_serving(self, deadline: float) -> None:
+        """The plugin loads before it serves: after a restart it recovers its pods and
+        answers "server is not initialized yet" meanwhile (seen on a busy machine)."""
+        import grpc
+        from cri_api.v1 import api_pb2 as cri
+
+        while True:
+            try:
+                self.rt.Status(cri.StatusRequest(), timeout=10)
+                return
+            except grpc.RpcError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def _cri_ready(self) -> bool:
         # The plugin serves the CRI once containerd is up; `ctr plugins ls` says
