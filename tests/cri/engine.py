@@ -101,11 +101,13 @@ disabled_plugins = [
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fire.options]
         BinaryName = "{fire}"
         Root = "{dir}/fire-root"
+        SystemdCgroup = {systemd}
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "{runc}"
         Root = "{dir}/runc-root"
+        SystemdCgroup = {systemd}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cni_bin}"
     conf_dir = "{dir}/cni"
@@ -142,9 +144,13 @@ def _delete_link(name: str) -> None:
 class CRI:
     """A private containerd with the CRI plugin, and a CRI client talking to it."""
 
-    def __init__(self, workdir: Path, runtime: Runtime, fire_binary: str | None = None) -> None:
+    def __init__(self, workdir: Path, runtime: Runtime, fire_binary: str | None = None,
+                 *, systemd: bool = False) -> None:
         self.dir = workdir
         self.runtime = runtime
+        # The systemd cgroup driver (SystemdCgroup = true in both handlers): pods get
+        # the cgroup parent kubelet's systemd driver sends, a slice name.
+        self.systemd = systemd
         # The tests' BinaryName is the logging script; the benchmark's the installed
         # launcher (.venv/bin/fire), as an operator's node would have.
         self.fire_binary = fire_binary or str(runtime.path)
@@ -183,7 +189,8 @@ class CRI:
         runc = shutil.which("runc") or "/usr/sbin/runc"
         (self.dir / "config.toml").write_text(CONTAINERD_TOML.format(
             dir=self.dir, pause=PAUSE_IMAGE, fire=self.fire_binary, runc=runc,
-            cni_bin=CNI_BIN, restrict=str(lacks_cap_sys_resource()).lower()))
+            cni_bin=CNI_BIN, restrict=str(lacks_cap_sys_resource()).lower(),
+            systemd=str(self.systemd).lower()))
 
     # ---------------------------------------------------------------- containerd
 
@@ -250,8 +257,15 @@ class CRI:
             log_directory=str(logs),
             labels={"fire-test": "1"},
             linux=cri.LinuxPodSandboxConfig(
-                cgroup_parent=f"{self.cgroup_root}/pod{uid}",
+                cgroup_parent=self.pod_slice(uid) if self.systemd
+                else f"{self.cgroup_root}/pod{uid}",
                 security_context=cri.LinuxSandboxSecurityContext(namespace_options=ns)))
+
+    @staticmethod
+    def pod_slice(uid: str) -> str:
+        """kubelet's cgroup parent for a BestEffort pod with the systemd driver
+        (containerd then gives the runtime ``<slice>:cri-containerd:<id>``)."""
+        return f"kubepods-besteffort-pod{uid}.slice"
 
     def run_pod(self, handler: str, config: cri.PodSandboxConfig) -> str:
         from cri_api.v1 import api_pb2 as cri
@@ -382,16 +396,18 @@ class CRI:
                 _rmdir_tree(d)
 
 
-def start_engine(workdir: Path, runtime: Runtime, fire_binary: str | None = None) -> CRI:
+def start_engine(workdir: Path, runtime: Runtime, fire_binary: str | None = None, *,
+                 systemd: bool = False) -> CRI:
     """containerd with the CRI plugin in ``workdir/containerd``, images imported;
-    the handler ``fire`` runs ``fire_binary`` (default: ``runtime``'s logging script)."""
+    the handler ``fire`` runs ``fire_binary`` (default: ``runtime``'s logging script);
+    ``systemd``: both handlers use the systemd cgroup driver."""
     for tool in ("containerd", "containerd-shim-runc-v2", "ctr", "runc"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (bin/setup --dev installs it)")
     if not os.path.exists(f"{CNI_BIN}/bridge"):
         raise RuntimeError("containernetworking-plugins is not installed (bin/setup --dev)")
     (workdir / "containerd").mkdir()
-    engine = CRI(workdir / "containerd", runtime, fire_binary)
+    engine = CRI(workdir / "containerd", runtime, fire_binary, systemd=systemd)
     try:
         layer = rootfs_tar(str(workdir))
         for image, cmd, name in ((PAUSE_IMAGE, ["/bin/sleep", "infinity"], "pause.tar"),
