@@ -101,7 +101,8 @@ def test_pod_in_its_slice_exec_stop_remove(sd_cri: CRI, handler: str) -> None:
 
     assert wait_for(lambda: listed(pod) == [] and listed(cid) == []), listed(pod) + listed(cid)
     assert not Path(scope_dir).exists()
-    assert mounts_naming(pod) == [] and mounts_naming(cid) == []
+    assert mounts_naming(pod) == []
+    assert mounts_naming(cid) == []
     assert pod not in sd_cri.pods()
     # kubelet stops the pod's slice once the pod is gone; then nothing is left.
     subprocess.run(["systemctl", "stop", pod_slice], check=True, timeout=60)
@@ -109,6 +110,7 @@ def test_pod_in_its_slice_exec_stop_remove(sd_cri: CRI, handler: str) -> None:
     assert not Path(f"{POD_SLICES}/{pod_slice}").exists()
     if handler == "fire":
         verbs = sd_cri.runtime.verbs(cid)
-        assert "create" in verbs and "delete" in verbs, verbs
+        assert "create" in verbs, verbs
+        assert "delete" in verbs, verbs
         assert any("--systemd-cgroup" in call["argv"] for call in sd_cri.runtime.calls()
                    if cid in call["argv"])
