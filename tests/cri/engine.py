@@ -46,6 +46,9 @@ CNI_CACHE = "/var/lib/cni"  # libcni's cache of results: containerd 1.6 cannot m
 HANDLERS = ("fire", "runc")
 CAP_SYS_RESOURCE = 24
 K8S = "k8s.io"
+# A deadline on the calls that start and stop pods (kubelet's --runtime-request-timeout
+# is 2 minutes; the VM runs Fire's Python 10-25x slower): a hung call fails its test.
+REQUEST_TIMEOUT = 200
 # What kubelet puts in every container's security context (procMount Default):
 # the CRI plugin applies them, it has no defaults of its own.
 MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
@@ -230,7 +233,10 @@ class CRI:
             self.proc.wait()
 
     def log_tail(self, lines: int) -> str:
-        text = (self.dir / "containerd.log").read_text(errors="replace")
+        try:
+            text = (self.dir / "containerd.log").read_text(errors="replace")
+        except FileNotFoundError:  # the work directory is gone (a session's teardown)
+            return ""
         return "\n".join(text.splitlines()[-lines:])
 
     def ctr(self, *args: str, timeout: float = 120) -> Any:
@@ -271,7 +277,8 @@ class CRI:
         from cri_api.v1 import api_pb2 as cri
 
         return str(self.rt.RunPodSandbox(
-            cri.RunPodSandboxRequest(config=config, runtime_handler=handler)).pod_sandbox_id)
+            cri.RunPodSandboxRequest(config=config, runtime_handler=handler),
+            timeout=REQUEST_TIMEOUT).pod_sandbox_id)
 
     def container_config(self, name: str, *command: str, **linux: Any
                          ) -> cri.ContainerConfig:
@@ -360,8 +367,10 @@ class CRI:
     def remove_pod(self, pod: str) -> None:
         from cri_api.v1 import api_pb2 as cri
 
-        self.rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pod))
-        self.rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=pod))
+        self.rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pod),
+                               timeout=REQUEST_TIMEOUT)
+        self.rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=pod),
+                                 timeout=REQUEST_TIMEOUT)
 
     def pods(self) -> list[str]:
         from cri_api.v1 import api_pb2 as cri

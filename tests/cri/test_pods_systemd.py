@@ -62,7 +62,7 @@ def sd_cri() -> Iterator[CRI]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-@pytest.mark.timeout(900)  # the VM is slow (Python 10-25x)
+@pytest.mark.timeout(600)  # the VM is slow (Python 10-25x)
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_pod_in_its_slice_exec_stop_remove(sd_cri: CRI, handler: str) -> None:
     from cri_api.v1 import api_pb2 as cri
