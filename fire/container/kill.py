@@ -130,6 +130,11 @@ def kill(store: Store, cid: str, sig: int, all_processes: bool = False) -> None:
             if status != STOPPED:
                 signal_tree(state.pid, state.pidStart, sig)
             return
+        if status == STOPPED and not any(os.path.isdir(d) for d in cg.dirs()):
+            # systemd removes a scope's cgroup once its last process is gone, and
+            # the runc shim still sends `kill --all` then: nothing is left to
+            # signal (runc 1.1 returns the same way).
+            return
         signal_cgroup(cg, sig)
     finally:
         cdir.close()

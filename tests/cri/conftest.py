@@ -36,9 +36,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     """A failed test's report ends with containerd's last log lines (the shim's
     and the runtime's errors land there)."""
     report = yield
-    engine = getattr(item, "funcargs", {}).get("cri_engine")
-    if report.failed and isinstance(engine, CRI):
-        report.sections.append(("containerd.log (last 40 lines)", engine.log_tail(40)))
+    for engine in getattr(item, "funcargs", {}).values():
+        if report.failed and isinstance(engine, CRI):
+            report.sections.append(("containerd.log (last 40 lines)", engine.log_tail(40)))
     return report
 
 

@@ -46,6 +46,9 @@ CNI_CACHE = "/var/lib/cni"  # libcni's cache of results: containerd 1.6 cannot m
 HANDLERS = ("fire", "runc")
 CAP_SYS_RESOURCE = 24
 K8S = "k8s.io"
+# A deadline on the calls that start and stop pods (kubelet's --runtime-request-timeout
+# is 2 minutes; the VM runs Fire's Python 10-25x slower): a hung call fails its test.
+REQUEST_TIMEOUT = 200
 # What kubelet puts in every container's security context (procMount Default):
 # the CRI plugin applies them, it has no defaults of its own.
 MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
@@ -101,11 +104,13 @@ disabled_plugins = [
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.fire.options]
         BinaryName = "{fire}"
         Root = "{dir}/fire-root"
+        SystemdCgroup = {systemd}
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "{runc}"
         Root = "{dir}/runc-root"
+        SystemdCgroup = {systemd}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cni_bin}"
     conf_dir = "{dir}/cni"
@@ -142,9 +147,13 @@ def _delete_link(name: str) -> None:
 class CRI:
     """A private containerd with the CRI plugin, and a CRI client talking to it."""
 
-    def __init__(self, workdir: Path, runtime: Runtime, fire_binary: str | None = None) -> None:
+    def __init__(self, workdir: Path, runtime: Runtime, fire_binary: str | None = None,
+                 *, systemd: bool = False) -> None:
         self.dir = workdir
         self.runtime = runtime
+        # The systemd cgroup driver (SystemdCgroup = true in both handlers): pods get
+        # the cgroup parent kubelet's systemd driver sends, a slice name.
+        self.systemd = systemd
         # The tests' BinaryName is the logging script; the benchmark's the installed
         # launcher (.venv/bin/fire), as an operator's node would have.
         self.fire_binary = fire_binary or str(runtime.path)
@@ -183,7 +192,8 @@ class CRI:
         runc = shutil.which("runc") or "/usr/sbin/runc"
         (self.dir / "config.toml").write_text(CONTAINERD_TOML.format(
             dir=self.dir, pause=PAUSE_IMAGE, fire=self.fire_binary, runc=runc,
-            cni_bin=CNI_BIN, restrict=str(lacks_cap_sys_resource()).lower()))
+            cni_bin=CNI_BIN, restrict=str(lacks_cap_sys_resource()).lower(),
+            systemd=str(self.systemd).lower()))
 
     # ---------------------------------------------------------------- containerd
 
@@ -239,7 +249,10 @@ class CRI:
             self.proc.wait()
 
     def log_tail(self, lines: int) -> str:
-        text = (self.dir / "containerd.log").read_text(errors="replace")
+        try:
+            text = (self.dir / "containerd.log").read_text(errors="replace")
+        except FileNotFoundError:  # the work directory is gone (a session's teardown)
+            return ""
         return "\n".join(text.splitlines()[-lines:])
 
     def ctr(self, *args: str, timeout: float = 120) -> Any:
@@ -266,14 +279,22 @@ class CRI:
             log_directory=str(logs),
             labels={"fire-test": "1"},
             linux=cri.LinuxPodSandboxConfig(
-                cgroup_parent=f"{self.cgroup_root}/pod{uid}",
+                cgroup_parent=self.pod_slice(uid) if self.systemd
+                else f"{self.cgroup_root}/pod{uid}",
                 security_context=cri.LinuxSandboxSecurityContext(namespace_options=ns)))
+
+    @staticmethod
+    def pod_slice(uid: str) -> str:
+        """kubelet's cgroup parent for a BestEffort pod with the systemd driver
+        (containerd then gives the runtime ``<slice>:cri-containerd:<id>``)."""
+        return f"kubepods-besteffort-pod{uid}.slice"
 
     def run_pod(self, handler: str, config: cri.PodSandboxConfig) -> str:
         from cri_api.v1 import api_pb2 as cri
 
         return str(self.rt.RunPodSandbox(
-            cri.RunPodSandboxRequest(config=config, runtime_handler=handler)).pod_sandbox_id)
+            cri.RunPodSandboxRequest(config=config, runtime_handler=handler),
+            timeout=REQUEST_TIMEOUT).pod_sandbox_id)
 
     def container_config(self, name: str, *command: str, **linux: Any
                          ) -> cri.ContainerConfig:
@@ -362,8 +383,10 @@ class CRI:
     def remove_pod(self, pod: str) -> None:
         from cri_api.v1 import api_pb2 as cri
 
-        self.rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pod))
-        self.rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=pod))
+        self.rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pod),
+                               timeout=REQUEST_TIMEOUT)
+        self.rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=pod),
+                                 timeout=REQUEST_TIMEOUT)
 
     def pods(self) -> list[str]:
         from cri_api.v1 import api_pb2 as cri
@@ -398,16 +421,18 @@ class CRI:
                 _rmdir_tree(d)
 
 
-def start_engine(workdir: Path, runtime: Runtime, fire_binary: str | None = None) -> CRI:
+def start_engine(workdir: Path, runtime: Runtime, fire_binary: str | None = None, *,
+                 systemd: bool = False) -> CRI:
     """containerd with the CRI plugin in ``workdir/containerd``, images imported;
-    the handler ``fire`` runs ``fire_binary`` (default: ``runtime``'s logging script)."""
+    the handler ``fire`` runs ``fire_binary`` (default: ``runtime``'s logging script);
+    ``systemd``: both handlers use the systemd cgroup driver."""
     for tool in ("containerd", "containerd-shim-runc-v2", "ctr", "runc"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (bin/setup --dev installs it)")
     if not os.path.exists(f"{CNI_BIN}/bridge"):
         raise RuntimeError("containernetworking-plugins is not installed (bin/setup --dev)")
     (workdir / "containerd").mkdir()
-    engine = CRI(workdir / "containerd", runtime, fire_binary)
+    engine = CRI(workdir / "containerd", runtime, fire_binary, systemd=systemd)
     try:
         layer = rootfs_tar(str(workdir))
         for image, cmd, name in ((PAUSE_IMAGE, ["/bin/sleep", "infinity"], "pause.tar"),

@@ -477,23 +477,32 @@ class Docker:
     iptables or forwarding changes: ``--network none``, ``host`` and ``container:``
     are what this machine can run.  Containers go under a cgroup parent of their
     own, so the session can prove it removed every cgroup it made.
+
+    With ``systemd``, the daemon uses the systemd cgroup driver
+    (``native.cgroupdriver=systemd``, a systemd host's setting): each container is
+    the scope ``docker-<id>.scope`` in system.slice, which systemd removes.
     """
 
-    def __init__(self, workdir: Path, runtime: Runtime) -> None:
+    def __init__(self, workdir: Path, runtime: Runtime, *, systemd: bool = False) -> None:
         self.dir = workdir
         self.runtime = runtime
+        self.systemd = systemd
         workdir.mkdir()
         self.socket = workdir / "docker.sock"
         self.pidfile = workdir / "dockerd.pid"
         self.cgroup_parent = "/" + unique("fire-docker")
         config = workdir / "daemon.json"
-        config.write_text(json.dumps({
+        settings: dict[str, Any] = {
             "iptables": False, "ip-forward": False, "ip-masq": False, "bridge": "none",
             "runtimes": {"fire": {"path": str(runtime.path)}},
-            "cgroup-parent": self.cgroup_parent,
             "storage-driver": "overlay2",
             "log-driver": "json-file",
-        }, indent=2))
+        }
+        if systemd:
+            settings["exec-opts"] = ["native.cgroupdriver=systemd"]
+        else:
+            settings["cgroup-parent"] = self.cgroup_parent
+        config.write_text(json.dumps(settings, indent=2))
         self.env = dict(os.environ, DOCKER_CONFIG=str(workdir / "client"))
         self.env.pop("DOCKER_HOST", None)
         self.argv = [DOCKER, "-H", f"unix://{self.socket}"]
@@ -566,7 +575,8 @@ class Docker:
         # mount (a container's rootfs or netns) is reported.
         own = {str(self.dir / "exec" / "netns" / "default"), str(self.dir / "data")}
         left += [f"mount {m}" for m in _unmount_under(str(self.dir)) if m not in own]
-        left += [f"cgroup {d}" for d in _remove_cgroups(self.cgroup_parent)]
+        if not self.systemd:
+            left += [f"cgroup {d}" for d in _remove_cgroups(self.cgroup_parent)]
         if self.pidfile.exists():
             left.append(f"pid file {self.pidfile}")
         if left:

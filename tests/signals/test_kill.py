@@ -169,3 +169,26 @@ def test_kill_refuses_bad_signals_and_stopped_containers(fire: Fire, bundle: Bun
     assert r.code == 1
     assert "container not running" in r.err
     assert fire("delete", cid).code == 0
+
+
+def test_kill_all_of_a_stopped_container_whose_cgroup_is_gone(fire: Fire, bundle: Bundle) -> None:
+    """systemd removes a scope's cgroup once its last process exits; the runc shim
+    then sends ``kill --all ID 9`` (a container without its own pid namespace, or on
+    the task's exit): like runc 1.1, that is nothing to do, not a freezer error
+    (found by tests/cri/test_pods_systemd.py: StopPodSandbox hung on the retries)."""
+    from fire.cgroup.manager import Manager
+
+    bundle.args("true").write()
+    cid = fire.unique_id()
+    assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
+    assert fire.wait_status(cid, "stopped")["status"] == "stopped"
+    cg = Manager.from_state(json.loads(_state_file(fire, cid).read_text())["cgroup"])
+    assert cg is not None
+    for d in cg.dirs():  # as systemd does with an emptied scope
+        try:
+            Path(d).rmdir()
+        except FileNotFoundError:
+            pass
+    r = fire("kill", "--all", cid, "KILL")
+    assert r.code == 0, r
+    assert fire("delete", cid).code == 0
