@@ -176,13 +176,13 @@ def test_kill_all_of_a_stopped_container_whose_cgroup_is_gone(fire: Fire, bundle
     then sends ``kill --all ID 9`` (a container without its own pid namespace, or on
     the task's exit): like runc 1.1, that is nothing to do, not a freezer error
     (found by tests/cri/test_pods_systemd.py: StopPodSandbox hung on the retries)."""
-    from fire.cgroup.manager import Manager
+    from fire.cgroup import driver as cgroup_driver
 
     bundle.args("true").write()
     cid = fire.unique_id()
     assert fire("run", "-d", "-b", str(bundle.path), cid).code == 0
     assert fire.wait_status(cid, "stopped")["status"] == "stopped"
-    cg = Manager.from_state(json.loads(_state_file(fire, cid).read_text())["cgroup"])
+    cg = cgroup_driver.from_state(json.loads(_state_file(fire, cid).read_text())["cgroup"])
     assert cg is not None
     for d in cg.dirs():  # as systemd does with an emptied scope
         try:
