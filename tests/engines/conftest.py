@@ -291,7 +291,30 @@ fire = ["{fire}"]
 """
 
 
-class Podman:
+class EngineCLI:
+    """An engine's command line (podman, ctr, docker): ``self.argv`` + arguments, run
+    with ``self.env``; ``check`` asserts success, ``pty`` runs under a terminal."""
+
+    name = ""  # the command, in assertion messages
+    argv: list[str]
+    env: dict[str, str]
+
+    def __call__(self, *args: str, input: str | None = None, timeout: float = TIMEOUT
+                 ) -> Result:
+        return run([*self.argv, *args], self.env, input, timeout)
+
+    def check(self, *args: str, input: str | None = None) -> str:
+        r = self(*args, input=input)
+        assert r.code == 0, f"{self.name} {' '.join(args)}: {r}"
+        return r.out
+
+    def pty(self, *args: str, typed: bytes = b"") -> Result:
+        return run_in_pty([*self.argv, *args], self.env, typed)
+
+
+class Podman(EngineCLI):
+    name = "podman"
+
     def __init__(self, workdir: Path, runtime: Runtime) -> None:
         self.dir = workdir
         self.runtime = runtime
@@ -304,18 +327,6 @@ class Podman:
         # podman (cgroupfs) puts conmon in /libpod_parent/conmon and the containers
         # beside it; the session removes those directories if it made them.
         self.cgroup_parents = [d for d in _cgroup_dirs("/libpod_parent") if not os.path.isdir(d)]
-
-    def __call__(self, *args: str, input: str | None = None, timeout: float = TIMEOUT
-                 ) -> Result:
-        return run([*self.argv, *args], self.env, input, timeout)
-
-    def check(self, *args: str, input: str | None = None) -> str:
-        r = self(*args, input=input)
-        assert r.code == 0, f"podman {' '.join(args)}: {r}"
-        return r.out
-
-    def pty(self, *args: str, typed: bytes = b"") -> Result:
-        return run_in_pty([*self.argv, *args], self.env, typed)
 
     def full_id(self, name: str) -> str:
         return self.check("inspect", "--format", "{{.Id}}", name).strip()
@@ -370,8 +381,10 @@ disabled_plugins = [
 """
 
 
-class Containerd:
+class Containerd(EngineCLI):
     """A private containerd; ``ctr`` commands run against it, namespace fire-test."""
+
+    name = "ctr"
 
     def __init__(self, workdir: Path, runtime: Runtime) -> None:
         self.dir = workdir
@@ -404,18 +417,6 @@ class Containerd:
                 raise RuntimeError("containerd did not start: "
                                    + (workdir / "containerd.log").read_text()[-2000:])
             time.sleep(0.1)
-
-    def __call__(self, *args: str, input: str | None = None, timeout: float = TIMEOUT
-                 ) -> Result:
-        return run([*self.argv, *args], self.env, input, timeout)
-
-    def check(self, *args: str, input: str | None = None) -> str:
-        r = self(*args, input=input)
-        assert r.code == 0, f"ctr {' '.join(args)}: {r}"
-        return r.out
-
-    def pty(self, *args: str, typed: bytes = b"") -> Result:
-        return run_in_pty([*self.argv, *args], self.env, typed)
 
     def remove(self, cid: str) -> None:
         """Kill and delete a container's task, then the container."""
@@ -469,7 +470,7 @@ DOCKER = "/usr/bin/docker"
 DOCKERD = "/usr/sbin/dockerd"
 
 
-class Docker:
+class Docker(EngineCLI):
     """A private dockerd (and the containerd it starts and manages) under ``workdir``.
 
     Its daemon.json registers Fire as the runtime ``fire``; ``runc`` stays Docker's
@@ -482,6 +483,8 @@ class Docker:
     (``native.cgroupdriver=systemd``, a systemd host's setting): each container is
     the scope ``docker-<id>.scope`` in system.slice, which systemd removes.
     """
+
+    name = "docker"
 
     def __init__(self, workdir: Path, runtime: Runtime, *, systemd: bool = False) -> None:
         self.dir = workdir
@@ -521,18 +524,6 @@ class Docker:
                 raise RuntimeError("dockerd did not start: "
                                    + (workdir / "dockerd.log").read_text()[-3000:])
             time.sleep(0.2)
-
-    def __call__(self, *args: str, input: str | None = None, timeout: float = TIMEOUT
-                 ) -> Result:
-        return run([*self.argv, *args], self.env, input, timeout)
-
-    def check(self, *args: str, input: str | None = None) -> str:
-        r = self(*args, input=input)
-        assert r.code == 0, f"docker {' '.join(args)}: {r}"
-        return r.out
-
-    def pty(self, *args: str, typed: bytes = b"") -> Result:
-        return run_in_pty([*self.argv, *args], self.env, typed)
 
     def inspect(self, name: str, template: str) -> str:
         return self.check("inspect", "--format", template, name).strip()
