@@ -9,9 +9,10 @@ its supervisor keeps writing to the file, and the supervisor that adopts it
 follows it from where the file then ends (what was written before is in the file,
 not re-sent as events).
 
-Following (``Followers``, one task for all the containers): every ``POLL``
-seconds the new bytes are read from the last offset
-(``fire.supervisor.files.LogFile``); past ``log_max_bytes`` the file is rotated
+Following (``Followers``, one task for all the containers): when inotify says a
+file was written (or, without inotify, every ``POLL`` seconds), the new bytes are
+read from the last offset (``fire.supervisor.files.LogFile``); past
+``log_max_bytes`` the file is rotated
 by copy-then-truncate, since the writers hold it.  A line still being
 written is kept until its newline comes, or until the run ends.
 
@@ -44,6 +45,8 @@ LINES_PER_SECOND = 20
 MAX_LINE = 1024
 POLL = 0.1  # seconds between looks at the file's size, while it is written
 QUIET_POLL = 1.0  # ...at most, for a file that had nothing new (doubling from POLL)
+GAP = 0.05  # seconds at least between two reads of the files written (told by inotify)
+SAFETY = 10.0  # ...and every file is read this often all the same
 ROTATE_RETRY = 10.0  # seconds between tries at a rotation that failed (a copy costs)
 
 
@@ -64,6 +67,7 @@ class Output:
         self.pumps = 0  # terminal pumps still appending: followed until they end
         self.rotate_error = ""  # the last rotation's error, said once
         self.rotate_again = 0.0  # trio time before which a failed rotation is not retried
+        self.on_close: Callable[[], None] | None = None  # the follower's, to drop it promptly
 
     def writer(self) -> int:
         """A new ``O_APPEND`` descriptor of the log file (close-on-exec), for the
@@ -130,6 +134,8 @@ class Output:
         finally:
             self.pumps -= 1
             os.close(out)
+            if self.done and self.on_close is not None:
+                self.on_close()
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
@@ -159,36 +165,136 @@ class Output:
     def close(self) -> None:
         """Stop following (the follower reads the file a last time and closes it)."""
         self.closing.set()
+        if self.on_close is not None:
+            self.on_close()
 
 
 class Followers:
-    """Every container's log followed by one task: one wake-up per ``POLL`` for all
-    of them, an ``fstat`` for each file that is due.  A file is due every ``POLL``
-    while it is written; one that had nothing new is looked at half as often each
-    time, down to every ``QUIET_POLL`` (a quiet container's first line after a pause
-    comes within a second; 1,000 idle containers cost 1,000 ``fstat`` a second, not
-    10,000: docs/performance.md)."""
+    """Every container's log followed by one task.
 
-    def __init__(self) -> None:
+    Told (``directory`` given, the usual case): one inotify watch on the directory of
+    the log files says which file was written; the task sleeps until then, reads the
+    files written, and waits ``GAP`` before the next look, so a chatty container's
+    lines are read in batches (inotify merges the repeated events meanwhile).  An
+    idle supervisor does nothing for its logs, whatever their number; every
+    ``SAFETY`` seconds all the files are looked at all the same (a write the watch
+    cannot see: through another link to the file), and after a queue overflow.
+
+    Polling (no ``directory``, or no inotify: the limit of instances reached):
+    every ``POLL`` one wake-up for all of them, an ``fstat`` for each file that is
+    due.  A file is due every ``POLL`` while it is written; one that had nothing
+    new is looked at half as often each time, down to every ``QUIET_POLL`` (1,000
+    idle containers cost 1,000 ``fstat`` a second: docs/performance.md)."""
+
+    def __init__(self, directory: str | None = None) -> None:
         self.outputs: list[Output] = []
+        self.directory = directory
+        self.told = False  # inotify works: the files are read when written
+        self._by_name: dict[str, list[Output]] = {}
+        self._waiting: trio.CancelScope | None = None  # the wait for news, cut short by wake()
+        self._closed = False  # an output was closed: the next look drops it
 
     def add(self, output: Output) -> None:
         self.outputs.append(output)
+        self._by_name.setdefault(os.path.basename(output.log.path), []).append(output)
+        output.on_close = self.wake
+
+    def wake(self) -> None:
+        """An output was closed: read it a last time now, not at the next write."""
+        self._closed = True
+        if self._waiting is not None:
+            self._waiting.cancel()
 
     async def run(self) -> None:
-        while True:
-            await trio.sleep(POLL)
-            self.sweep()
+        fd = self._watch()
+        if fd < 0:
+            while True:
+                await trio.sleep(POLL)
+                self.sweep()
+        try:
+            await self._run_told(fd)
+        finally:
+            os.close(fd)
 
-    def sweep(self) -> None:
-        """Read what is new everywhere; the outputs that are done are read a last time
-        and dropped."""
+    def _watch(self) -> int:
+        """An inotify descriptor watching the logs' directory, or -1 (then: polling)."""
+        if self.directory is None:
+            return -1
+        from fire.syscalls import inotify
+
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd = inotify.inotify_init()
+        except OSError:
+            return -1
+        try:
+            inotify.add_watch(fd, self.directory, inotify.IN_MODIFY | inotify.IN_ONLYDIR)
+        except OSError:
+            os.close(fd)
+            return -1
+        self.told = True
+        return fd
+
+    async def _run_told(self, fd: int) -> None:
+        from fire.syscalls import inotify
+
+        safety = trio.current_time() + SAFETY
+        while True:
+            if not self._closed:
+                with trio.CancelScope(deadline=safety) as self._waiting:
+                    await trio.lowlevel.wait_readable(fd)
+                self._waiting = None
+            names: set[str] = set()
+            overflow = False
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    break
+                for _wd, mask, name in inotify.events(data):
+                    overflow = overflow or bool(mask & inotify.IN_Q_OVERFLOW)
+                    names.add(name)
+            now = trio.current_time()
+            if overflow or now >= safety:
+                safety = now + SAFETY
+                self.sweep(everything=True)
+            else:
+                self._read(names)
+            await trio.sleep(GAP)
+
+    def _read(self, names: set[str]) -> None:
+        """Read the files named; drop the outputs that are done."""
+        if self._closed:
+            self._closed = False
+            self._drop_done()
+        for name in names:
+            for output in self._by_name.get(name, ()):
+                output.collect()
+
+    def _drop_done(self) -> None:
+        for output in [o for o in self.outputs if o.done]:
+            self._remove(output)
+            output.finish()
+
+    def _remove(self, output: Output) -> None:
+        self.outputs.remove(output)
+        name = os.path.basename(output.log.path)
+        same = self._by_name.get(name, [])
+        if output in same:
+            same.remove(output)
+        if not same:
+            self._by_name.pop(name, None)
+
+    def sweep(self, everything: bool = False) -> None:
+        """Read what is new everywhere (``everything``: every file, due or not); the
+        outputs that are done are read a last time and dropped."""
+        self._closed = False
         now = trio.current_time()
         for output in list(self.outputs):
             if output.done:
-                self.outputs.remove(output)
+                self._remove(output)
                 output.finish()
-            elif now >= output.next_look:
+            elif everything or now >= output.next_look:
                 new = output.collect()
                 output.pause = POLL if new else min(output.pause * 2, QUIET_POLL)
                 output.next_look = now + output.pause - POLL / 2  # due on that sweep
@@ -198,3 +304,4 @@ class Followers:
         for output in self.outputs:
             output.finish()
         self.outputs.clear()
+        self._by_name.clear()

@@ -65,7 +65,7 @@ class SignalHost(Protocol):
     def start_soon(self, fn: Callable[[], Awaitable[object]]) -> None: ...
     async def shutdown(self) -> None: ...
     async def reload(self) -> None: ...
-    def status_report(self) -> None: ...
+    async def report_status(self) -> None: ...
 
 OWN = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD})
 FAULTS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGSYS})
@@ -120,7 +120,7 @@ class SignalChannel:
         elif signum == signal.SIGHUP:
             sup.start_soon(sup.reload)
         elif signum == signal.SIGUSR1:
-            sup.status_report()
+            sup.start_soon(sup.report_status)
         else:
             self.forward(signum, name)
 

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+import pytest
 import trio
 
 from fire import events as ev
@@ -204,13 +205,15 @@ def test_a_rotation_that_fails_is_said_once_and_the_output_still_followed(
     assert read(log_path(str(tmp_path), "web")) == b"one\ntwo\n", "not truncated"
 
 
-def test_the_output_follower_reads_across_a_rotation_and_a_truncation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("told", [False, True], ids=["polling", "inotify"])
+def test_the_output_follower_reads_across_a_rotation_and_a_truncation(
+        tmp_path: Path, told: bool) -> None:
     published: list[ev.AnyEvent] = []
 
     async def main() -> None:
         output = Output(str(tmp_path), "web", published.append, 4096, 2, per_second=1000)
         fd = output.writer()
-        followers = Followers()
+        followers = Followers(os.path.dirname(output.log.path) if told else None)
         followers.add(output)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(followers.run)
@@ -227,6 +230,7 @@ def test_the_output_follower_reads_across_a_rotation_and_a_truncation(tmp_path: 
             await trio.sleep(0.3)
             output.close()
             await trio.sleep(0.25)  # the next sweep reads it a last time and drops it
+            assert followers.told == told
             nursery.cancel_scope.cancel()
         os.close(fd)
 
@@ -384,3 +388,53 @@ def test_fire_logs_of_an_unknown_container_is_one_line(tmp_path: Path) -> None:
     r = fire_cmd(tmp_path, "logs", "../x")
     assert r.returncode == 1
     assert "invalid container id" in r.stderr
+
+
+def test_an_idle_log_costs_nothing_and_its_next_line_comes_at_once(tmp_path: Path) -> None:
+    """Told by inotify: no look at a file nobody writes (1,000 idle containers cost
+    no CPU), and a line written after a long quiet comes within a wake-up, not
+    after the polling's back-off (up to ``QUIET_POLL``)."""
+    published: list[tuple[float, ev.AnyEvent]] = []
+    looks = 0
+
+    async def main() -> None:
+        nonlocal looks
+        output = Output(str(tmp_path), "web", lambda e: published.append(
+            (trio.current_time(), e)), 1 << 20, 3)
+        collect = output.collect
+
+        def counted() -> bool:
+            nonlocal looks
+            looks += 1
+            return collect()
+
+        output.collect = counted  # type: ignore[method-assign]
+        fd = output.writer()
+        followers = Followers(os.path.dirname(output.log.path))
+        followers.add(output)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(followers.run)
+            await trio.sleep(1.5)  # quiet: a polling follower would have looked 5 times
+            assert followers.told, "inotify works on this host"
+            assert looks == 0, "an idle file is not looked at"
+            written = trio.current_time()
+            write(fd, b"after the quiet\n")
+            for _ in range(500):
+                if published:
+                    break
+                await trio.sleep(0.01)
+            assert published, "the line was read"
+            assert published[0][0] - written < 0.5, "read when written"
+            assert looks == 1
+            output.close()  # dropped at once, not at the next safety sweep
+            for _ in range(100):
+                if not followers.outputs:
+                    break
+                await trio.sleep(0.01)
+            assert followers.outputs == []
+            assert output.log.fd == -1
+            nursery.cancel_scope.cancel()
+        os.close(fd)
+
+    trio.run(main)
+    assert [e.text for _t, e in published if isinstance(e, ev.Log)] == ["after the quiet"]

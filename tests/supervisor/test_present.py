@@ -6,9 +6,11 @@ as their runs would set them)."""
 from __future__ import annotations
 
 import io
+import signal
 from typing import TYPE_CHECKING
 
 import pytest
+import trio
 
 from fire import events as ev
 from fire.errors import LifecycleError
@@ -76,3 +78,54 @@ def test_a_unit_changes_state_only_through_the_table(tmp_path: Path) -> None:
     web.send(ul.SET_UP)
     assert (web.state, web.reason, sup.bus.published) == ("creating", "", before + 1)
     assert web.state_event().state == "creating"
+
+
+def test_a_status_table_of_1000_containers_does_not_hold_the_event_loop(
+        tmp_path: Path) -> None:
+    """SIGUSR1 with 1,000 containers: the ``signal`` event goes out before the table
+    is made, and the table is made and written in slices, other tasks running in
+    between (in one go it held every event for ~10 ms: docs/performance.md)."""
+    sup, log = supervisor(tmp_path)
+    conf = Container(bundle="/b")
+    for n in range(1000):
+        sup.units[f"c{n:04d}"] = Unit(sup, f"c{n:04d}", conf)
+    turns = 0
+    log_at_the_event = "(not received)"
+
+    async def main() -> None:
+        subscriber = sup.bus.subscribe(replay=False)
+
+        async def other_task() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await trio.lowlevel.checkpoint()
+
+        async def read_the_signal_event() -> None:
+            nonlocal log_at_the_event
+            event = await subscriber.next()
+            assert isinstance(event, ev.Signal)
+            assert event.signal == "SIGUSR1"
+            log_at_the_event = log.getvalue()
+
+        async with trio.open_nursery() as nursery:
+            sup._nursery = nursery
+            nursery.start_soon(other_task)
+            nursery.start_soon(read_the_signal_event)
+            await trio.lowlevel.checkpoint()
+            await sup.signals.handle(signal.SIGUSR1)
+            for _ in range(1000):
+                if log.getvalue().count(" c0") >= 1000:
+                    break
+                await trio.sleep(0.01)
+            await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert log_at_the_event.splitlines() == [log.getvalue().splitlines()[0]], (
+        "the event went out before the table")
+    assert "SIGUSR1" in log_at_the_event
+    lines = log.getvalue().splitlines()
+    assert "status: 1002 container(s)" in lines[1]
+    assert sum(" c0" in line for line in lines) == 1000
+    assert turns >= 10, "other tasks ran while the table was made and written"
