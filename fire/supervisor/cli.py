@@ -28,6 +28,8 @@ OPTIONS = [
     Opt("-v", "--version", help="print the version"),
     Opt("-h", "--help", help="show this help"),
 ]
+# "0": the engine commands are new interpreters, not forked (fire.supervisor.forkserver).
+FORK_SERVER_ENV = "FIRE_SUPERVISE_FORK_SERVER"
 SYNOPSIS = ("[--root DIR] [--config fire.toml] [--metrics HOST:PORT] [--pid-file FILE] "
             "[BUNDLE…]")
 
@@ -83,6 +85,13 @@ def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[
 
     supervisor = Supervisor(root, config, bundles=bundles, metrics=address,
                             journal=Journal(debug=debug), pid_file=pid_file)
+    if os.environ.get(FORK_SERVER_ENV, "1") != "0":  # forked now: trio has no threads yet
+        from fire.supervisor.engine import environment
+        from fire.supervisor.forkserver import ForkServer
+
+        server = ForkServer()
+        if server.start(environment()):
+            supervisor.engine.forkserver = server
     trio.run(supervisor.run)
     return 0
 

@@ -30,6 +30,7 @@ from fire.delegate import DELEGATE_FD_ENV, STAGE_FD_ENV
 
 if TYPE_CHECKING:
     from fire.supervisor.delegation import Delegation
+    from fire.supervisor.forkserver import ForkServer
     from fire.supervisor.reaper import Reaper
 
 # The directory holding the `fire` package: the subprocesses import the same code.
@@ -65,11 +66,46 @@ def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+class Forked:
+    """A ``fire`` process the fork server started (``fire.supervisor.forkserver``),
+    as much of ``trio.Process`` as the supervisor uses: our child, waited for by
+    pidfd."""
+
+    def __init__(self, pid: int, stdout: trio.lowlevel.FdStream | None,
+                 stderr: trio.lowlevel.FdStream | None) -> None:
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode: int | None = None
+
+    async def wait(self) -> int:
+        """Its exit code (-N: killed by signal N, as ``trio.Process`` says it)."""
+        if self.returncode is None:
+            try:
+                await trio.lowlevel.wait_readable(self.pidfd)
+                info = os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED)  # noqa: ASYNC222
+            except ChildProcessError:  # reaped already (kill_tree does)
+                self.returncode = -9
+            else:
+                assert info is not None
+                self.returncode = (info.si_status if info.si_code == os.CLD_EXITED
+                                   else -info.si_status)
+            os.close(self.pidfd)
+            self.pidfd = -1
+        return self.returncode
+
+
+Started = trio.Process | Forked
+
+
 class Engine:
-    def __init__(self, root: str, reaper: Reaper, python: str | None = None) -> None:
+    def __init__(self, root: str, reaper: Reaper, python: str | None = None,
+                 forkserver: ForkServer | None = None) -> None:
         self.root = root
         self.reaper = reaper
         self.python = python or sys.executable
+        self.forkserver = forkserver  # when usable: children forked, not interpreters
 
     def argv(self, *args: str) -> list[str]:
         return [self.python, "-m", "fire", "--root", self.root, *args]
@@ -77,9 +113,10 @@ class Engine:
     async def open(self, args: list[str], *, stdout: int | None = None,
                    stderr: int | None = None, pass_fds: tuple[int, ...] = (),
                    env: dict[str, str] | None = None,
-                   delegation: Delegation | None = None) -> trio.Process:
+                   delegation: Delegation | None = None) -> Started:
         """Start a fire process (stdin is /dev/null); it is registered as ours.
-        With a ``delegation``, it gets the delegation channel (fire.delegate)."""
+        With a ``delegation``, it gets the delegation channel (fire.delegate).
+        Forked by the fork server when there is one, else a new interpreter."""
         env = dict(env or {})
         if delegation is not None:
             fd, names = delegation.open()
@@ -87,11 +124,17 @@ class Engine:
             env.update(names)
         try:
             with self.reaper.hold():
-                proc = await trio.lowlevel.open_process(
-                    self.argv(*args), stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL if stdout is None else stdout,
-                    stderr=subprocess.PIPE if stderr is None else stderr,
-                    pass_fds=pass_fds, env=environment(env), start_new_session=True)
+                proc: Started | None = None
+                if self.forkserver is not None and self.forkserver.usable:
+                    proc = await self._fork(
+                        list(args), subprocess.DEVNULL if stdout is None else stdout,
+                        subprocess.PIPE if stderr is None else stderr, pass_fds, env)
+                if proc is None:
+                    proc = await trio.lowlevel.open_process(
+                        self.argv(*args), stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL if stdout is None else stdout,
+                        stderr=subprocess.PIPE if stderr is None else stderr,
+                        pass_fds=pass_fds, env=environment(env), start_new_session=True)
                 self.reaper.owned.add(proc.pid)
         except BaseException:
             if delegation is not None:
@@ -102,7 +145,43 @@ class Engine:
                 delegation.started()
         return proc
 
-    async def wait(self, proc: trio.Process, delegation: Delegation | None = None) -> Completed:
+    async def _fork(self, args: list[str], stdout: int, stderr: int,
+                    pass_fds: tuple[int, ...], env: dict[str, str]) -> Forked | None:
+        """``open`` through the fork server: the same fds as ``open_process`` would
+        give (``subprocess.PIPE``/``STDOUT``/``DEVNULL`` included); None when the
+        server cannot (the caller starts an interpreter instead)."""
+        assert self.forkserver is not None
+        ours: list[int] = []  # our ends and copies, closed once sent
+        streams: dict[str, trio.lowlevel.FdStream] = {}
+        try:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            ours.append(null)
+            fds = {0: null}
+            for target, given in ((1, stdout), (2, stderr)):
+                if given == subprocess.STDOUT:
+                    fds[target] = fds[1]
+                elif given == subprocess.PIPE:
+                    read, write = os.pipe2(os.O_CLOEXEC)
+                    streams[str(target)] = trio.lowlevel.FdStream(read)
+                    ours.append(write)
+                    fds[target] = write
+                elif given == subprocess.DEVNULL:
+                    fds[target] = null
+                else:
+                    fds[target] = given
+            fds.update({fd: fd for fd in pass_fds})
+            pid = await self.forkserver.spawn(["--root", self.root, *args],
+                                              environment(env), fds)
+        except OSError:
+            for stream in streams.values():
+                await stream.aclose()
+            return None
+        finally:
+            for fd in ours:
+                os.close(fd)
+        return Forked(pid, streams.get("1"), streams.get("2"))
+
+    async def wait(self, proc: Started, delegation: Delegation | None = None) -> Completed:
         """Wait for ``proc`` and collect its stderr (when it is a pipe of ours),
         answering its ``delegation`` requests meanwhile.
 
@@ -165,7 +244,7 @@ async def _collect(stream: trio.abc.ReceiveStream, chunks: list[bytes], eof: tri
     eof.set()
 
 
-def _kill(proc: trio.Process) -> None:
+def _kill(proc: Started) -> None:
     """SIGKILL the process and everything it started (a ``fire create`` cut short
     leaves a hook or the container's init; a health check, the command it runs in
     the container).  What the container left is ``fire delete --force``'s."""

@@ -30,9 +30,12 @@ STRAY = [signal.SIGUSR2, signal.SIGALRM, signal.SIGQUIT, signal.SIGPWR, signal.S
 
 def up(sup: Supervised, cid: str, after: int = 0) -> None:
     """The container wrote "up": its TERM trap is set (pid 1 without a handler
-    ignores SIGTERM, and a stop would wait for stop_timeout)."""
+    ignores SIGTERM, and a stop would wait for stop_timeout); and it is ``running``
+    (its line can come first: the log is read as soon as it is written, while
+    ``fire start`` may still be returning)."""
     sup.wait_for(lambda e: isinstance(e, ev.Log) and e.id == cid and e.text == "up",
                  after=after)
+    sup.wait_state(cid, "running", after=after)
 
 
 def ignored(sup: Supervised, name: str, after: int) -> ev.AnyEvent:
