@@ -67,7 +67,8 @@ async def main():
     proc = await engine.open(["create", "--bundle", bundle, cid], pass_fds=(write,),
                              env={"FIRE_STAGE_FD": str(write)})
     os.close(write)
-    out["child-of-ours"] = int(open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    with open(f"/proc/{proc.pid}/stat") as f:
+        out["child-of-ours"] = int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
     done = await engine.wait(proc)
     with os.fdopen(read, "rb") as f:
         stages = [json.loads(line) for line in f.read().splitlines()]
@@ -122,8 +123,8 @@ def test_a_forked_command_behaves_as_a_new_interpreter(
     assert forked["spec-in-cwd"] is True, "run in the caller's working directory"
     assert forked["child-of-ours"] is True, "the supervisor's child (re-parented)"
     assert forked["create"] == [0, ""]
-    assert ["validate", "start"] == list(forked["stages"][0])
-    assert ["created", "done"] == list(forked["stages"][-1])
+    assert list(forked["stages"][0]) == ["validate", "start"]
+    assert list(forked["stages"][-1]) == ["created", "done"]
     assert forked["state"][:2] == [0, ""]
     assert forked["state"][2] == "created"
     assert forked["start"] == [0, "", ""]
