@@ -10,6 +10,14 @@ unified one; a number no hierarchy has is None.
 ``Reader`` resolves the files once per cgroup path (the hierarchies are read from
 mountinfo once), so a reading is a few small ``read``\\ s: cheap enough to do for
 every container every few seconds and at every Prometheus scrape.
+
+The periodic sweep (``quick=True``) reads the CPU time first: when it has not moved
+since the last reading, nothing ran in the cgroup, and the other numbers are taken
+from that reading (a process must run to fork, exit, allocate or be OOM-killed).
+Memory can still shrink without the cgroup running (the kernel reclaiming its page
+cache), so every ``FULL_EVERY``-th quick reading reads everything all the same.  An
+idle container then costs one file per sweep instead of four (1,000 of them:
+docs/performance.md).  A scrape and the check after an exit read everything.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from __future__ import annotations
 import os
 
 from fire.cgroup.hierarchy import Hierarchy, host_hierarchies
+
+FULL_EVERY = 6  # quick readings: one in this many reads every file (see above)
 
 
 class Sample:
@@ -70,7 +80,7 @@ def number(text: str | None) -> int | None:
 class Files:
     """Where one cgroup's numbers are, for the host's hierarchies."""
 
-    __slots__ = ("cpu", "memory", "oom", "pids", "v2")
+    __slots__ = ("cpu", "last", "memory", "oom", "pids", "quiet", "v2")
 
     def __init__(self, path: str, hierarchies: list[Hierarchy]) -> None:
         def v1(controller: str, name: str) -> str | None:
@@ -95,8 +105,12 @@ class Files:
         self.memory = v1("memory", "memory.usage_in_bytes") or v2("memory", "memory.current")
         self.oom = v1("memory", "memory.oom_control") or v2("memory", "memory.events")
         self.pids = v1("pids", "pids.current") or v2("pids", "pids.current")
+        self.last: Sample | None = None  # the last reading of every file
+        self.quiet = 0  # quick readings since then that found the CPU time unchanged
 
-    def sample(self) -> Sample:
+    def sample(self, quick: bool = False) -> Sample:
+        """The numbers now; ``quick``: the last full reading's where the CPU time
+        has not moved (see the module's docstring)."""
         cpu: float | None = None
         if self.cpu is not None:
             text = _read(self.cpu)
@@ -106,10 +120,18 @@ class Files:
             else:
                 ns = number(text)
                 cpu = None if ns is None else ns / 1e9
-        return Sample(cpu=cpu,
-                      memory=number(_read(self.memory)) if self.memory else None,
-                      pids=number(_read(self.pids)) if self.pids else None,
-                      oom_kills=keyed(_read(self.oom), "oom_kill") if self.oom else None)
+        last = self.last
+        if (quick and last is not None and cpu is not None and cpu == last.cpu
+                and self.quiet < FULL_EVERY - 1):
+            self.quiet += 1
+            return Sample(cpu=cpu, memory=last.memory, pids=last.pids,
+                          oom_kills=last.oom_kills)
+        self.quiet = 0
+        self.last = Sample(cpu=cpu,
+                           memory=number(_read(self.memory)) if self.memory else None,
+                           pids=number(_read(self.pids)) if self.pids else None,
+                           oom_kills=keyed(_read(self.oom), "oom_kill") if self.oom else None)
+        return self.last
 
 
 class Reader:
@@ -132,8 +154,8 @@ class Reader:
             found = self._files[path] = Files(path, self.hierarchies)
         return found
 
-    def sample(self, path: str) -> Sample:
-        return self.files(path).sample()
+    def sample(self, path: str, quick: bool = False) -> Sample:
+        return self.files(path).sample(quick)
 
     def forget(self, path: str) -> None:
         self._files.pop(path, None)

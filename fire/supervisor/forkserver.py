@@ -104,15 +104,18 @@ class ForkServer:
         assert self._lock is not None
         request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd(),
                               "targets": list(fds)}).encode()
-        async with self._lock:
-            try:
-                await self._trio_sock.sendmsg(
-                    [request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                 array.array("i", list(fds.values())))])
-                answer = await self._trio_sock.recv(4096)
-            except OSError:
-                self.close()
-                raise
+        # Shielded: a request cut between its message and its answer would leave the
+        # answer to the next request (and a child nobody knows about).
+        with trio.CancelScope(shield=True):
+            async with self._lock:
+                try:
+                    await self._trio_sock.sendmsg(
+                        [request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     array.array("i", list(fds.values())))])
+                    answer = await self._trio_sock.recv(4096)
+                except OSError:
+                    self.close()
+                    raise
         if not answer:
             self.close()
             raise OSError("the fork server exited")

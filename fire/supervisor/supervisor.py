@@ -275,7 +275,7 @@ class Supervisor:
         for unit in units:
             if unit.cgroup is None or unit.pidfd < 0:  # gone since the list was made
                 continue
-            sample = self.cgroups.sample(unit.cgroup)
+            sample = self.cgroups.sample(unit.cgroup, quick=True)
             unit.sample = sample
             self.bus.publish(ev.Stats(id=unit.id, cpu=sample.cpu, memory=sample.memory,
                                       pids=sample.pids))

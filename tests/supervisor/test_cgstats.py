@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fire.cgroup.hierarchy import Hierarchy
-from fire.supervisor.cgstats import Reader, keyed
+from fire.supervisor.cgstats import FULL_EVERY, Reader, keyed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,3 +66,35 @@ def test_keyed() -> None:
     assert keyed("a 1\nb 22\n", "b") == 22
     assert keyed("a 1\n", "b") is None
     assert keyed(None, "a") is None
+
+
+def test_a_quick_reading_of_an_idle_cgroup_reads_only_its_cpu_time(tmp_path: Path) -> None:
+    """The sweep's reading: the CPU time has not moved, so nothing ran in the cgroup
+    and the other files are not read (1,000 idle containers: one file each per
+    sweep); every FULL_EVERY-th one reads them all the same (memory can shrink by
+    reclaim); a moving CPU time, or a reading that is not quick, reads everything."""
+    write(tmp_path, {
+        "cpuacct/c1/cpuacct.usage": "2500000000\n",
+        "memory/c1/memory.usage_in_bytes": "1048576\n",
+        "memory/c1/memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+        "pids/c1/pids.current": "3\n",
+    })
+    hierarchies = [Hierarchy(str(tmp_path / c), "cgroup", "/", f"rw,{c}")
+                   for c in ("cpuacct", "memory", "pids")]
+    reader = Reader(hierarchies)
+
+    def numbers(quick: bool = True) -> tuple[object, ...]:
+        s = reader.sample("/c1", quick=quick)
+        return (s.cpu, s.memory, s.pids, s.oom_kills)
+
+    assert numbers() == (2.5, 1048576, 3, 0), "the first reading reads everything"
+    write(tmp_path, {"memory/c1/memory.usage_in_bytes": "524288\n"})  # reclaimed
+    assert numbers() == (2.5, 1048576, 3, 0), "idle: the last reading's numbers"
+    assert numbers(quick=False) == (2.5, 524288, 3, 0), "a scrape reads everything"
+    write(tmp_path, {"memory/c1/memory.usage_in_bytes": "262144\n"})
+    for _ in range(FULL_EVERY - 1):
+        assert numbers() == (2.5, 524288, 3, 0)
+    assert numbers() == (2.5, 262144, 3, 0), "every FULL_EVERY-th reads everything"
+    write(tmp_path, {"cpuacct/c1/cpuacct.usage": "3000000000\n", "pids/c1/pids.current": "4\n",
+                     "memory/c1/memory.oom_control": "oom_kill_disable 0\noom_kill 1\n"})
+    assert numbers() == (3.0, 262144, 4, 1), "it ran: everything is read"
