@@ -85,6 +85,7 @@ def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[
 
     supervisor = Supervisor(root, config, bundles=bundles, metrics=address,
                             journal=Journal(debug=debug), pid_file=pid_file)
+    server = None
     if os.environ.get(FORK_SERVER_ENV, "1") != "0":  # forked now: trio has no threads yet
         from fire.supervisor.engine import environment
         from fire.supervisor.forkserver import ForkServer
@@ -92,7 +93,11 @@ def _run(root: str, config_path: str | None, metrics: str | None, bundles: list[
         server = ForkServer()
         if server.start(environment()):
             supervisor.engine.forkserver = server
-    trio.run(supervisor.run)
+    try:
+        trio.run(supervisor.run)
+    finally:
+        if server is not None:
+            server.stop()
     return 0
 
 

@@ -124,6 +124,18 @@ class ForkServer:
             raise OSError(int(reply.get("errno", 0)), str(reply["error"]))
         return int(reply["pid"])
 
+    def stop(self) -> None:
+        """The supervisor's end (after trio): close our end, wait for the server."""
+        if self.sock is not None:
+            self.sock.close()  # the trio socket's own: it is the same descriptor
+        self.sock = self._trio_sock = None
+        if self.pid > 0:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass  # it died earlier, and the orphan reaper took it
+            self.pid = -1
+
     def close(self) -> None:
         """Stop using the server (it exits once our end is closed)."""
         if self._trio_sock is not None:

@@ -47,6 +47,7 @@ POLL = 0.1  # seconds between looks at the file's size, while it is written
 QUIET_POLL = 1.0  # ...at most, for a file that had nothing new (doubling from POLL)
 GAP = 0.05  # seconds at least between two reads of the files written (told by inotify)
 SAFETY = 10.0  # ...and every file is read this often all the same
+SWEEP_SLICE = 100  # files read between two checkpoints in that sweep
 ROTATE_RETRY = 10.0  # seconds between tries at a rotation that failed (a copy costs)
 
 
@@ -257,7 +258,10 @@ class Followers:
             now = trio.current_time()
             if overflow or now >= safety:
                 safety = now + SAFETY
-                self.sweep(everything=True)
+                for i in range(0, len(self.outputs), SWEEP_SLICE):
+                    # 1,000 files read in one go would hold the loop for ~20 ms
+                    self.sweep(everything=True, outputs=self.outputs[i:i + SWEEP_SLICE])
+                    await trio.lowlevel.checkpoint()
             else:
                 self._read(names)
             await trio.sleep(GAP)
@@ -277,6 +281,8 @@ class Followers:
             output.finish()
 
     def _remove(self, output: Output) -> None:
+        if output not in self.outputs:
+            return
         self.outputs.remove(output)
         name = os.path.basename(output.log.path)
         same = self._by_name.get(name, [])
@@ -285,12 +291,14 @@ class Followers:
         if not same:
             self._by_name.pop(name, None)
 
-    def sweep(self, everything: bool = False) -> None:
-        """Read what is new everywhere (``everything``: every file, due or not); the
-        outputs that are done are read a last time and dropped."""
-        self._closed = False
+    def sweep(self, everything: bool = False, outputs: list[Output] | None = None) -> None:
+        """Read what is new everywhere, or in ``outputs`` (``everything``: every
+        file, due or not); the outputs that are done are read a last time and
+        dropped."""
+        if outputs is None:
+            self._closed = False
         now = trio.current_time()
-        for output in list(self.outputs):
+        for output in list(self.outputs) if outputs is None else outputs:
             if output.done:
                 self._remove(output)
                 output.finish()

@@ -17,6 +17,7 @@ try to own the same containers.
 from __future__ import annotations
 
 import fcntl
+import gc
 import importlib.util
 import os
 import signal
@@ -26,8 +27,8 @@ import trio
 
 from fire import events as ev
 from fire.errors import FireError, UsageError
+from fire.lifecycle.units import CREATED, CREATING, RESTARTING, STOPPING
 from fire.lifecycle.units import RUNNING as RUNNING_STATE
-from fire.lifecycle.units import STOPPING
 from fire.signals.table import name as signal_name
 from fire.signals.table import parse as parse_signal
 from fire.store import Store
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from fire.supervisor.output import Output
 
 FLUSH_GRACE = 2.0  # seconds subscribers get to receive the last events at exit
+SETTLING = frozenset({CREATING, CREATED, STOPPING, RESTARTING})  # no gc.freeze meanwhile
 STATUS_HEADER = ["ID", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "MEM", "PIDS"]
 REPORT_SLICE = 100  # rows of the SIGUSR1 table made or written between two checkpoints
 SAMPLE_GROUP = 25  # containers whose cgroups are read in one go (see _sample_stats)
@@ -77,6 +79,7 @@ class Supervisor:
         self.units: dict[str, Unit] = {}
         self._past_restarts: dict[str, int] = {}  # of ids a reload removed (counters go on)
         self._replacing: set[str] = set()  # changed by a reload, the old unit still stopping
+        self._frozen: frozenset[int] = frozenset()  # the units at the last gc.freeze
         self.starts = trio.CapacityLimiter(config.settings.parallel_starts)
         self.exec_available = importlib.util.find_spec("fire.cli.exec") is not None
         self.server = Server(self)
@@ -258,6 +261,25 @@ class Supervisor:
         while True:
             await trio.sleep(ORPHAN_TICK)
             self.reap_orphans()
+            self.settle_memory()
+
+    def settle_memory(self) -> None:
+        """Once the units have settled after a change (started, reloaded: none is
+        being set up or stopped), move what they hold out of the garbage
+        collector's sight (``gc.freeze``).  With 1,000 containers, a full
+        collection walks some 200,000 long-lived objects — a 100 ms pause of every
+        event, at unforeseeable times (the event history's turnover triggers
+        one every few minutes); frozen, they are not walked, and a full collection
+        looks at the young rest only.  Done once per change: what the last freeze
+        held is given back first and collected then (the cycles of the units a
+        reload removed), one pause at a time the user chose."""
+        units = frozenset(id(u) for u in self.units.values())
+        if units == self._frozen or any(u.state in SETTLING for u in self.units.values()):
+            return
+        self._frozen = units
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     async def _sample_stats(self) -> None:
         """Every container once per ``stats_interval``, in groups of ``SAMPLE_GROUP``

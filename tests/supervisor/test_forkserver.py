@@ -82,6 +82,11 @@ async def main():
     await run("state-deleted", "state", cid)
     out["spawned"] = len(spawned)
     out["server-usable"] = server.usable if server is not None else None
+    if server is not None:  # a server that died: new interpreters, as without one
+        os.kill(server.pid, 9)
+        os.waitpid(server.pid, 0)
+    await run("after-death", "--version", merged=True)
+    out["usable-after-death"] = server.usable if server is not None else False
     print(json.dumps(out))
 
 
@@ -111,6 +116,8 @@ def test_a_forked_command_behaves_as_a_new_interpreter(
     assert forked.pop("server-usable") is True
     assert fresh.pop("spawned") == 0
     fresh.pop("server-usable")
+    assert forked.pop("usable-after-death") is False, "not used again once dead"
+    assert fresh.pop("usable-after-death") is False
     assert forked == fresh
     # and what they both say is right:
     assert forked["version"][0] == 0
@@ -130,4 +137,5 @@ def test_a_forked_command_behaves_as_a_new_interpreter(
     assert forked["start"] == [0, "", ""]
     assert forked["kill-bad-signal"][0] == 1
     assert forked["delete"] == [0, "", ""]
+    assert forked["after-death"][0] == 0
     assert forked["state-deleted"][0] == 1

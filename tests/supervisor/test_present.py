@@ -129,3 +129,29 @@ def test_a_status_table_of_1000_containers_does_not_hold_the_event_loop(
     assert "status: 1002 container(s)" in lines[1]
     assert sum(" c0" in line for line in lines) == 1000
     assert turns >= 10, "other tasks ran while the table was made and written"
+
+
+def test_settled_units_are_frozen_out_of_the_collector_once_per_change(
+        tmp_path: Path) -> None:
+    """A full collection with 1,000 containers walked every unit's objects (~100 ms,
+    every event waiting); once the units have settled they are frozen out of it:
+    not while one is being set up, once per change of the set of units."""
+    import gc
+
+    sup, _log = supervisor(tmp_path)
+    try:
+        gc.unfreeze()
+        sup.units["web"].lifecycle = ul.Lifecycle("web", "creating")
+        sup.settle_memory()
+        assert gc.get_freeze_count() == 0, "not while a unit is being set up"
+        sup.units["web"].lifecycle = ul.Lifecycle("web", "running")
+        sup.settle_memory()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        sup.settle_memory()
+        assert gc.get_freeze_count() == frozen, "nothing changed: no second collection"
+        sup.units["db"] = Unit(sup, "db", Container(bundle="/b"))  # a reload's new unit
+        sup.settle_memory()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
