@@ -139,19 +139,31 @@ def test_settled_units_are_frozen_out_of_the_collector_once_per_change(
     import gc
 
     sup, _log = supervisor(tmp_path)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            collections.append(1)
+
+    def settle() -> int:
+        """How many full collections settle_memory made."""
+        collections.clear()
+        sup.settle_memory()
+        return len(collections)
+
+    gc.callbacks.append(count)
     try:
         gc.unfreeze()
         sup.units["web"].lifecycle = ul.Lifecycle("web", "creating")
-        sup.settle_memory()
-        assert gc.get_freeze_count() == 0, "not while a unit is being set up"
+        assert settle() == 0, "not while a unit is being set up"
+        assert gc.get_freeze_count() == 0
         sup.units["web"].lifecycle = ul.Lifecycle("web", "running")
-        sup.settle_memory()
-        frozen = gc.get_freeze_count()
-        assert frozen > 0
-        sup.settle_memory()
-        assert gc.get_freeze_count() == frozen, "nothing changed: no second collection"
+        assert settle() == 1
+        assert gc.get_freeze_count() > 0, "frozen"
+        assert settle() == 0, "nothing changed: no second collection"
         sup.units["db"] = Unit(sup, "db", Container(bundle="/b"))  # a reload's new unit
-        sup.settle_memory()
+        assert settle() == 1
         assert gc.get_freeze_count() > 0
     finally:
+        gc.callbacks.remove(count)
         gc.unfreeze()
