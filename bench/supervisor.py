@@ -8,7 +8,9 @@ Measures, in one supervisor process:
 * its RSS with 1 container running, then with N (after a SIGHUP reload to a file
   of N containers), and the *marginal RSS per container*: (RSS_N - RSS_1) / (N - 1)
   — the issue's goal is at most 300 KiB;
-* how long the N - 1 added containers took to all reach ``running``;
+* how long the N - 1 added containers took to all reach ``running``, and the CPU
+  time of the supervisor and of the commands it waited for (``fire create``,
+  ``start``: its reaped children) meanwhile;
 * event latency: SIGUSR1 sent to the supervisor → its ``signal`` event read by a
   subscriber on the socket (median and p99 of ``--samples``), with N containers
   running, and the delivery delay of ``stats`` events (publish → read);
@@ -73,10 +75,12 @@ def make_bundles(base: Path, n: int, tag: str) -> dict[str, Path]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """utime + stime of ``pid`` (``children``: of its waited-for children instead)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    first = 13 if children else 11
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:
@@ -181,10 +185,14 @@ def run(n: int = 100, samples: int = 50, parallel: int = 4,
             write_config(config, bundles, stats_interval=1.0, parallel=parallel)
             profiler = Profiler(profile, proc.pid, "start")
             began = time.monotonic()
+            own_before = cpu_seconds(proc.pid)
+            children_before = cpu_seconds(proc.pid, children=True)
             proc.send_signal(signal.SIGHUP)
             if not listener.wait(lambda: set(bundles) <= listener.running(), 60 + 3 * n):
                 raise SystemExit(f"only {len(listener.running())} of {n} containers started")
             start_all = time.monotonic() - began
+            start_cpu_own = cpu_seconds(proc.pid) - own_before
+            start_cpu_children = cpu_seconds(proc.pid, children=True) - children_before
             profiler.stop()
             time.sleep(3)  # let the stats loop and the set-up garbage settle
             rss_n = rss_kib(proc.pid)
@@ -245,6 +253,8 @@ def run(n: int = 100, samples: int = 50, parallel: int = 4,
         "rss_n_kib": rss_n,
         "marginal_rss_kib": (rss_n - rss_1) / max(1, n - 1),
         "start_seconds": start_all,
+        "start_cpu_supervisor_seconds": start_cpu_own,
+        "start_cpu_commands_seconds": start_cpu_children,
         "signal_event_ms_median": statistics.median(latencies) * 1000,
         "signal_event_ms_p99": latencies[min(len(latencies) - 1,
                                              int(len(latencies) * 0.99))] * 1000,
@@ -276,6 +286,8 @@ def main() -> None:
     print(f"  RSS with {args.containers:<4} containers  {float(numbers['rss_n_kib']) / 1024:8.1f} MiB")
     print(f"  marginal RSS / container  {numbers['marginal_rss_kib']:8.1f} KiB   (goal ≤ 50)")
     print(f"  start of {args.containers - 1} more           {numbers['start_seconds']:8.1f} s")
+    print(f"    CPU: supervisor {numbers['start_cpu_supervisor_seconds']:.1f} s, "
+          f"the commands it waited for {numbers['start_cpu_commands_seconds']:.1f} s")
     print(f"  SIGUSR1 → event, median   {numbers['signal_event_ms_median']:8.2f} ms")
     print(f"  SIGUSR1 → event, p99      {numbers['signal_event_ms_p99']:8.2f} ms")
     print(f"  stats event delivery      {numbers['stats_delivery_ms_median']:8.2f} ms (median)")

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 # import on their way (the rest is imported by the child that needs it).
 PRELOAD = ("fire.cli", "fire.cli.create", "fire.cli.start", "fire.cli.delete", "fire.cli.kill",
            "fire.cli.state", "fire.cli.exec", "fire.container.create", "fire.spec.load",
-           "fire.store")
+           "fire.store", "fire.cgroup.translate", "fire.cgroup.devices", "fire.security.setup")
 # Signals a new interpreter does not leave at their default.
 PYTHON_IGNORES = (signal.SIGPIPE, signal.SIGXFSZ)
 MESSAGE = 1 << 20  # bytes of a request, at most (the environment is in it)
