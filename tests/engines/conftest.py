@@ -356,12 +356,13 @@ def podman(engines_dir: Path, runtime: Runtime, image_layer: str) -> Iterator[Po
 
 # --------------------------------------------------------------------------- containerd
 
-CONTAINERD_TOML = """\
+# The head of every private containerd's config.toml (tests/cri adds its CRI plugin's
+# table and keeps that plugin: ``cri`` is the line that disables it here).
+CONTAINERD_HEAD = """\
 version = 2
 root = "{dir}/root"
 state = "{dir}/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+disabled_plugins = [{cri}
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -379,6 +380,7 @@ disabled_plugins = [
 [debug]
   address = ""
 """
+NO_CRI = '\n  "io.containerd.grpc.v1.cri",'
 
 
 class Containerd(EngineCLI):
@@ -391,7 +393,7 @@ class Containerd(EngineCLI):
         self.runtime = runtime
         workdir.mkdir()
         config = workdir / "config.toml"
-        config.write_text(CONTAINERD_TOML.format(dir=workdir))
+        config.write_text(CONTAINERD_HEAD.format(dir=workdir, cri=NO_CRI))
         self.socket = workdir / "containerd.sock"
         # `ctr run` names the runtime binary (--runc-binary); `ctr container create`
         # cannot, and the shim then runs "runc" from its PATH.  So this containerd's
