@@ -52,7 +52,7 @@ def check_stages(events: list[ev.AnyEvent], cid: str) -> None:
     for event in mine:
         if isinstance(event, ev.StageFinished):
             assert event.duration >= 0
-    assert AHEAD == {"seccomp", "cgroup"}
+    assert {"seccomp", "cgroup"} == AHEAD
     for event in mine:
         if event.stage in AHEAD:
             assert event.side == "supervisor", f"{event.stage} ran in the supervisor"
