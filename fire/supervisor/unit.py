@@ -393,6 +393,7 @@ class Unit:
             return policy.Outcome(failed_stage=exc.stage)
         finally:
             self._cancellable = None
+            self.spec = self.ahead = None  # the set-up's: not kept while it runs
         if scope.cancelled_caught:
             self._forget_process()
             return policy.Outcome(stopped=True)
