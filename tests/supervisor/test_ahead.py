@@ -61,6 +61,18 @@ def memory_limit(state: dict[str, Any]) -> int:
 
 def test_the_ahead_stages_run_in_the_supervisor_and_the_container_gets_them(
         fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    check_ahead(fire, bundles, supervise)
+
+
+@pytest.mark.cgroup2
+def test_the_ahead_cgroup_on_cgroup_v2(
+        fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
+    """The same on a cgroup-v2-only kernel (memory.max, the controllers enabled by the
+    supervisor's cgroup stage)."""
+    check_ahead(fire, bundles, supervise)
+
+
+def check_ahead(fire: Fire, bundles: Bundles, supervise: Callable[..., Supervised]) -> None:
     cid = fire.unique_id("ahead")
     sup = supervise(toml({cid: {"bundle": str(limited(bundles, cid))}}))
     running = sup.wait_state(cid, "running")
