@@ -116,7 +116,8 @@ def supervisor_setup(stages: tuple[Stage, ...], own: tuple[Stage, ...],
     supervisor's configuration may rule one out) becomes a supervisor-side stage,
     whose needs are its needs in ``stages`` read through ``stand_ins``: what the
     supervisor does in place of a runtime stage it does not run (validate → bundle,
-    which reads the config; claim → leftover, after which the id is free).  A need
+    which reads the config; claim → bundle and leftover, after which the id is
+    free).  A need
     that is itself run ahead stays.  ``create`` needs all of them, ``start`` needs
     ``create``.
     """

@@ -13,6 +13,9 @@ stages, and ``fire create`` then only takes their results over (``fire.prepared`
   With the systemd driver, systemd makes the scope when create starts the init in
   it: that stays with create (``ahead_allowed``).
 
+A seccomp stage with no filter to compile (the LSM checks only) runs in the trio
+thread: a worker thread costs more than the work.
+
 Undo: a run whose later stage fails removes the cgroup it made (``remove_cgroup``);
 a create that failed has removed it already, which is no error.
 

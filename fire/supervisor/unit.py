@@ -8,15 +8,15 @@ life in between::
        bundle, leftover ─→ cgroup ──────↗    own and the init's stages: validate,
                                              claim, storage, network, spawn,
                                              namespaces, rootfs, mounts, …, created)
+    running:  wait for the exit (pidfd) ∥ health checks ∥ stop requests
+    teardown: delete  (`fire delete --force`: kills what is left, runs the
+                       poststop hooks, removes the cgroup and the state directory)
 
 The set-up graph is derived from ``fire.lifecycle.stages.CREATE`` (``setup_graph``):
 the stages declared ``ahead`` there (seccomp, cgroup) run here, in worker threads,
 concurrently (``fire.supervisor.ahead``), and ``fire create`` takes their results
 over (``fire.prepared``) instead of running them; their events carry side
 ``supervisor``.  A later failure undoes them, newest first (the graph driver).
-    running:  wait for the exit (pidfd) ∥ health checks ∥ stop requests
-    teardown: delete  (`fire delete --force`: kills what is left, runs the
-                       poststop hooks, removes the cgroup and the state directory)
 
 `fire create`, `start` and `delete` hand their runtime-side hooks (and create the
 netlink work of ``network:attach``) back to the supervisor over the delegation
