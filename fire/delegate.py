@@ -64,6 +64,8 @@ DELEGATE_FD_ENV = "FIRE_DELEGATE_FD"
 # The other fd a caller hands create: the stage channel (fire.container.create's
 # docstring; fire-supervise reads it, fire.supervisor.relay).
 STAGE_FD_ENV = "FIRE_STAGE_FD"
+# And what fire-supervise ran ahead of create (fire.prepared): read only when set.
+PREPARED_FD_ENV = "FIRE_PREPARED_FD"
 MAX_REPLY = 1 << 20
 
 GONE = N_("the process that ran fire went away while it held the {op} step")

@@ -18,6 +18,13 @@ The stage channel: a caller that sets ``FIRE_STAGE_FD=N`` (the supervisor) gets
 one JSON line per stage start and end on fd N, the init's stages included
 (``{"stage": "mounts", "phase": "start"|"done"|"error", "time": …, "mono": …}``,
 ``"error"`` with the one-line message); unset, it costs one environment lookup.
+
+Prepared stages: fire-supervise may run the stages declared ``ahead`` in the graph
+(seccomp, cgroup) itself before it runs create, and hand their results over
+(``FIRE_PREPARED_FD``, ``fire.prepared``).  The walk then takes those results over
+instead of running the stages, does not report them (the supervisor did), and
+undoes them like its own if a later stage fails.  Unset (engines), it costs one
+environment lookup.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ if TYPE_CHECKING:
     from fire.cgroup.translate import Translation
     from fire.init.plan import Plan, SeccompPlan
     from fire.net.settings import NetSettings
+    from fire.prepared import Handover
     from fire.spec.config import Spec
     from fire.storage.settings import StorageSettings
     from fire.storage.stage import Prepared
@@ -212,6 +220,12 @@ class Creation:
         self.plan: Plan | None = None
         self.host_mounts = False
         self.waiting: type[msg.Message] | None = None  # what the init asked for
+        # The stages fire-supervise ran ahead (fire.prepared), or None.
+        self.ahead: Handover | None = None
+        if os.environ.get(delegate.PREPARED_FD_ENV):
+            from fire.prepared import take
+
+            self.ahead = take()
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Created:
@@ -262,7 +276,7 @@ class Creation:
 
     def _run(self) -> Created:
         """Walk ``CREATE`` with the runtime's actions bound to its stage names."""
-        self.walk.run(self.actions(), self.follow, self.stage)
+        self.walk.run(self.actions(), self.follow, self.stage, self.taken_over())
         assert self.init is not None
         assert self.cdir is not None
         assert self.state is not None
@@ -279,6 +293,13 @@ class Creation:
                 "network": self.prepare_network, "spawn": self.send_plan,
                 "network:attach": self.attach_network, "hooks:runtime": self.runtime_hooks,
                 "created": self.record_created}
+
+    def taken_over(self) -> dict[str, Callable[[], None]] | None:
+        """The stages fire-supervise ran ahead: stage name -> what takes its result."""
+        if self.ahead is None:
+            return None
+        takes = {"seccomp": self.take_seccomp, "cgroup": self.take_cgroup}
+        return {name: takes[name] for name in self.ahead.stages if name in takes}
 
     def undos(self) -> dict[str, Callable[[], None] | None]:
         """Stage name -> what undoes it after a later failure (see ``Walk.unwind``):
@@ -306,9 +327,11 @@ class Creation:
         # Claim the id, make the cgroup and join the init to it in a thread: the
         # join's wait (an RCU grace period) overlaps msgspec below (container/early.py).
         # (Not with the systemd driver: systemd makes the cgroup and moves the init.)
+        ahead = self.ahead
         early = self.early = None if opts.systemd_cgroup else begin_early(
             self.store, self.id, bundle, self.init.pid, now_rfc3339(), self._claimed_early,
-            self._cgroup_early)
+            self._cgroup_early, ahead.cgroup_created if ahead and "cgroup" in ahead.stages
+            else None)
         from fire.spec.load import read_config  # msgspec (~12 ms): while the init starts
 
         spec = read_config(os.path.join(bundle, "config.json"))
@@ -405,6 +428,37 @@ class Creation:
         self.seccomp = prepare_security(spec, self.bundle, self.store.root, state)
         if state.extra:
             cdir.write_state(state)  # where a notify listener goes, for `fire start`
+
+    def take_seccomp(self) -> None:
+        """The filter fire-supervise compiled (its LSM checks done too)."""
+        from fire.security.setup import record_listener
+
+        assert self.ahead is not None
+        state, cdir = self.state, self.cdir
+        assert state is not None
+        assert cdir is not None
+        self.seccomp = self.ahead.seccomp
+        if record_listener(self.seccomp, state):
+            cdir.write_state(state)
+
+    def take_cgroup(self) -> None:
+        """The cgroup fire-supervise made and limited: recorded (the directories it
+        made are ours to remove), joined later as usual, not limited again."""
+        ahead, cgroup, state, cdir = self.ahead, self.decoded, self.state, self.cdir
+        assert ahead is not None
+        assert cgroup is not None
+        assert state is not None
+        assert cdir is not None
+        if cgroup.driver != "cgroupfs" or cgroup.delegated is not None \
+                or cgroup.path != ahead.cgroup_path:
+            raise ConfigError("$.linux.cgroupsPath", "not the cgroup fire-supervise "
+                              "prepared ({path})", path=ahead.cgroup_path)
+        if self.early is None:
+            cgroup.created = list(ahead.cgroup_created)
+            state.cgroup = cgroup.to_state()
+            cdir.write_state(state)
+            self.made_cgroup = cgroup
+        self.cgroup = cgroup
 
     def prepare_storage(self) -> None:
         """Fire's own storage, when asked for (fire.storage.stage)."""

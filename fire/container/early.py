@@ -112,11 +112,12 @@ class Early:
 
 def begin(store: Store, cid: str, bundle: str, pid: int, created: str,
           claimed: Callable[[ContainerDir], None],
-          making: Callable[[Manager], None]) -> Early | None:
+          making: Callable[[Manager], None], made: list[str] | None = None) -> Early | None:
     """Claim ``cid``, make its cgroup and start joining the init ``pid`` to it.
 
     ``claimed`` is told of the directory as soon as it exists, ``making`` of the
-    cgroup before it is made: the caller's undos (create's claim and cgroup stages)
+    cgroup before it is made (``made``: the directories fire-supervise made, when it
+    made it ahead): the caller's undos (create's claim and cgroup stages)
     then know what to remove if anything fails, here or later."""
     if rootless.enabled():
         return None  # its cgroup is decided on the decoded config (fire.cgroup.rootless)
@@ -131,7 +132,8 @@ def begin(store: Store, cid: str, bundle: str, pid: int, created: str,
     claimed(cdir)
     state = State(id=cid, status=CREATING, bundle=bundle, created=created, initPid=pid,
                   initStart=start_time(pid) or 0)
-    cgroup.created = cgroup.planned()
+    # ``made``: the directories fire-supervise already made (fire.prepared), ours.
+    cgroup.created = cgroup.planned() if made is None else list(made)
     state.cgroup = cgroup.to_state()
     cdir.write_state(state)
     making(cgroup)

@@ -19,10 +19,14 @@ from __future__ import annotations
 import _signal
 import os
 import select
+import time
 
 from fire.log import log
 from fire.signals import forward
 from fire.signals.table import name as signal_name
+
+# How long a process that has exited may take to become ours (see Waiter.exited).
+REPARENT_TIMEOUT = 5.0
 
 
 def _noop(sig: int, frame: object) -> None:
@@ -165,14 +169,23 @@ class Waiter:
             self.status = status
 
     def exited(self) -> None:
-        """The pidfd says the container's process has exited: collect its status."""
-        self.reap()
+        """The pidfd says the container's process has exited: collect its status.
+
+        It may not be our child yet: with a new pid namespace the first init forks
+        it and exits at once, and until that exit the process is the first init's
+        (under load it can finish first).  That exit re-parents it to us, its
+        subreaper, so wait for it — a bounded while: a process that never becomes
+        ours has a status nobody can know (255)."""
+        delay = 0.001
+        deadline = time.monotonic() + REPARENT_TIMEOUT
+        while True:
+            self.reap()
+            if self.status is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
         if self.status is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-            except ChildProcessError:  # not re-parented to us: its status is unknown
-                status = 255 << 8
-            self.status = status
+            self.status = 255 << 8
 
     def signals(self) -> None:
         for sig in self.channel.read():

@@ -51,14 +51,13 @@ import _socket
 import marshal
 import os
 
-from fire.errors import FireError, InitError
+from fire.errors import InitError
 from fire.init import messages as msg
 from fire.init.channel import Channel, ChannelClosed
-from fire.init.main import error_template, lockdown_imports
+from fire.init.main import describe, error_template, lockdown_imports
 from fire.init.paths import open_in_root
 from fire.init.process import Prepared, become, find_program
 from fire.security import lsm
-from fire.syscalls import KernelError
 from fire.syscalls import ns as nsc
 from fire.syscalls import proc as p
 from fire.syscalls.tty import set_winsize, unlock_pt
@@ -88,17 +87,6 @@ def open_pty(rootfd: int, size: tuple[int, int] | None) -> tuple[int, int]:
         os.close(master)
         raise
     return master, slave
-
-
-def describe(stage: str, exc: BaseException) -> str:
-    if isinstance(exc, InitError):
-        return str(exc.params.get("detail", exc))
-    if isinstance(exc, (FireError, KernelError)):
-        return f"{stage}: {exc}"
-    if isinstance(exc, OSError):
-        where = f" {exc.filename}" if exc.filename else ""
-        return f"{stage}:{where} {exc.strerror or exc}"
-    return f"{stage}: {type(exc).__name__}: {exc}"
 
 
 def prepare_labels(proc: ProcessPlan, procfd: int) -> Prepared:

@@ -205,7 +205,7 @@ class Init:
             template, params = error_template(exc)
             if template:
                 _send_line(conn, "T", marshal.dumps((template, params)).hex())
-            _send_line(conn, "E", _describe(self.stage, exc))
+            _send_line(conn, "E", describe(self.stage, exc))
             os._exit(1)
 
     # ---------------------------------------------------------------- the tree
@@ -353,10 +353,12 @@ def failure(stage: str, exc: BaseException) -> msg.Error:
     if isinstance(exc, HookError):
         stage = "hook"
     template, params = error_template(exc)
-    return msg.Error(stage, err, str(path), _describe(stage, exc), template, params)
+    return msg.Error(stage, err, str(path), describe(stage, exc), template, params)
 
 
-def _describe(stage: str, exc: BaseException) -> str:
+def describe(stage: str, exc: BaseException) -> str:
+    """The one line an init (this one, or an exec's: fire.init.join) reports for a
+    failure at ``stage``."""
     if isinstance(exc, (InitError, HookError)):  # a hook error names its hook
         return str(exc)
     if isinstance(exc, (FireError, KernelError)):

@@ -433,16 +433,24 @@ def reopen_null(rootfd: int, k: Kernel = KERNEL) -> None:
         os.close(null)
 
 
+def _open_existing(rootfd: int, path: str, k: Kernel) -> int:
+    """``path`` opened inside the root, or -1 when it does not exist there (a masked
+    or read-only path the rootfs lacks is skipped, as runc does)."""
+    try:
+        return open_in_root(rootfd, path, k=k)
+    except KernelError as exc:
+        if exc.errno == errno.ENOENT:
+            return -1
+        raise
+
+
 def mask_paths(rootfd: int, paths: list[str], k: Kernel = KERNEL) -> None:
     null = -1
     try:
         for path in paths:
-            try:
-                fd = open_in_root(rootfd, path, k=k)
-            except KernelError as exc:
-                if exc.errno == errno.ENOENT:
-                    continue
-                raise
+            fd = _open_existing(rootfd, path, k)
+            if fd < 0:
+                continue
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     fsfd = k.fsopen("tmpfs")
@@ -473,12 +481,9 @@ def mask_paths(rootfd: int, paths: list[str], k: Kernel = KERNEL) -> None:
 
 def readonly_paths(rootfd: int, paths: list[str], k: Kernel = KERNEL) -> None:
     for path in paths:
-        try:
-            fd = open_in_root(rootfd, path, k=k)
-        except KernelError as exc:
-            if exc.errno == errno.ENOENT:
-                continue
-            raise
+        fd = _open_existing(rootfd, path, k)
+        if fd < 0:
+            continue
         try:
             tree = k.open_tree(fd, "", m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | m.AT_EMPTY_PATH
                                | m.AT_RECURSIVE)

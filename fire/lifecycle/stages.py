@@ -10,6 +10,16 @@ fails, runs the undos of the stages that began, newest first, by stage name.
 ``levels`` says which stages have no path between them; the engine's driver does
 not use it (it is sequential), the supervisor's relay (``fire.supervisor.relay``)
 and the TUI read the graph to place the stages ``fire create`` reports.
+
+A stage declared ``ahead`` may be run by fire-supervise *before* it runs ``fire
+create`` (``supervisor_setup`` derives the supervisor's set-up graph from
+``CREATE``): its work needs no fork, no unshare and no state directory, so a
+threaded trio process can do it, concurrently with the other such stages, and hand
+its result to ``fire create`` (``fire.prepared``), which then skips the stage and
+does not report it.  seccomp (the filter compiled to BPF) and cgroup (the directory
+made and limited, with the cgroupfs driver) are; storage is not: Fire's storage
+stage records what it mounts in the state directory that ``claim`` makes, and its
+undo reads that record, so it stays with the container's own create.
 """
 
 from __future__ import annotations
@@ -20,15 +30,18 @@ if TYPE_CHECKING:
 
 RUNTIME = "runtime"
 INIT = "init"
+SUPERVISOR = "supervisor"  # fire-supervise's own stages, and the ``ahead`` ones it ran
 
 
 class Stage:
-    __slots__ = ("name", "needs", "side")
+    __slots__ = ("ahead", "name", "needs", "side")
 
-    def __init__(self, name: str, needs: tuple[str, ...] = (), side: str = RUNTIME) -> None:
+    def __init__(self, name: str, needs: tuple[str, ...] = (), side: str = RUNTIME,
+                 ahead: bool = False) -> None:
         self.name = name
         self.needs = needs
         self.side = side
+        self.ahead = ahead  # the supervisor may run it before `fire create` (see above)
 
     def __repr__(self) -> str:
         return f"Stage({self.name!r})"
@@ -37,8 +50,8 @@ class Stage:
 CREATE: tuple[Stage, ...] = (
     Stage("validate"),
     Stage("claim", ("validate",)),
-    Stage("cgroup", ("claim",)),
-    Stage("seccomp", ("validate",)),
+    Stage("cgroup", ("claim",), ahead=True),
+    Stage("seccomp", ("validate",), ahead=True),
     # Fire's own storage and network (fire.storage.stage, fire.net.stage): they do
     # something only when the container asks for them (run.fire.* annotations).
     Stage("storage", ("claim",)),
@@ -93,6 +106,36 @@ def levels(stages: tuple[Stage, ...]) -> list[list[str]]:
     return out
 
 
+def supervisor_setup(stages: tuple[Stage, ...], own: tuple[Stage, ...],
+                     stand_ins: Mapping[str, tuple[str, ...]], create: str, start: str,
+                     ahead: Callable[[Stage], bool] = lambda s: s.ahead) -> tuple[Stage, ...]:
+    """The supervisor's set-up graph, derived from ``stages`` (``CREATE``).
+
+    ``own`` are the supervisor's stages before ``create`` (logs, bundle, leftover);
+    each stage of ``stages`` that is ``ahead`` (and that ``ahead`` accepts: the
+    supervisor's configuration may rule one out) becomes a supervisor-side stage,
+    whose needs are its needs in ``stages`` read through ``stand_ins``: what the
+    supervisor does in place of a runtime stage it does not run (validate → bundle,
+    which reads the config; claim → bundle and leftover, after which the id is
+    free).  A need
+    that is itself run ahead stays.  ``create`` needs all of them, ``start`` needs
+    ``create``.
+    """
+    taken = [s for s in stages if s.ahead and ahead(s)]
+    names = {s.name for s in taken}
+    out = list(own)
+    for stage in taken:
+        needs: list[str] = []
+        for need in stage.needs:
+            for n in ((need,) if need in names else stand_ins.get(need, ())):
+                if n not in needs:
+                    needs.append(n)
+        out.append(Stage(stage.name, tuple(needs), SUPERVISOR))
+    out.append(Stage(create, tuple(s.name for s in (*own, *taken)), SUPERVISOR))
+    out.append(Stage(start, (create,), SUPERVISOR))
+    order(tuple(out))  # no cycle
+    return tuple(out)
+
 
 class Walk:
     """The synchronous driver: one walk of a graph, in ``order``.
@@ -117,12 +160,19 @@ class Walk:
             self.begun.append(name)
 
     def run(self, actions: Mapping[str, Callable[[], None]],
-            follow: Callable[[str], None], report: Callable[[str, str], None]) -> None:
+            follow: Callable[[str], None], report: Callable[[str, str], None],
+            prepared: Mapping[str, Callable[[], None]] | None = None) -> None:
+        """``prepared``: the stages fire-supervise ran ahead (stage name -> what takes
+        over their result); they are not reported (the supervisor did), and are
+        undone like the others if a later stage fails."""
         for name in self.order:
             if self.sides[name] != RUNTIME:
                 follow(name)
                 continue
             self.ahead(name)
+            if prepared and name in prepared:
+                prepared[name]()
+                continue
             report(name, "start")
             actions[name]()
             report(name, "done")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import trio
 
 import fire
-from fire.delegate import DELEGATE_FD_ENV, STAGE_FD_ENV
+from fire.delegate import DELEGATE_FD_ENV, PREPARED_FD_ENV, STAGE_FD_ENV
 
 if TYPE_CHECKING:
     from fire.supervisor.delegation import Delegation
@@ -60,6 +60,7 @@ def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + path if path else "")
     env.pop(STAGE_FD_ENV, None)
     env.pop(DELEGATE_FD_ENV, None)
+    env.pop(PREPARED_FD_ENV, None)
     for name in ("LANG", "LC_ALL", "LC_MESSAGES"):  # errors are parsed: keep them English
         env.pop(name, None)
     env.update(extra or {})

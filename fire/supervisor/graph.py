@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 from fire.errors import FireError, describe
+from fire.lifecycle.stages import SUPERVISOR
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     Action = Callable[[], Awaitable[None]]
 
-SUPERVISOR = "supervisor"  # the side of stages the supervisor runs itself
+__all__ = ["SUPERVISOR", "Reporter", "StageFailed", "run"]  # SUPERVISOR: the side of its stages
 
 
 class StageFailed(Exception):

@@ -4,13 +4,19 @@ A *run* of a container is a walk of two small stage graphs, with the container's
 life in between::
 
     set-up:   logs ∥ bundle ∥ leftover ─→ create ─→ start
-                                          (the `fire create` process reports its
-                                           own and the init's stages: validate,
-                                           claim, cgroup ∥ seccomp, spawn,
-                                           namespaces, rootfs, mounts, …, created)
+                bundle ─→ seccomp ──────↗   (the `fire create` process reports its
+       bundle, leftover ─→ cgroup ──────↗    own and the init's stages: validate,
+                                             claim, storage, network, spawn,
+                                             namespaces, rootfs, mounts, …, created)
     running:  wait for the exit (pidfd) ∥ health checks ∥ stop requests
     teardown: delete  (`fire delete --force`: kills what is left, runs the
                        poststop hooks, removes the cgroup and the state directory)
+
+The set-up graph is derived from ``fire.lifecycle.stages.CREATE`` (``setup_graph``):
+the stages declared ``ahead`` there (seccomp, cgroup) run here, in worker threads,
+concurrently (``fire.supervisor.ahead``), and ``fire create`` takes their results
+over (``fire.prepared``) instead of running them; their events carry side
+``supervisor``.  A later failure undoes them, newest first (the graph driver).
 
 `fire create`, `start` and `delete` hand their runtime-side hooks (and create the
 netlink work of ``network:attach``) back to the supervisor over the delegation
@@ -46,15 +52,16 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 from fire import events as ev
-from fire.delegate import STAGE_FD_ENV
+from fire.delegate import PREPARED_FD_ENV, STAGE_FD_ENV
 from fire.errors import FireError, StateCorrupt, describe
 from fire.lifecycle import units as ul
-from fire.lifecycle.stages import Stage
+from fire.lifecycle.stages import CREATE, Stage, supervisor_setup
 from fire.lifecycle.units import CREATED, FAILED, STOPPED, STOPPING, WAITING
 from fire.lifecycle.units import RUNNING as RUNNING_STATE
 from fire.signals.table import name as signal_name
 from fire.spec.state import PAUSED, RUNNING
 from fire.supervisor import graph, policy
+from fire.supervisor.ahead import Ahead, ahead_allowed
 from fire.supervisor.console import ConsoleSocket
 from fire.supervisor.delegation import Delegation
 from fire.supervisor.graph import SUPERVISOR, StageFailed
@@ -65,6 +72,7 @@ from fire.supervisor.relay import StageRelay
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from fire.spec.config import Spec
     from fire.spec.state import State
     from fire.store import Store
     from fire.supervisor.bus import Bus
@@ -74,13 +82,22 @@ if TYPE_CHECKING:
     from fire.supervisor.journal import Journal
     from fire.supervisor.reaper import Reaper
 
-SETUP: tuple[Stage, ...] = (
+OWN: tuple[Stage, ...] = (
     Stage("logs", side=SUPERVISOR),
-    Stage("bundle", side=SUPERVISOR),
-    Stage("leftover", side=SUPERVISOR),
-    Stage("create", ("logs", "bundle", "leftover"), SUPERVISOR),
-    Stage("start", ("create",), SUPERVISOR),
+    Stage("bundle", side=SUPERVISOR),  # reads config.json: validate's stand-in
+    Stage("leftover", side=SUPERVISOR),  # then the id is free: claim's stand-in
 )
+STAND_INS = {"validate": ("bundle",), "claim": ("bundle", "leftover")}
+
+
+def setup_graph(cgroup_manager: str = "cgroupfs") -> tuple[Stage, ...]:
+    """The set-up graph of a container: derived from ``CREATE`` (its ``ahead``
+    stages, which this container's settings allow: ``ahead_allowed``)."""
+    return supervisor_setup(CREATE, OWN, STAND_INS, "create", "start",
+                            ahead_allowed(cgroup_manager))
+
+
+SETUP = setup_graph()  # with the cgroupfs driver (the default)
 TEARDOWN: tuple[Stage, ...] = (Stage("delete", side=SUPERVISOR),)
 
 HEALTH_OUTPUT = 4096  # characters of a check's output kept (its end) in the health event
@@ -146,6 +163,8 @@ class Unit:
         self.done = trio.Event()
         self._end = trio.Event()  # end the current run now (stop, or unhealthy)
         self._cancellable: trio.CancelScope | None = None
+        self.spec: Spec | None = None  # config.json, as the bundle stage read it
+        self.ahead: Ahead | None = None  # this run's stages run ahead of create
 
     # ------------------------------------------------------------------ events
     def publish(self, event: ev.AnyEvent) -> None:
@@ -359,17 +378,22 @@ class Unit:
         self.unhealthy = False
         self._end = trio.Event()
         self.send(ul.SET_UP)
+        ahead = self.ahead = Ahead(self.id, self.sup.root,
+                                   lambda text: self.say(text, "warning"))
         actions = {"logs": self._logs, "bundle": self._bundle, "leftover": self._leftover,
+                   "seccomp": self._seccomp, "cgroup": self._cgroup,
                    "create": self._create, "start": self._start}
+        undo = {"create": self._delete_quietly, "cgroup": ahead.remove_cgroup}
         try:
             with self._cancel_on_stop() as scope:
                 async with self.sup.starts:
-                    await graph.run(SETUP, actions, self, {"create": self._delete_quietly})
+                    await graph.run(setup_graph(self.conf.cgroup_manager or "cgroupfs"), actions, self, undo)
         except StageFailed as exc:
             self._forget_process()
             return policy.Outcome(failed_stage=exc.stage)
         finally:
             self._cancellable = None
+            self.spec = self.ahead = None  # the set-up's: not kept while it runs
         if scope.cancelled_caught:
             self._forget_process()
             return policy.Outcome(stopped=True)
@@ -470,7 +494,20 @@ class Unit:
             self.sup.follow(self.output)
 
     async def _bundle(self) -> None:
-        self.terminal = self._read_terminal()
+        from fire.spec.load import read_config
+
+        self.spec = read_config(os.path.join(self.conf.bundle, "config.json"))
+        self.terminal = self.spec.process is not None and bool(self.spec.process.terminal)
+
+    async def _seccomp(self) -> None:
+        assert self.ahead is not None
+        assert self.spec is not None
+        await self.ahead.seccomp(self.spec, self.conf.bundle)
+
+    async def _cgroup(self) -> None:
+        assert self.ahead is not None
+        assert self.spec is not None
+        await self.ahead.make_cgroup(self.spec)
 
     def _has_terminal(self) -> bool:
         """Whether the bundle asks for a terminal (for what adoption can collect)."""
@@ -508,6 +545,12 @@ class Unit:
         stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
         relay = StageRelay(self.id, self.run, self.publish)
         delegation = self.delegation()
+        env = {STAGE_FD_ENV: str(stage_w)}
+        fds: tuple[int, ...] = (stage_w,)
+        prepared = self.ahead.handover() if self.ahead is not None else -1
+        if prepared >= 0:  # what create takes over (fire.prepared)
+            env[PREPARED_FD_ENV] = str(prepared)
+            fds = (stage_w, prepared)
         # Network and storage settings of the TOML file become create's flags.
         args = [*self.conf.global_flags(), "create", "--bundle", self.conf.bundle,
                 *self.conf.create_flags(), self.id]
@@ -517,11 +560,13 @@ class Unit:
             with self.sup.reaper.hold():  # the container's process is ours once create exits
                 try:
                     proc = await self.sup.engine.open(
-                        args, stdout=out_w, stderr=out_w, pass_fds=(stage_w,),
-                        env={STAGE_FD_ENV: str(stage_w)}, delegation=delegation)
+                        args, stdout=out_w, stderr=out_w, pass_fds=fds, env=env,
+                        delegation=delegation)
                 finally:
                     os.close(out_w)
                     os.close(stage_w)
+                    if prepared >= 0:
+                        os.close(prepared)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(relay.read, stage_r)
                     stage_r = -1

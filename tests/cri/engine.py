@@ -30,7 +30,14 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from tests.engines.conftest import Runtime, _cgroup_dirs, kill_strays, run, sweep_fire_root
+from tests.engines.conftest import (
+    CONTAINERD_HEAD,
+    Runtime,
+    _cgroup_dirs,
+    kill_strays,
+    run,
+    sweep_fire_root,
+)
 from tests.engines.images import oci_archive, rootfs_tar
 
 if TYPE_CHECKING:
@@ -67,28 +74,8 @@ def lacks_cap_sys_resource() -> bool:
     return False
 
 
-CONTAINERD_TOML = """\
-version = 2
-root = "{dir}/root"
-state = "{dir}/state"
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.internal.v1.opt",
-  "io.containerd.tracing.processor.v1.otlp",
-]
-
-[grpc]
-  address = "{dir}/containerd.sock"
-
-[ttrpc]
-  address = "{dir}/containerd.sock.ttrpc"
-
-[debug]
-  address = ""
-
+# The CRI plugin's table, after tests/engines' CONTAINERD_HEAD.
+CRI_TOML = """\
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause}"
   restrict_oom_score_adj = {restrict}
@@ -190,7 +177,8 @@ class CRI:
             ],
         }))
         runc = shutil.which("runc") or "/usr/sbin/runc"
-        (self.dir / "config.toml").write_text(CONTAINERD_TOML.format(
+        (self.dir / "config.toml").write_text(CONTAINERD_HEAD.format(
+            dir=self.dir, cri="") + "\n" + CRI_TOML.format(
             dir=self.dir, pause=PAUSE_IMAGE, fire=self.fire_binary, runc=runc,
             cni_bin=CNI_BIN, restrict=str(lacks_cap_sys_resource()).lower(),
             systemd=str(self.systemd).lower()))

@@ -44,7 +44,7 @@ import pytest
 from tests.engines.images import docker_archive, oci_archive, rootfs_tar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PODMAN_IMAGE = "localhost/fire-busybox:test"
@@ -249,6 +249,16 @@ def kill_strays(marker: str) -> None:
             pass
 
 
+def remove_empty_dirs(dirs: Iterable[str]) -> None:
+    """The cgroup directories an engine made under its parents, in order; one still
+    in use (or never made) stays."""
+    for d in dirs:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 @pytest.fixture(scope="session")
 def engines_dir() -> Iterator[Path]:
     if os.geteuid() != 0:
@@ -336,12 +346,7 @@ class Podman(EngineCLI):
         self("rmi", "--all", "--force")
         sweep_fire_root(self.runtime, self.runtime.root)
         kill_strays(str(self.dir))
-        for parent in self.cgroup_parents:
-            for d in (parent + "/conmon", parent):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass  # in use (or never made)
+        remove_empty_dirs(d for parent in self.cgroup_parents for d in (parent + "/conmon", parent))
 
 
 @pytest.fixture(scope="session")
@@ -356,12 +361,13 @@ def podman(engines_dir: Path, runtime: Runtime, image_layer: str) -> Iterator[Po
 
 # --------------------------------------------------------------------------- containerd
 
-CONTAINERD_TOML = """\
+# The head of every private containerd's config.toml (tests/cri adds its CRI plugin's
+# table and keeps that plugin: ``cri`` is the line that disables it here).
+CONTAINERD_HEAD = """\
 version = 2
 root = "{dir}/root"
 state = "{dir}/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+disabled_plugins = [{cri}
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -379,6 +385,7 @@ disabled_plugins = [
 [debug]
   address = ""
 """
+NO_CRI = '\n  "io.containerd.grpc.v1.cri",'
 
 
 class Containerd(EngineCLI):
@@ -391,7 +398,7 @@ class Containerd(EngineCLI):
         self.runtime = runtime
         workdir.mkdir()
         config = workdir / "config.toml"
-        config.write_text(CONTAINERD_TOML.format(dir=workdir))
+        config.write_text(CONTAINERD_HEAD.format(dir=workdir, cri=NO_CRI))
         self.socket = workdir / "containerd.sock"
         # `ctr run` names the runtime binary (--runc-binary); `ctr container create`
         # cannot, and the shim then runs "runc" from its PATH.  So this containerd's
@@ -442,11 +449,7 @@ class Containerd(EngineCLI):
         sweep_fire_root(self.runtime, self.dir / "runc" / "fire-test")
         sweep_fire_root(self.runtime, Path("/run/containerd/runc/fire-test"))
         kill_strays(str(self.dir))
-        for d in self.cgroup_parents:
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass  # in use (or never made)
+        remove_empty_dirs(self.cgroup_parents)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import REPO
-from tests.engines.conftest import PODMAN_IMAGE
+from tests.engines.conftest import CONTAINERS_CONF, PODMAN_IMAGE
 from tests.engines.images import rootfs_tar
 from tests.rootless.conftest import RUNTIME
 
@@ -34,23 +34,6 @@ if TYPE_CHECKING:
     from tests.rootless.conftest import User
 
 pytestmark = pytest.mark.engines
-
-CONTAINERS_CONF = """\
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-netns = "none"
-log_driver = "k8s-file"
-
-[engine]
-runtime = "fire"
-runtime_supports_json = ["fire"]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "{dir}/events.log"
-
-[engine.runtimes]
-fire = ["{runtime}"]
-"""
 
 WRAPPER = """\
 #!{python}
@@ -81,7 +64,7 @@ class RootlessPodman:
         else:
             runtime = Path(shutil.which(RUNTIME) or RUNTIME)
         self.conf = workdir / "containers.conf"
-        self.conf.write_text(CONTAINERS_CONF.format(dir=workdir, runtime=runtime))
+        self.conf.write_text(CONTAINERS_CONF.format(dir=workdir, fire=runtime))
         user.chown(workdir)
         self.argv = ["podman", "--root", str(user.home / "storage"), "--runroot",
                      str(user.runtime_dir / "pr")]  # podman: at most 50 characters

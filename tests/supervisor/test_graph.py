@@ -162,3 +162,29 @@ def test_a_bug_is_not_a_stage_failure() -> None:
     with pytest.raises(BaseExceptionGroup) as info:
         trio.run(main)
     assert info.group_contains(KeyError)
+
+
+def test_the_derived_setup_graph_runs_seccomp_beside_cgroup_and_undoes_them() -> None:
+    """fire-supervise's set-up graph (derived from CREATE): seccomp and cgroup start
+    together once bundle and leftover are done; create waits for both; a failing
+    start undoes create, then the stages run ahead, newest first."""
+    from fire.supervisor.unit import setup_graph
+
+    rec = Recorder()
+    log: list[str] = []
+    durations = {"logs": 1, "bundle": 1, "leftover": 2, "seccomp": 3, "cgroup": 3,
+                 "create": 1, "start": 1}
+    actions = {name: sleeper(t, log, name, fail=name == "start")
+               for name, t in durations.items()}
+    undo = {name: sleeper(0, log, "undo " + name) for name in ("create", "cgroup", "seccomp")}
+
+    async def main() -> None:
+        with pytest.raises(graph.StageFailed, match="start"):
+            await graph.run(setup_graph(), actions, rec, undo)
+
+    run_on_mock_clock(main)
+    begun = {name: when for kind, name, when in rec.log if kind == "started"}
+    assert begun["seccomp"] == 1, "after bundle"
+    assert begun["cgroup"] == 2, "after bundle and leftover"
+    assert begun["create"] == 5, "after both: at the same time, not one after the other"
+    assert log[-3:] == ["undo create", "undo cgroup", "undo seccomp"]

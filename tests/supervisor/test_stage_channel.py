@@ -89,3 +89,42 @@ def test_a_bad_config_fails_in_validate(fire: Fire, bundle: Bundle) -> None:
     assert [(r["stage"], r["phase"]) for r in records] == [("validate", "start"),
                                                            ("validate", "error")]
     assert "$.process.args" in records[-1]["error"]
+
+
+def test_create_takes_a_prepared_stage_over_and_does_not_report_it(
+        fire: Fire, bundle: Bundle) -> None:
+    """FIRE_PREPARED_FD (fire.prepared: what fire-supervise ran ahead): the stage is
+    taken over, not run nor reported; the others are as before."""
+    from fire.prepared import Handover, to_fd
+
+    bundle.args("true").write()
+    cid = fire.unique_id()
+    done = Handover()
+    done.stages.add("seccomp")  # no linux.seccomp: nothing compiled
+    fd = to_fd(done)
+    r, w = os.pipe()
+    try:
+        result = fire("create", "--bundle", str(bundle.path), cid,
+                      env={"FIRE_STAGE_FD": str(w), "FIRE_PREPARED_FD": str(fd)},
+                      pass_fds=(w, fd))
+    finally:
+        os.close(w)
+        os.close(fd)
+    with os.fdopen(r, "rb") as f:
+        records = [json.loads(line) for line in f.read().splitlines()]
+    assert result.code == 0, result
+    expected = [n for n in order(CREATE) if n not in ("seccomp", "hooks:createContainer")]
+    assert [r["stage"] for r in records if r["phase"] == "start"] == expected
+    assert fire("delete", "--force", cid).code == 0
+
+
+def test_a_bad_prepared_record_is_one_line_and_leaves_nothing(
+        fire: Fire, bundle: Bundle) -> None:
+    bundle.args("true").write()
+    cid = fire.unique_id()
+    result = fire("create", "--bundle", str(bundle.path), cid,
+                  env={"FIRE_PREPARED_FD": "not-an-fd"})
+    assert result.code == 1
+    assert result.err == ("fire: FIRE_PREPARED_FD: not a record of the stages "
+                          "fire-supervise prepared\n")
+    assert not (fire.root / cid).exists()

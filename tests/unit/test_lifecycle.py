@@ -258,3 +258,50 @@ def test_a_cycle_is_refused() -> None:
 def test_needs_outside_the_graph_are_ignored() -> None:
     assert stages.order(stages.START) == ["hooks:startContainer", "exec", "hooks:poststart"]
     assert stages.order((stages.Stage("x", ("elsewhere",)),)) == ["x"]
+
+
+def test_the_supervisors_setup_graph_is_derived_from_create() -> None:
+    """fire-supervise's set-up graph takes CREATE's ``ahead`` stages, with their needs
+    read through its stand-ins, before create; nothing is listed twice by hand."""
+    from fire.supervisor.unit import OWN, setup_graph
+
+    ahead = [s.name for s in stages.CREATE if s.ahead]
+    assert ahead == ["cgroup", "seccomp"]
+    graph = {s.name: s for s in setup_graph("cgroupfs")}
+    assert list(graph) == ["logs", "bundle", "leftover", "cgroup", "seccomp", "create", "start"]
+    assert {s.side for s in graph.values()} == {stages.SUPERVISOR}
+    assert graph["seccomp"].needs == ("bundle",), "validate's stand-in: it reads config.json"
+    assert graph["cgroup"].needs == ("bundle", "leftover"), "claim's: the id is free"
+    assert set(graph["create"].needs) == {s.name for s in OWN} | set(ahead)
+    assert graph["start"].needs == ("create",)
+    levels = stages.levels(tuple(graph.values()))
+    assert ["cgroup", "seccomp"] in levels, "cgroup ∥ seccomp"
+    systemd = [s.name for s in setup_graph("systemd")]
+    assert "cgroup" not in systemd, "systemd makes the scope"
+    assert "seccomp" in systemd
+
+
+def test_a_derived_need_on_a_stage_run_ahead_stays() -> None:
+    graph = (stages.Stage("v"), stages.Stage("x", ("v",), ahead=True),
+             stages.Stage("y", ("x", "v"), ahead=True), stages.Stage("z", ("y",)))
+    own = (stages.Stage("read", side=stages.SUPERVISOR),)
+    derived = {s.name: s.needs for s in stages.supervisor_setup(
+        graph, own, {"v": ("read",)}, "create", "start")}
+    assert derived == {"read": (), "x": ("read",), "y": ("x", "read"),
+                       "create": ("read", "x", "y"), "start": ("create",)}
+
+
+def test_walk_takes_prepared_stages_over_without_reporting_them() -> None:
+    graph = (stages.Stage("a"), stages.Stage("b", ("a",)), stages.Stage("c", ("b",)))
+    seen: list[str] = []
+    walk = stages.Walk(graph)
+    with pytest.raises(OSError, match="boom"):
+        walk.run({n: (lambda n=n: seen.append(n)) for n in "ab"} | {"c": _boom},
+                 lambda name: None, lambda name, phase: seen.append(f"{name} {phase}"),
+                 {"b": lambda: seen.append("take b")})
+    assert seen == ["a start", "a", "a done", "take b", "c start"]
+    assert walk.begun == ["a", "b", "c"], "a prepared stage is undone like the others"
+
+
+def _boom() -> None:
+    raise OSError("boom")

@@ -6,22 +6,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fire import mountflags as fl
 from fire.spec import mountopts as mo
 
 
 def test_flags_and_data() -> None:
     opts = mo.parse(["nosuid", "nodev", "ro", "mode=755", "size=64k"], "tmpfs")
-    assert opts.flags == mo.MS_NOSUID | mo.MS_NODEV | mo.MS_RDONLY
+    assert opts.flags == fl.MS_NOSUID | fl.MS_NODEV | fl.MS_RDONLY
     assert opts.data == ["mode=755", "size=64k"]
     assert not opts.is_bind
 
 
 def test_later_options_win() -> None:
-    assert mo.parse(["ro", "rw"]).flags & mo.MS_RDONLY == 0
-    assert mo.parse(["rw", "ro"]).flags & mo.MS_RDONLY
+    assert mo.parse(["ro", "rw"]).flags & fl.MS_RDONLY == 0
+    assert mo.parse(["rw", "ro"]).flags & fl.MS_RDONLY
     opts = mo.parse(["ro", "rw"])
-    assert opts.cleared & mo.MS_RDONLY, "rw is remembered as an explicit clear"
-    assert not mo.parse(["rw", "ro"]).cleared & mo.MS_RDONLY
+    assert opts.cleared & fl.MS_RDONLY, "rw is remembered as an explicit clear"
+    assert not mo.parse(["rw", "ro"]).cleared & fl.MS_RDONLY
 
 
 def test_bind_forms() -> None:
@@ -33,31 +34,31 @@ def test_bind_forms() -> None:
 
 def test_propagation_is_kept_in_order() -> None:
     opts = mo.parse(["rshared", "private", "unbindable"])
-    assert opts.propagation == [mo.MS_SHARED | mo.MS_REC, mo.MS_PRIVATE, mo.MS_UNBINDABLE]
+    assert opts.propagation == [fl.MS_SHARED | fl.MS_REC, fl.MS_PRIVATE, fl.MS_UNBINDABLE]
     assert opts.flags == 0
 
 
 def test_recursive_attributes() -> None:
     opts = mo.parse(["rro", "rnosuid", "rnoexec"])
-    assert opts.attr_set == mo.MOUNT_ATTR_RDONLY | mo.MOUNT_ATTR_NOSUID | mo.MOUNT_ATTR_NOEXEC
+    assert opts.attr_set == fl.MOUNT_ATTR_RDONLY | fl.MOUNT_ATTR_NOSUID | fl.MOUNT_ATTR_NOEXEC
     assert opts.attr_clear == 0
     opts = mo.parse(["rrw", "rsuid"])
-    assert opts.attr_clear == mo.MOUNT_ATTR_RDONLY | mo.MOUNT_ATTR_NOSUID
+    assert opts.attr_clear == fl.MOUNT_ATTR_RDONLY | fl.MOUNT_ATTR_NOSUID
     assert opts.attr_set == 0
 
 
 @pytest.mark.parametrize(("options", "attr_set"), [
-    (["rnoatime"], mo.MOUNT_ATTR_NOATIME),
-    (["rstrictatime"], mo.MOUNT_ATTR_STRICTATIME),
-    (["rrelatime"], mo.MOUNT_ATTR_RELATIME),
+    (["rnoatime"], fl.MOUNT_ATTR_NOATIME),
+    (["rstrictatime"], fl.MOUNT_ATTR_STRICTATIME),
+    (["rrelatime"], fl.MOUNT_ATTR_RELATIME),
     (["ratime"], 0),
-    (["rnoatime", "rstrictatime"], mo.MOUNT_ATTR_STRICTATIME),
+    (["rnoatime", "rstrictatime"], fl.MOUNT_ATTR_STRICTATIME),
     (["rstrictatime", "rnostrictatime"], 0),
 ])
 def test_recursive_atime_is_one_field(options: list[str], attr_set: int) -> None:
     opts = mo.parse(options)
-    assert opts.attr_clear & mo.MOUNT_ATTR__ATIME == mo.MOUNT_ATTR__ATIME
-    assert opts.attr_set & mo.MOUNT_ATTR__ATIME == attr_set
+    assert opts.attr_clear & fl.MOUNT_ATTR__ATIME == fl.MOUNT_ATTR__ATIME
+    assert opts.attr_set & fl.MOUNT_ATTR__ATIME == attr_set
 
 
 def test_extensions() -> None:
@@ -72,15 +73,15 @@ def test_extensions() -> None:
 @pytest.mark.parametrize(("options", "attr_set", "attr_clr"), [
     ([], 0, 0),
     (["bind"], 0, 0),
-    (["ro", "nosuid"], mo.MOUNT_ATTR_RDONLY | mo.MOUNT_ATTR_NOSUID, 0),
-    (["rw"], 0, mo.MOUNT_ATTR_RDONLY),
-    (["suid", "dev", "exec"], 0, mo.MOUNT_ATTR_NOSUID | mo.MOUNT_ATTR_NODEV
-     | mo.MOUNT_ATTR_NOEXEC),
-    (["noatime"], mo.MOUNT_ATTR_NOATIME, mo.MOUNT_ATTR__ATIME),
-    (["strictatime"], mo.MOUNT_ATTR_STRICTATIME, mo.MOUNT_ATTR__ATIME),
-    (["relatime"], 0, mo.MOUNT_ATTR__ATIME),
-    (["atime"], 0, mo.MOUNT_ATTR__ATIME),
-    (["nodiratime", "nosymfollow"], mo.MOUNT_ATTR_NODIRATIME | mo.MOUNT_ATTR_NOSYMFOLLOW, 0),
+    (["ro", "nosuid"], fl.MOUNT_ATTR_RDONLY | fl.MOUNT_ATTR_NOSUID, 0),
+    (["rw"], 0, fl.MOUNT_ATTR_RDONLY),
+    (["suid", "dev", "exec"], 0, fl.MOUNT_ATTR_NOSUID | fl.MOUNT_ATTR_NODEV
+     | fl.MOUNT_ATTR_NOEXEC),
+    (["noatime"], fl.MOUNT_ATTR_NOATIME, fl.MOUNT_ATTR__ATIME),
+    (["strictatime"], fl.MOUNT_ATTR_STRICTATIME, fl.MOUNT_ATTR__ATIME),
+    (["relatime"], 0, fl.MOUNT_ATTR__ATIME),
+    (["atime"], 0, fl.MOUNT_ATTR__ATIME),
+    (["nodiratime", "nosymfollow"], fl.MOUNT_ATTR_NODIRATIME | fl.MOUNT_ATTR_NOSYMFOLLOW, 0),
     (["sync", "lazytime", "dirsync"], 0, 0),  # superblock flags: not per mount
 ])
 def test_mount_attrs_of_a_bind(options: list[str], attr_set: int, attr_clr: int) -> None:
@@ -100,12 +101,12 @@ def test_all_options_lists_every_table() -> None:
 def test_any_combination_is_consistent(options: list[str]) -> None:
     opts = mo.parse(options)
     attr_set, attr_clr = mo.mount_attrs(opts.flags, opts.cleared)
-    assert not attr_set & attr_clr & ~mo.MOUNT_ATTR__ATIME, "never set and clear one attribute"
+    assert not attr_set & attr_clr & ~fl.MOUNT_ATTR__ATIME, "never set and clear one attribute"
     # atime is one field: at most one value set, and only with the field cleared
-    atime = attr_set & mo.MOUNT_ATTR__ATIME
-    assert atime in (0, mo.MOUNT_ATTR_NOATIME, mo.MOUNT_ATTR_STRICTATIME)
+    atime = attr_set & fl.MOUNT_ATTR__ATIME
+    assert atime in (0, fl.MOUNT_ATTR_NOATIME, fl.MOUNT_ATTR_STRICTATIME)
     if atime:
-        assert attr_clr & mo.MOUNT_ATTR__ATIME == mo.MOUNT_ATTR__ATIME
-    rec = opts.attr_set & mo.MOUNT_ATTR__ATIME
-    assert rec in (0, mo.MOUNT_ATTR_NOATIME, mo.MOUNT_ATTR_STRICTATIME)
+        assert attr_clr & fl.MOUNT_ATTR__ATIME == fl.MOUNT_ATTR__ATIME
+    rec = opts.attr_set & fl.MOUNT_ATTR__ATIME
+    assert rec in (0, fl.MOUNT_ATTR_NOATIME, fl.MOUNT_ATTR_STRICTATIME)
     assert set(opts.data) <= {"mode=755", "size=1m", "x=y"}
