@@ -54,6 +54,7 @@ def test_config_loading_imports_msgspec_without_typing_extensions() -> None:
     # msgspec's introspection and JSON-schema modules load on first use, not on
     # every create (the decoder needs neither)
     assert {"msgspec.inspect", "msgspec._json_schema"} & mods == set()
+    assert "datetime" not in mods  # its C half (_datetime) is what msgspec's core uses
 
 
 def test_msgspec_works_after_the_light_import_and_the_stand_ins_are_gone() -> None:
@@ -77,6 +78,11 @@ def test_msgspec_works_after_the_light_import_and_the_stand_ins_are_gone() -> No
         "assert msgspec.json.schema_components((S,))[1]['S']['title'] == 'S'",
         "assert msgspec.inspect.type_info(int) == msgspec.inspect.IntType()",
         "import msgspec.inspect as mi; assert mi is msgspec.inspect and mi.__file__",
+        "import datetime, _datetime",
+        "assert datetime is not _datetime and datetime.datetime is _datetime.datetime",
+        "d = datetime.datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=datetime.timezone.utc)",
+        "assert msgspec.json.decode(msgspec.json.encode(d), type=datetime.datetime) == d",
+        "assert msgspec.json.decode(b'\"P1D\"', type=datetime.timedelta).days == 1",
     ])
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
                          text=True, timeout=60, check=False)
