@@ -40,6 +40,7 @@ class ContainerDir:
         self.id = cid
         self.path = os.path.join(root, cid)
         self.fd = fd
+        self._written: bytes | None = None  # the state.json this object last wrote
 
     def lock(self, blocking: bool = True) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -64,18 +65,26 @@ class ContainerDir:
             raise StateCorrupt(None, id=self.id, detail=str(exc)) from None
 
     def write_state(self, state: State) -> None:
+        """Atomically; not again when it would write what this object last wrote
+        (``create`` records its state at stages that may change nothing; every
+        writer of a container's state holds its lock, through one ContainerDir)."""
+        data = state.to_json()
+        if data == self._written:
+            return
         tmp = f".{STATE_FILE}.{os.getpid()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600,
                      dir_fd=self.fd)
         try:
-            os.write(fd, state.to_json())
+            os.write(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, STATE_FILE, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        self._written = data
 
     def remove(self) -> None:
         """Remove the directory and everything in it (it holds only plain files,
         sockets and fifos that Fire made)."""
+        self._written = None
         for entry in os.listdir(self.fd):
             try:
                 os.unlink(entry, dir_fd=self.fd)

@@ -375,12 +375,14 @@ class Manager:
             except OSError:
                 pass
 
-    def destroy(self) -> None:
-        """Remove the directories Fire made (deepest first), killing what is left."""
+    def destroy(self, killed: bool = False) -> None:
+        """Remove the directories Fire made (deepest first), killing what is left
+        (``killed``: the caller just did; what escaped is killed on ``EBUSY``)."""
         if not self.created:
             return
         deadline = time.monotonic() + 5
-        self.kill_all()
+        if not killed:
+            self.kill_all()
         own = set(self.dirs())
         for d in reversed(self.created):
             while True:

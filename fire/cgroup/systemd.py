@@ -217,12 +217,13 @@ class SystemdManager(Manager):
                               unit=self.unit, reason=str(exc)) from None
 
     # ------------------------------------------------------------------ destroy
-    def destroy(self) -> None:
+    def destroy(self, killed: bool = False) -> None:
         """Kill what is left, stop the unit and wait for it, remove v1 leftovers."""
-        self.kill_all()
+        if not killed:
+            self.kill_all()
         if self.started and self.unit:
             self._stop()
-        super().destroy()
+        super().destroy(killed=True)
 
     def _stop(self) -> None:
         from fire.cgroup.dbus import BusError

@@ -24,6 +24,7 @@ from fire.procfs import alive
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from fire.cgroup.manager import Manager
     from fire.init.plan import HookPlan
     from fire.spec.state import State
     from fire.store import ContainerDir
@@ -51,9 +52,9 @@ def wait_gone(pid: int, started: int, timeout: float = 10.0) -> bool:
         os.close(fd)
 
 
-def kill_all(state: State) -> None:
-    """SIGKILL the container's processes and wait for its main process to go."""
-    cg = cgroup_driver.from_state(state.cgroup)
+def kill_all(state: State, cg: Manager | None) -> None:
+    """SIGKILL the container's processes and wait for its main process to go
+    (``cg``: its cgroup, as ``cgroup_driver.from_state`` loads it)."""
     below: list[int] = []
     if cg is None and state.pid and alive(state.pid, state.pidStart):
         # No cgroup (rootless): what the process table shows below the container's
@@ -120,14 +121,20 @@ def run_hooks(state: State, phase: str) -> None:
 
 def destroy(cdir: ContainerDir | None, state: State,
             actions: tuple[str, ...] = lm.DESTROY) -> None:
-    """Carry out the machine's destruction ``actions`` (``DESTROY`` by default)."""
+    """Carry out the machine's destruction ``actions`` (``DESTROY`` by default).
+
+    The cgroup is loaded once (a parse of /proc/self/mountinfo), and its processes
+    are killed once: removing it after ``KILL_ALL`` starts with the ``rmdir``s
+    (``Manager.destroy``: what escaped the kill is killed before each retry)."""
+    cg = cgroup_driver.from_state(state.cgroup)
+    killed = False
     for action in actions:
         if action == lm.KILL_ALL:
-            kill_all(state)
+            kill_all(state, cg)
+            killed = True
         elif action == lm.REMOVE_CGROUP:
-            cg = cgroup_driver.from_state(state.cgroup)
             if cg is not None:
-                cg.destroy()
+                cg.destroy(killed=killed)
             if cdir is not None and ("net" in (state.extra or {})
                                      or "storage" in (state.extra or {})):
                 release_own(cdir, state)

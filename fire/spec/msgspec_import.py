@@ -14,9 +14,26 @@ msgspec's C core also imports ``uuid``, which on Linux imports ``platform`` (≈
 ``platform.system()`` and learn that it runs on Linux.  For that one import a
 stand-in ``platform`` answers ``system()`` from ``os.uname()``, as ``platform``
 itself does; it is removed from ``sys.modules`` afterwards, so a later ``import
-platform`` gets the real module.  In the same way msgspec's JSON-schema module gets
-a ``textwrap`` that imports the real one on first use (``textwrap`` compiles its
-regular expressions at import, ≈1.5 ms; msgspec needs it only to write a schema).
+platform`` gets the real module.
+
+msgspec's C core takes the datetime types from the capsule
+``datetime.datetime_CAPI``, so it imports ``datetime``: a module that first defines
+the whole pure-Python implementation and then replaces it with the C module
+``_datetime``'s (≈1-4 ms on the 2-CPU VM).  ``_datetime`` holds that capsule itself,
+so for that import it stands in for ``datetime``; the types msgspec gets are the
+ones ``datetime`` exports (the same objects), and a later ``import datetime``
+gets the real module.
+
+The package also imports ``msgspec.inspect`` and, through ``msgspec.json``,
+``msgspec._json_schema`` (≈1.5-2 ms together, measured on the 2-CPU VM): type
+introspection and JSON-schema generation, which decoding never uses.  For that
+import ``msgspec.inspect`` is a module that imports the real one on first
+attribute access, and ``msgspec._json_schema`` offers ``schema`` and
+``schema_components`` as functions that import the real module when called; both
+stand-ins leave ``sys.modules`` afterwards, so an ``import msgspec.inspect`` later
+gets the real module.  The schema module is msgspec's only user of ``textwrap``
+(which compiles its regular expressions at import, ≈1.5 ms): deferring it defers
+that too.
 
 Import msgspec through this module in the engine path: ``from
 fire.spec.msgspec_import import msgspec``.
@@ -50,12 +67,39 @@ class _Deferred:
         return getattr(importlib.import_module(self.__name__), attr)
 
 
+class _DeferredSchema:
+    """``msgspec._json_schema`` as ``msgspec.json`` imports it: its two functions,
+    each importing the real module when called."""
+
+    __name__ = "msgspec._json_schema"
+
+    @staticmethod
+    def schema(*args: object, **kwargs: object) -> object:
+        from msgspec import _json_schema
+
+        return _json_schema.schema(*args, **kwargs)  # type: ignore[arg-type]
+
+    @staticmethod
+    def schema_components(*args: object, **kwargs: object) -> object:
+        from msgspec import _json_schema
+
+        return _json_schema.schema_components(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def _import_lightly() -> None:
-    stand_ins: dict[str, object] = {"typing_extensions": None}
+    stand_ins: dict[str, object] = {"typing_extensions": None,
+                                    "msgspec.inspect": _Deferred("msgspec.inspect"),
+                                    "msgspec._json_schema": _DeferredSchema()}
     if "platform" not in sys.modules and "uuid" not in sys.modules:
         stand_ins["platform"] = _Platform()
-    if "textwrap" not in sys.modules:
-        stand_ins["textwrap"] = _Deferred("textwrap")
+    if "datetime" not in sys.modules:
+        try:
+            import _datetime  # type: ignore[import-not-found]  # (no stub: C module)
+        except ImportError:  # an interpreter without the C module: the real one
+            pass
+        else:
+            if hasattr(_datetime, "datetime_CAPI"):
+                stand_ins["datetime"] = _datetime
     sys.modules.update(stand_ins)  # type: ignore[arg-type]
     try:
         import msgspec  # noqa: F401

@@ -51,11 +51,16 @@ def test_config_loading_imports_msgspec_without_typing_extensions() -> None:
     assert "typing_extensions" not in mods  # fire.spec.msgspec_import
     assert "platform" not in mods  # its stand-in answered uuid, and is gone
     assert "textwrap" not in mods  # deferred until msgspec writes a JSON schema
+    # msgspec's introspection and JSON-schema modules load on first use, not on
+    # every create (the decoder needs neither)
+    assert {"msgspec.inspect", "msgspec._json_schema"} & mods == set()
+    assert "datetime" not in mods  # its C half (_datetime) is what msgspec's core uses
 
 
 def test_msgspec_works_after_the_light_import_and_the_stand_ins_are_gone() -> None:
-    """uuid still works, platform and textwrap are the real modules afterwards, and
-    msgspec's JSON schema (the one user of the deferred textwrap) still dedents."""
+    """uuid still works, platform and textwrap are the real modules afterwards,
+    msgspec's JSON schema (the one user of the deferred textwrap) still dedents, and
+    its deferred introspection and schema modules load when first used."""
     code = "\n".join([
         f"import sys; sys.path += {launcher.import_path()!r}",
         "from fire.spec.msgspec_import import msgspec",
@@ -70,6 +75,14 @@ def test_msgspec_works_after_the_light_import_and_the_stand_ins_are_gone() -> No
         "        More.'''",
         "    a: int",
         "print(msgspec.json.schema(S)['$defs']['S']['description'])",
+        "assert msgspec.json.schema_components((S,))[1]['S']['title'] == 'S'",
+        "assert msgspec.inspect.type_info(int) == msgspec.inspect.IntType()",
+        "import msgspec.inspect as mi; assert mi is msgspec.inspect and mi.__file__",
+        "import datetime, _datetime",
+        "assert datetime is not _datetime and datetime.datetime is _datetime.datetime",
+        "d = datetime.datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=datetime.timezone.utc)",
+        "assert msgspec.json.decode(msgspec.json.encode(d), type=datetime.datetime) == d",
+        "assert msgspec.json.decode(b'\"P1D\"', type=datetime.timedelta).days == 1",
     ])
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
                          text=True, timeout=60, check=False)

@@ -117,6 +117,26 @@ def test_state_round_trip_and_atomic_write(tmp_path: Path) -> None:
     cdir.close()
 
 
+def test_an_unchanged_state_is_not_written_again(tmp_path: Path) -> None:
+    """create records its state at every stage that changes it, and some stages
+    change nothing (the init the early claim already recorded): writing the same
+    bytes again is a file creation and a rename on the state directory's
+    filesystem (a journal operation on ext4) for nothing."""
+    store = Store(str(tmp_path))
+    cdir = store.claim("c")
+    state = State(oci_version="1.3.0", id="c", status="creating", bundle="/b",
+                  rootfs="/b/rootfs", created="t", initPid=42, initStart=7)
+    cdir.write_state(state)
+    first = os.stat(tmp_path / "c" / "state.json").st_ino
+    cdir.write_state(state)
+    assert os.stat(tmp_path / "c" / "state.json").st_ino == first, "written again"
+    state.pid = 43
+    cdir.write_state(state)
+    assert os.stat(tmp_path / "c" / "state.json").st_ino != first
+    assert store.open("c").read_state().pid == 43
+    cdir.close()
+
+
 def test_lock_excludes_other_openers(tmp_path: Path) -> None:
     store = Store(str(tmp_path))
     held = store.claim("c")  # claim returns it locked
