@@ -15,7 +15,8 @@ Measures, in one supervisor process:
   subscriber on the socket (median and p99 of ``--samples``), with N containers
   running, and the delivery delay of ``stats`` events (publish → read);
 * its idle CPU with N running (utime + stime over ``IDLE_SECONDS``, as % of a core);
-* the cost of ``fire list`` and ``fire list --format json`` with N containers;
+* the cost of ``fire list`` and ``fire list --format json`` with N containers, and of
+  ``fire top`` (under a pseudo-terminal: its first frame, then its CPU and RSS);
 * how long SIGTERM takes to stop all N (until the supervisor exits);
 * the machine's load average before and after (it is shared: say so with the figures).
 
@@ -112,6 +113,54 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    check=True)
     return time.monotonic() - began
+
+
+def top_cost(fire: list[str], env: dict[str, str], seconds: float = 10.0
+             ) -> tuple[float, float, float]:
+    """``fire top`` under a 50x160 pseudo-terminal while the containers run: seconds
+    until its first frame shows a running container, then its CPU (% of a core) and
+    RSS (KiB) over ``seconds`` of watching (it redraws as the stats events come)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    began = time.monotonic()
+    proc = subprocess.Popen([*fire, "top"], env=dict(env, TERM="xterm-256color"),
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    seen, first = b"", -1.0
+    watch_until = 0.0
+    cpu_before = 0.0
+    try:
+        while True:
+            now = time.monotonic()
+            if first < 0 and now - began > 60:
+                raise RuntimeError("fire top showed no running container in 60 s")
+            if first >= 0 and now >= watch_until:
+                break
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    break
+                if first < 0:
+                    seen = (seen + data)[-4096:]
+                    if b"running" in seen:
+                        first = time.monotonic() - began
+                        cpu_before = cpu_seconds(proc.pid)
+                        watch_until = time.monotonic() + seconds
+        cpu = (cpu_seconds(proc.pid) - cpu_before) / seconds
+        rss = rss_kib(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    return first, cpu * 100, rss
 
 
 def write_config(path: Path, bundles: dict[str, Path], stats_interval: float,
@@ -212,6 +261,7 @@ def run(n: int = 100, samples: int = 50, parallel: int = 4,
             fire = [sys.executable, "-m", "fire", "--root", str(root)]
             list_seconds = timed([*fire, "list"], env)
             list_json_seconds = timed([*fire, "list", "--format", "json"], env)
+            top_first, top_cpu, top_rss = top_cost(fire, env)
 
             latencies = []
             for _ in range(samples):
@@ -263,6 +313,9 @@ def run(n: int = 100, samples: int = 50, parallel: int = 4,
         "idle_cpu_default_percent": idle_cpu_default * 100,
         "list_seconds": list_seconds,
         "list_json_seconds": list_json_seconds,
+        "top_first_frame_seconds": top_first,
+        "top_cpu_percent": top_cpu,
+        "top_rss_kib": top_rss,
         "stop_seconds": stop_all,
         "load_before": load_before,
         "load_after": load_after,
@@ -296,6 +349,9 @@ def main() -> None:
           "(the default stats_interval)")
     print(f"  fire list                 {numbers['list_seconds']:8.2f} s "
           f"(--format json {numbers['list_json_seconds']:.2f} s)")
+    print(f"  fire top: first frame     {numbers['top_first_frame_seconds']:8.2f} s, then "
+          f"{numbers['top_cpu_percent']:.1f} % of a core, "
+          f"{float(numbers['top_rss_kib']) / 1024:.1f} MiB")
     print(f"  SIGTERM → all {args.containers} stopped  {numbers['stop_seconds']:8.1f} s")
     print(f"  load average              {numbers['load_before']} before, "
           f"{numbers['load_after']} after (2 shared cores)")
