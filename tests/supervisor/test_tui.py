@@ -157,3 +157,88 @@ def test_fire_top_needs_a_terminal(tmp_path: object) -> None:
     assert r.returncode == 1
     assert r.stderr == ("fire: fire top needs a terminal (for scripts: fire events --follow, "
                         "fire list)\n")
+
+
+def test_a_redraw_of_many_rows_does_not_remeasure_their_columns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 1,000 containers every uptime changes every second.  A cell updated with
+    ``update_width`` makes the table measure its whole column again when the new value
+    is narrower than the column (textual's DataTable), so 1,000 such updates a second
+    were 1,000 x 1,000 measurements: ``fire top`` took a whole core.  Only a value
+    wider than its column asks for a new width now."""
+    import types
+
+    from textual.widgets import DataTable
+
+    n = 300
+    now = time.time()
+    began = now - 100  # uptimes of 1m40s: the next second is as wide
+    # The view's clock stands still: only the test moves the uptimes.
+    monkeypatch.setattr("fire.tui.app.time", types.SimpleNamespace(
+        time=lambda: now, monotonic=time.monotonic, strftime=time.strftime,
+        localtime=time.localtime))
+
+    async def drive() -> list[tuple[str, str, bool]]:
+        app = FireTop("/nonexistent-fire-root", scan_interval=3600)
+        async with app.run_test(size=(140, 40)) as pilot:
+            for i in range(n):
+                row = app.model.row(f"c{i:04d}")
+                row.status, row.pid, row.since = "running", 1000 + i, began
+            app.refresh_view()
+            await pilot.pause(0.1)
+            table: DataTable[object] = app.query_one("#containers", DataTable)
+            calls: list[tuple[str, str, bool]] = []
+            update = table.update_cell
+
+            def recording(row: str, column: str, value: object, *,
+                          update_width: bool = False) -> None:
+                calls.append((str(column), str(value), update_width))
+                update(row, column, value, update_width=update_width)
+
+            table.update_cell = recording  # type: ignore[method-assign,assignment]
+            for row in app.model.rows.values():
+                row.since = began - 1
+            app.refresh_view()
+            app.model.rows["c0000"].memory = 123456789  # "-" -> wider: the column grows
+            app.refresh_view()
+            await pilot.pause(0.1)
+            assert str(table.get_row("c0000")[7]) == "117.7 MiB"
+        return calls
+
+    calls = asyncio.run(drive())
+    uptimes = [c for c in calls if c[0] == "UPTIME"]
+    assert len(uptimes) == n  # every row's uptime was updated...
+    assert not any(wide for _, _, wide in uptimes)  # ...without measuring the column again
+    assert ("MEMORY", "117.7 MiB", True) in calls
+
+
+def test_the_view_leaves_supervised_containers_and_stats_to_the_event_stream(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the supervisor's events show is not read again from the state directory
+    (every few seconds, 1,000 states and cgroups), and stats are drawn with the
+    once-a-second redraw, not within 0.1 s as a change of state is."""
+    from fire import events as ev
+    from fire.tui import source
+
+    asked: list[set[str]] = []
+
+    def scan(root: str, skip: set[str] | frozenset[str] = frozenset()) -> list[object]:
+        asked.append(set(skip))
+        return []
+
+    monkeypatch.setattr(source, "scan", scan)
+    app = FireTop("/nonexistent-fire-root")
+    app.model.connected = True
+    app.model.row("sup").status = "running"
+    monkeypatch.setattr(app, "refresh_view", lambda: None)
+    app.rescan()
+    assert asked == [{"sup"}]
+    app.model.connected = False  # no supervisor: the directory is all there is
+    app.rescan()
+    assert asked[-1] == set()
+
+    app.take(ev.Stats("sup", time=time.time(), cpu=1.0, memory=1, pids=1))
+    assert not app.dirty
+    assert app.model.rows["sup"].memory == 1
+    app.take(ev.State("sup", time=time.time(), state="stopped"))
+    assert app.dirty
