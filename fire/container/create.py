@@ -544,14 +544,18 @@ class Creation:
     def runtime_hooks(self) -> None:
         assert self.spec is not None
         assert self.init is not None
+        assert self.plan is not None
         self.expect_request(msg.Hooks)
         self.machine.send(lm.HOOKS_BEGIN)
+        answer = self.plan["runtime_turn"]  # else the init did not wait (Init.runtime_turn)
         try:
             self.run_runtime_hooks(self.spec)
         except HookError:
-            msg.put(self.init.chan, msg.Error("hooks"))
+            if answer:
+                msg.put(self.init.chan, msg.Error("hooks"))
             raise
-        msg.put(self.init.chan, msg.Ok())
+        if answer:
+            msg.put(self.init.chan, msg.Ok())
         self.waiting = None  # the init goes on
 
     def record_created(self) -> None:
