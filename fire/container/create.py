@@ -34,7 +34,6 @@ import time
 
 from fire import delegate, rootless
 from fire.cgroup.driver import for_config
-from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container import sysctl_ns
 from fire.container.early import Early
@@ -255,6 +254,8 @@ class Creation:
         while self.undo:
             what, func = self.undo.pop()
             if poststop and what == "state directory" and self.state is not None:
+                from fire.container import destroy as teardown
+
                 poststop = False
                 teardown.run_hooks(self.state, "poststop")
             try:
@@ -584,6 +585,8 @@ class Creation:
         if self.cdir is None:
             return
         if self.poststop and self.state is not None:
+            from fire.container import destroy as teardown
+
             self.poststop = False
             teardown.run_hooks(self.state, "poststop")
         self.cdir.remove()
@@ -721,6 +724,8 @@ class Creation:
         for phase in ("prestart", "createRuntime"):
             hooks = planner.hook_plans(spec, phase)
             if hooks:  # by fire-supervise when it runs us (fire.delegate), else here
+                from fire.container import destroy as teardown
+
                 delegate.run_hooks(hooks, teardown.hook_state(self.state, phase), phase,
                                    lambda text: log.info("{output}", output=text))
 
