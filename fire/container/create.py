@@ -34,7 +34,6 @@ import time
 
 from fire import delegate, rootless
 from fire.cgroup.driver import for_config
-from fire.container import destroy as teardown
 from fire.container import plan as planner
 from fire.container import sysctl_ns
 from fire.container.early import Early
@@ -255,6 +254,8 @@ class Creation:
         while self.undo:
             what, func = self.undo.pop()
             if poststop and what == "state directory" and self.state is not None:
+                from fire.container import destroy as teardown
+
                 poststop = False
                 teardown.run_hooks(self.state, "poststop")
             try:
@@ -544,14 +545,18 @@ class Creation:
     def runtime_hooks(self) -> None:
         assert self.spec is not None
         assert self.init is not None
+        assert self.plan is not None
         self.expect_request(msg.Hooks)
         self.machine.send(lm.HOOKS_BEGIN)
+        answer = self.plan["runtime_turn"]  # else the init did not wait (Init.runtime_turn)
         try:
             self.run_runtime_hooks(self.spec)
         except HookError:
-            msg.put(self.init.chan, msg.Error("hooks"))
+            if answer:
+                msg.put(self.init.chan, msg.Error("hooks"))
             raise
-        msg.put(self.init.chan, msg.Ok())
+        if answer:
+            msg.put(self.init.chan, msg.Ok())
         self.waiting = None  # the init goes on
 
     def record_created(self) -> None:
@@ -580,6 +585,8 @@ class Creation:
         if self.cdir is None:
             return
         if self.poststop and self.state is not None:
+            from fire.container import destroy as teardown
+
             self.poststop = False
             teardown.run_hooks(self.state, "poststop")
         self.cdir.remove()
@@ -717,6 +724,8 @@ class Creation:
         for phase in ("prestart", "createRuntime"):
             hooks = planner.hook_plans(spec, phase)
             if hooks:  # by fire-supervise when it runs us (fire.delegate), else here
+                from fire.container import destroy as teardown
+
                 delegate.run_hooks(hooks, teardown.hook_state(self.state, phase), phase,
                                    lambda text: log.info("{output}", output=text))
 

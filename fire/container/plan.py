@@ -294,6 +294,9 @@ def build(spec: Spec, *, cid: str, bundle: str, state_dir: str, rootfs: str,
         "chroot": "mount" not in kinds,
         "new_keyring": new_keyring,
         "process": process_plan(spec, warnings, extra_fds, listen_fds, seccomp),
+        # fire.net's bridge sets it too (fire.net.stage.complete_plan)
+        "runtime_turn": bool(hook_plans(spec, "prestart") or hook_plans(spec, "createRuntime")
+                             or linux.net_devices),
         "hooks_create_container": hook_plans(spec, "createContainer"),
         "hooks_start_container": hook_plans(spec, "startContainer"),
         "state_json": state_json(spec, cid, bundle),

@@ -162,10 +162,7 @@ class Init:
                 if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):
                     raise
         rootfd = self.build_tree()
-        # The runtime's turn (network:attach, then prestart + createRuntime hooks):
-        # it reports those stages itself.
-        msg.put(self.chan, msg.Hooks())
-        self.expect_ok()
+        self.runtime_turn()
         if plan["hooks_create_container"]:
             with Stage(self, "hooks:createContainer"):
                 self.hooks("createContainer", plan["hooks_create_container"], b"created")
@@ -207,6 +204,17 @@ class Init:
                 _send_line(conn, "T", marshal.dumps((template, params)).hex())
             _send_line(conn, "E", describe(self.stage, exc))
             os._exit(1)
+
+    def runtime_turn(self) -> None:
+        """The runtime's turn (network:attach, then prestart + createRuntime hooks):
+        it reports those stages itself, when it reads this message, so the stage
+        channel keeps the graph's order.  The init waits for the turn to end only
+        when it has work (``runtime_turn``: hooks, network devices, Fire's network);
+        otherwise the runtime sends no answer, and the round trip (≈0.2-0.3 ms of
+        ``create``'s critical path) is skipped."""
+        msg.put(self.chan, msg.Hooks())
+        if self.plan["runtime_turn"]:
+            self.expect_ok()
 
     # ---------------------------------------------------------------- the tree
     def build_tree(self) -> int:

@@ -9,7 +9,8 @@ a receiver cannot disagree on a message's size again (ERROR once had 7 fields fr
 fire/init/main.py, 5 documented and 5 unpacked by ``exec``).
 
 Init -> runtime: ``Stage``, ``Idmap`` (reply ``Ok``), ``Child``, ``Hooks`` (reply ``Ok``
-or ``Error``), ``Pty`` + the master fd (reply ``Ok``), ``Ready``, ``Warn``, ``Error``.
+or ``Error`` when the plan's ``runtime_turn`` is set, else none), ``Pty`` + the master
+fd (reply ``Ok``), ``Ready``, ``Warn``, ``Error``.
 Runtime -> init: ``PlanMessage`` + fds, ``Ok``, ``Error`` ("your hooks failed", or an
 exec's verdict: the init exits).  File descriptors travel beside a message
 (SCM_RIGHTS), not in it.
@@ -106,7 +107,9 @@ class Child(Message):
 
 
 class Hooks(Message):
-    """Run the runtime-side hooks (prestart, createRuntime) now; reply Ok or Error."""
+    """The runtime's turn (network:attach, prestart and createRuntime hooks) now; reply
+    Ok or Error when the plan's ``runtime_turn`` is set, else no reply (the init
+    did not wait: fire.init.main.Init.runtime_turn)."""
 
     __slots__ = ()
     tag = HOOKS

@@ -135,6 +135,9 @@ if TYPE_CHECKING:
         chroot: bool
         new_keyring: bool
         process: ProcessPlan | None
+        # Whether the init waits for the runtime's turn (network:attach, prestart
+        # and createRuntime hooks) to end: only when that turn has work to do.
+        runtime_turn: bool
         hooks_create_container: list[HookPlan]
         hooks_start_container: list[HookPlan]
         # The spec state JSON for the init's own hooks, with "status":"@" and

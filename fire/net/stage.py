@@ -123,7 +123,10 @@ def _with_mounts(spec: Spec, binds: list[tuple[str, str]]) -> Spec:
 
 
 def complete_plan(plan: Plan, settings: NetSettings | None) -> None:
-    """Mount points of the files above, made without writing a read-only image."""
+    """Mount points of the files above, made without writing a read-only image; and
+    the init waits for ``network:attach`` (its createContainer hooks may use the link)."""
+    if settings is not None:
+        plan["runtime_turn"] = True
     if settings is not None and settings.mode == "bridge":
         plan["mountpoints"] += [("/etc/hosts", False), ("/etc/resolv.conf", False)]
 

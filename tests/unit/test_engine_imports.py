@@ -45,6 +45,13 @@ def test_create_and_run_defer_msgspec(module: str) -> None:
     assert imported_by(module) & (HEAVY | {"msgspec", "typing_extensions"}) == set()
 
 
+def test_create_imports_the_teardown_only_when_it_needs_it() -> None:
+    """``fire.container.destroy`` (and ``select``, which it alone imports on create's
+    path) serves only a failed create's undo and the runtime's hooks: ≈0.2 ms of
+    every create's start-up otherwise (docs/performance.md, 2026-12-07 late night)."""
+    assert imported_by("fire.container.create") & {"fire.container.destroy", "select"} == set()
+
+
 def test_config_loading_imports_msgspec_without_typing_extensions() -> None:
     mods = imported_by("fire.spec.load")
     assert "msgspec" in mods

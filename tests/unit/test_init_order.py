@@ -284,3 +284,36 @@ def test_fail_op_fails_the_first_call_of_that_op(tmp_path: Path, chan: Any) -> N
     error = failure(init.stage, info.value)
     assert (error.stage, error.errno, error.path) == ("pivot_root", 5, ".")
     assert error.text == "pivot_root: pivot_root .: Input/output error"
+
+
+# ----------------------------------------------------------------- the runtime's turn
+
+
+def test_the_init_does_not_wait_for_a_runtime_turn_with_nothing_to_do(tmp_path: Path,
+                                                                      chan: Any) -> None:
+    """No prestart/createRuntime hooks, no network devices: the runtime sends no
+    answer (fire.container.create), so a waiting init would hang here."""
+    plan = make_plan(tmp_path)
+    assert plan["runtime_turn"] is False
+    chan[0].sock.settimeout(2)
+    Init(chan[0], plan, k=FakeKernel(plan["rootfs"])).runtime_turn()
+    sent, _ = msg.get(chan[1])
+    assert isinstance(sent, msg.Hooks)  # the runtime still reports its stages here
+
+
+@pytest.mark.parametrize("edit", [
+    lambda c: c.setdefault("hooks", {}).__setitem__("prestart", [{"path": "/bin/true"}]),
+    lambda c: c.setdefault("hooks", {}).__setitem__("createRuntime", [{"path": "/bin/true"}]),
+    lambda c: c["linux"].__setitem__("netDevices", {"dummy0": {}}),
+], ids=["prestart", "createRuntime", "netDevices"])
+def test_the_init_waits_for_a_runtime_turn_with_work(tmp_path: Path, chan: Any,
+                                                     edit: Any) -> None:
+    plan = make_plan(tmp_path, edit)
+    assert plan["runtime_turn"] is True
+    chan[0].sock.settimeout(0.2)
+    init = Init(chan[0], plan, k=FakeKernel(plan["rootfs"]))
+    with pytest.raises(TimeoutError):  # no answer yet: it waits
+        init.runtime_turn()
+    msg.put(chan[1], msg.Ok())
+    chan[0].sock.settimeout(2)
+    init.expect_ok()
