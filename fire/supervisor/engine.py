@@ -1,10 +1,12 @@
 """The engine path, called as subprocesses: ``python -m fire --root R <verb> …``.
 
-The supervisor never forks or unshares itself (it is a trio process, and trio has
-threads: ``unshare(CLONE_NEWUSER)`` fails in a threaded process and a fork there
-copies locks held by other threads).  Everything that makes or tears down a
-container runs in a fresh, single-threaded ``fire`` process instead — the same
-code an engine runs — and the supervisor only watches: the create process's stage
+The supervisor never forks or unshares itself once trio runs (trio has threads:
+``unshare(CLONE_NEWUSER)`` fails in a threaded process and a fork there copies locks
+held by other threads); its one fork is the fork server's, before trio starts
+(``fire.supervisor.forkserver``).  Everything that makes or tears down a container
+runs in a single-threaded ``fire`` process instead — the same code an engine runs,
+forked by that server with the commands already imported, or a new interpreter when
+there is no server — and the supervisor only watches: the create process's stage
 channel (``FIRE_STAGE_FD``, see ``fire.container.create``), its exit code, and
 the container's process, which becomes the supervisor's child once ``create``
 exits (see ``fire.supervisor.reaper``).  What the commands delegate back (their
