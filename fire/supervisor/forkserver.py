@@ -264,12 +264,9 @@ def _child(request: dict[str, object], fds: list[int], targets: list[int]) -> No
         import traceback
 
         traceback.print_exc()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    from fire.cli import leave
+
+    leave(code)  # flush Python's stdout and stderr, then _exit, as every command does
 
 
 def _dup_above(fd: int, base: int) -> int:

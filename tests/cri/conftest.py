@@ -7,6 +7,7 @@ test runs with the handler ``fire`` and with ``runc``, the reference.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -57,16 +58,24 @@ def cri_runtime(cri_dir: Path) -> Runtime:
     return Runtime(cri_dir)
 
 
-@pytest.fixture(scope="session")
-def cri_engine(cri_dir: Path, cri_runtime: Runtime) -> Iterator[CRI]:
+@contextlib.contextmanager
+def running_engine(work: Path, runtime: Runtime, systemd: bool = False) -> Iterator[CRI]:
+    """A private containerd with its CRI plugin for the tests that use it (a start
+    that fails fails the test), cleaned up after them."""
     try:
-        engine = start_engine(cri_dir, cri_runtime)
+        engine = start_engine(work, runtime, systemd=systemd)
     except RuntimeError as e:
         pytest.fail(str(e))
     try:
         yield engine
     finally:
         engine.cleanup()
+
+
+@pytest.fixture(scope="session")
+def cri_engine(cri_dir: Path, cri_runtime: Runtime) -> Iterator[CRI]:
+    with running_engine(cri_dir, cri_runtime) as engine:
+        yield engine
 
 
 @pytest.fixture(params=HANDLERS)

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.cri.engine import CRI, HANDLERS, start_engine
+from tests.cri.conftest import running_engine
+from tests.cri.engine import CRI, HANDLERS
 from tests.engines.conftest import Runtime
 from tests.engines.test_systemd_engines import active, listed, wait_for
 
@@ -49,14 +50,8 @@ def sd_cri() -> Iterator[CRI]:
     work = Path(tempfile.mkdtemp(prefix="fire-sd-cri-"))
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(work)], check=True)
     try:
-        try:
-            engine = start_engine(work, Runtime(work), systemd=True)
-        except RuntimeError as e:
-            pytest.fail(str(e))
-        try:
+        with running_engine(work, Runtime(work), systemd=True) as engine:
             yield engine
-        finally:
-            engine.cleanup()
     finally:
         subprocess.run(["umount", "-l", str(work)], check=False)
         shutil.rmtree(work, ignore_errors=True)
