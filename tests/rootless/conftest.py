@@ -133,11 +133,32 @@ def _subids(path: str, name: str) -> tuple[int, int]:
 
 @pytest.fixture(scope="session")
 def area() -> Iterator[Path]:
-    """The session's directory, reachable by the test users (not pytest's 0700 one)."""
+    """The session's directory, reachable by the test users (not pytest's 0700 one);
+    and the checkout, whose interpreter and code they run."""
     base = Path(tempfile.mkdtemp(prefix="fire-rootless-", dir="/tmp"))
     base.chmod(0o755)
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
+    opened = _searchable(Path(sys.executable).parent, REPO)
+    try:
+        yield base
+    finally:
+        for path, mode in opened:
+            path.chmod(mode)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _searchable(*paths: Path) -> list[tuple[Path, int]]:
+    """Let every user pass through (search, not list) the directories above
+    ``paths`` that forbid it — a clone in ``mktemp -d``'s 0700 directory is one —
+    and say which, with their modes, to put back.  A user who runs Fire rootless
+    has it installed where they can reach it; the tests run it from this checkout."""
+    opened: list[tuple[Path, int]] = []
+    for path in paths:
+        for d in (path, *path.parents):
+            mode = d.stat().st_mode & 0o7777
+            if not mode & 0o001 and d not in (p for p, _ in opened):
+                d.chmod(mode | 0o001)
+                opened.append((d, mode))
+    return opened
 
 
 def _new_user(area: Path) -> Iterator[User]:
