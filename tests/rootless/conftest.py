@@ -137,7 +137,7 @@ def area() -> Iterator[Path]:
     and the checkout, whose interpreter and code they run."""
     base = Path(tempfile.mkdtemp(prefix="fire-rootless-", dir="/tmp"))
     base.chmod(0o755)
-    opened = _searchable(Path(sys.executable).parent, REPO)
+    opened = _reachable(Path(sys.executable).parent, REPO)
     try:
         yield base
     finally:
@@ -146,17 +146,19 @@ def area() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _searchable(*paths: Path) -> list[tuple[Path, int]]:
-    """Let every user pass through (search, not list) the directories above
-    ``paths`` that forbid it — a clone in ``mktemp -d``'s 0700 directory is one —
-    and say which, with their modes, to put back.  A user who runs Fire rootless
-    has it installed where they can reach it; the tests run it from this checkout."""
+def _reachable(*paths: Path) -> list[tuple[Path, int]]:
+    """Let every user read ``paths`` (Python lists an import path's directory) and
+    pass through (search, not list) the directories above them, where they forbid
+    it — a clone in ``mktemp -d``'s 0700 directory is one — and say which, with their
+    modes, to put back.  A user who runs Fire rootless has it installed where they
+    can reach it; the tests run it from this checkout."""
     opened: list[tuple[Path, int]] = []
     for path in paths:
         for d in (path, *path.parents):
+            want = 0o005 if d == path else 0o001
             mode = d.stat().st_mode & 0o7777
-            if not mode & 0o001 and d not in (p for p, _ in opened):
-                d.chmod(mode | 0o001)
+            if mode & want != want and d not in (p for p, _ in opened):
+                d.chmod(mode | want)
                 opened.append((d, mode))
     return opened
 
