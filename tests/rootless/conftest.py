@@ -152,15 +152,15 @@ def _reachable(*paths: Path) -> list[tuple[Path, int]]:
     it — a clone in ``mktemp -d``'s 0700 directory is one — and say which, with their
     modes, to put back.  A user who runs Fire rootless has it installed where they
     can reach it; the tests run it from this checkout."""
-    opened: list[tuple[Path, int]] = []
+    opened: dict[Path, int] = {}
     for path in paths:
         for d in (path, *path.parents):
             want = 0o005 if d == path else 0o001
             mode = d.stat().st_mode & 0o7777
-            if mode & want != want and d not in (p for p, _ in opened):
+            if mode & want != want:
+                opened.setdefault(d, mode)
                 d.chmod(mode | want)
-                opened.append((d, mode))
-    return opened
+    return list(opened.items())
 
 
 def _new_user(area: Path) -> Iterator[User]:
