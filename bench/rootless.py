@@ -118,9 +118,13 @@ def main() -> int:
     if os.geteuid() != 0:
         sys.exit("bench/rootless.py makes a user: run it as root")
     sys.path.insert(0, REPO)
+    from pathlib import Path
+
     from fire.bundle import make_rootfs
     from fire.spec.default import default_spec
+    from tests.access import reachable
 
+    opened = reachable(Path(sys.executable).parent, Path(REPO))
     base = tempfile.mkdtemp(prefix="fire-rlbench-")
     os.chmod(base, 0o755)
     name = f"frb{uuid.uuid4().hex[:8]}"
@@ -155,6 +159,8 @@ def main() -> int:
         _kill_user(pw.pw_uid)  # what a failed driver left (containers' inits)
         subprocess.run(["userdel", name], check=False)
         shutil.rmtree(base, ignore_errors=True)
+        for path, mode in opened:
+            path.chmod(mode)
     print(f"rootless engine path, medians of {args.runs} (ms), as user {name}; "
           "no cgroup (v1 host)")
     print(f"{'step':<8} {'fire':>9} {'runc':>9} {'fire/runc':>10}")

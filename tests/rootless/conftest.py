@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.access import reachable
 from tests.conftest import REPO, Result, base_config
 
 if TYPE_CHECKING:
@@ -137,30 +138,13 @@ def area() -> Iterator[Path]:
     and the checkout, whose interpreter and code they run."""
     base = Path(tempfile.mkdtemp(prefix="fire-rootless-", dir="/tmp"))
     base.chmod(0o755)
-    opened = _reachable(Path(sys.executable).parent, REPO)
+    opened = reachable(Path(sys.executable).parent, REPO)
     try:
         yield base
     finally:
         for path, mode in opened:
             path.chmod(mode)
         shutil.rmtree(base, ignore_errors=True)
-
-
-def _reachable(*paths: Path) -> list[tuple[Path, int]]:
-    """Let every user read ``paths`` (Python lists an import path's directory) and
-    pass through (search, not list) the directories above them, where they forbid
-    it — a clone in ``mktemp -d``'s 0700 directory is one — and say which, with their
-    modes, to put back.  A user who runs Fire rootless has it installed where they
-    can reach it; the tests run it from this checkout."""
-    opened: dict[Path, int] = {}
-    for path in paths:
-        for d in (path, *path.parents):
-            want = 0o005 if d == path else 0o001
-            mode = d.stat().st_mode & 0o7777
-            if mode & want != want:
-                opened.setdefault(d, mode)
-                d.chmod(mode | want)
-    return list(opened.items())
 
 
 def _new_user(area: Path) -> Iterator[User]:
